@@ -1,0 +1,28 @@
+//! # evident-core
+//!
+//! The sans-IO heart of evident, a tamper-evident, crash-safe audit trail.
+//!
+//! This crate never touches a file, a clock, a thread or a random number generator. Hosts feed
+//! it commands (append this payload at this timestamp), IO completions and time, and drain from
+//! it IO requests (write these bytes here, sync this file, ...) and events (these appends are now
+//! durable). The same state machine runs inside the tokio adapter (`evident-native`) and the
+//! WebAssembly component (`evident-wasi`), so both write byte-identical trails.
+//!
+//! Rooms, one idea each:
+//! - [`hash`]: the BLAKE3 chain (genesis, leaf, chain step);
+//! - [`frame`], [`header`], [`footer`]: the on-disk byte layout (see FORMAT.md);
+//! - [`checkpoint`]: the shippable (log id, seq, hash) statement;
+//! - [`scan`]: the incremental segment scanner shared by recovery, verification and readers.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod footer;
+pub mod frame;
+pub mod hash;
+pub mod header;
+pub mod naming;
+pub mod scan;
+
+pub use checkpoint::Checkpoint;
+pub use hash::{Hash, LogId};

@@ -1,0 +1,48 @@
+//! File names inside a trail directory.
+//!
+//! Segments are named by their first seq, zero-padded to 20 digits, so a plain lexical sort of
+//! the directory is the trail's order and a seq is located by binary search over names alone.
+
+/// Extension of segment files.
+pub const SEGMENT_EXT: &str = ".evseg";
+/// The trail's own checkpoint, rewritten atomically at rotation, close and on request.
+pub const HEAD_CHECKPOINT: &str = "head.checkpoint";
+/// Temporary name a checkpoint is written under before the rename.
+pub const HEAD_CHECKPOINT_TMP: &str = "head.checkpoint.tmp";
+/// Checkpoint of the last record removed by retention: the anchor of the oldest kept segment.
+pub const RETAINED_CHECKPOINT: &str = "retained.checkpoint";
+/// Temporary name of the retention checkpoint.
+pub const RETAINED_CHECKPOINT_TMP: &str = "retained.checkpoint.tmp";
+/// Infix of copies that repair sets aside before changing a damaged file.
+pub const DAMAGED_INFIX: &str = ".damaged-";
+
+/// The file name of the segment whose first record is `first_seq`.
+pub fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:020}{SEGMENT_EXT}")
+}
+
+/// The first seq encoded in a segment file name, or `None` when the name is not a segment's.
+pub fn parse_segment_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(SEGMENT_EXT)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_by_seq_and_parse_back() {
+        let mut names: Vec<String> = [1u64, 10, 9, 100_000, u64::MAX].iter().map(|&s| segment_name(s)).collect();
+        names.sort();
+        let seqs: Vec<u64> = names.iter().map(|n| parse_segment_name(n).unwrap()).collect();
+        assert_eq!(seqs, vec![1, 9, 10, 100_000, u64::MAX]);
+        assert_eq!(parse_segment_name("00000000000000000001.evseg.damaged-1"), None);
+        assert_eq!(parse_segment_name("1.evseg"), None);
+        assert_eq!(parse_segment_name("head.checkpoint"), None);
+        assert_eq!(parse_segment_name("0000000000000000000x.evseg"), None);
+    }
+}

@@ -1,0 +1,555 @@
+//! The incremental segment scanner: fed a segment's bytes in chunks of any size, it checks every
+//! frame, the seq sequence, timestamps and the hash chain, yields each record, and classifies how
+//! the segment ends. Recovery, verification and readers all use it; it never needs the whole file
+//! in memory (at most one frame, 16 MiB, plus the chunk being fed).
+//!
+//! How the end of a segment is classified, when the first bad spot is at offset D:
+//! - a CRC-valid entry anywhere at or after D whose seq continues the segment (seq ≥ the one
+//!   expected at D) means valid data follows damage: [`SegmentEnd::Corrupt`]. This is also
+//!   the verdict for a CRC-valid record at D whose link or seq is wrong (an edit, a deletion,
+//!   a reorder), so an edited last record is never mistaken for a torn one;
+//! - otherwise, bytes [D, EOF) that are all zero are a [`SegmentEnd::ZeroTail`] (preallocated
+//!   space, or a zero-filled tail): nothing was lost;
+//! - otherwise they are a [`SegmentEnd::Torn`] tail: an interrupted write, stale bytes, or
+//!   damage to the last record with nothing valid after it.
+//!
+//! In strict mode (sealed segments, where nothing may follow the footer) any bad spot is
+//! [`SegmentEnd::Corrupt`].
+
+use crate::footer::{Footer, IndexBuilder};
+use crate::frame::{self, FrameDefect, ALIGN, KIND_ENTRY, RECORD_HEADER_LEN};
+use crate::hash::{self, Hash};
+
+/// What the scanner knows before the first record of the segment.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanStart {
+    /// File offset of the first byte that will be fed (normally the header length).
+    pub offset: u64,
+    /// Total length of the file; bytes past it are never expected.
+    pub file_len: u64,
+    /// Seq the first record must carry.
+    pub seq: u64,
+    /// Chain value before the first record, or `None` to skip chain checks (a reader that
+    /// starts in the middle of a segment).
+    pub prev_hash: Option<Hash>,
+    /// Timestamp the first record must not precede.
+    pub prev_ts: u64,
+    /// Sparse index stride (to rebuild the footer's index).
+    pub index_stride: u32,
+    /// Sealed-segment mode: any damage is corruption, nothing is a torn tail.
+    pub strict: bool,
+}
+
+/// One record that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScannedRecord<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// Timestamp.
+    pub ts: u64,
+    /// Chain hash after this record.
+    pub hash: Hash,
+    /// File offset of the frame.
+    pub offset: u64,
+    /// Frame length on disk.
+    pub frame_len: u32,
+    /// Payload bytes.
+    pub payload: &'a [u8],
+}
+
+/// What is wrong at a corrupt spot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DamageKind {
+    /// The frame itself is damaged (CRC, kind, length, padding) and valid records follow it.
+    Frame(FrameDefect),
+    /// A frame that runs past the end of the file, with valid records after its start.
+    Truncated,
+    /// Zero bytes where a record should be, with valid records after them.
+    Hole,
+    /// A CRC-valid record with the wrong seq (a deletion, duplication or reorder).
+    SeqMismatch {
+        /// Seq expected here.
+        expected: u64,
+        /// Seq found.
+        found: u64,
+    },
+    /// A CRC-valid record whose stored chain hash is not the hash of its content and
+    /// predecessor: its content was edited, or it belongs to another chain.
+    ChainMismatch,
+    /// A record whose timestamp is before its predecessor's.
+    TimestampRegression {
+        /// Previous record's timestamp.
+        prev: u64,
+        /// This record's timestamp.
+        found: u64,
+    },
+    /// The footer frame or its trailer is damaged.
+    Footer(crate::footer::FooterDefect),
+    /// The footer disagrees with the records it seals.
+    FooterMismatch(&'static str),
+    /// Non-zero bytes after a sealed segment's footer.
+    DataAfterFooter,
+}
+
+impl std::fmt::Display for DamageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DamageKind::Frame(d) => write!(f, "damaged frame: {d}"),
+            DamageKind::Truncated => write!(f, "frame runs past the end of the file"),
+            DamageKind::Hole => write!(f, "zero-filled hole where records should be"),
+            DamageKind::SeqMismatch { expected, found } => {
+                write!(f, "seq {found} where {expected} was expected (record deleted, duplicated or reordered)")
+            }
+            DamageKind::ChainMismatch => write!(f, "chain hash mismatch (record edited or from another trail)"),
+            DamageKind::TimestampRegression { prev, found } => {
+                write!(f, "timestamp {found} precedes the previous record's {prev}")
+            }
+            DamageKind::Footer(d) => write!(f, "{d}"),
+            DamageKind::FooterMismatch(what) => write!(f, "footer does not match the records: {what}"),
+            DamageKind::DataAfterFooter => write!(f, "data after the footer of a sealed segment"),
+        }
+    }
+}
+
+/// A corrupt spot: where, which seq was expected there, what is wrong, and where valid data
+/// resumes after it (when it does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// File offset of the first bad byte's frame.
+    pub offset: u64,
+    /// Seq of the record that should have been at `offset`.
+    pub seq: u64,
+    /// What is wrong.
+    pub kind: DamageKind,
+    /// Offset and seq of the first valid record found after the damage, if any.
+    pub resumes_at: Option<(u64, u64)>,
+}
+
+/// How a segment ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentEnd {
+    /// The records end exactly at the end of the file.
+    Clean,
+    /// Zero bytes from `offset` to the end of the file (preallocated or zero-filled).
+    ZeroTail {
+        /// Where the zeros start (the end of the last record).
+        offset: u64,
+        /// How many zero bytes.
+        len: u64,
+    },
+    /// A valid footer that matches the records. `trailing_zeros` counts zero bytes after it
+    /// (a seal interrupted before the file was cut to size).
+    Sealed {
+        /// The footer.
+        footer: Footer,
+        /// Zero bytes after the footer.
+        trailing_zeros: u64,
+    },
+    /// An incomplete or damaged tail with nothing valid after it: safe to cut at `offset`.
+    Torn {
+        /// Where the tail starts (the end of the last good record).
+        offset: u64,
+        /// Bytes from `offset` to the end of the file.
+        len: u64,
+        /// What was found at `offset`.
+        found: String,
+    },
+    /// Corruption that must not be cut away silently.
+    Corrupt(Damage),
+}
+
+/// Totals of what the scanner accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Records accepted.
+    pub records: u64,
+    /// Seq the next record would carry.
+    pub next_seq: u64,
+    /// Chain value after the last accepted record (the start value when none).
+    pub last_hash: Hash,
+    /// Timestamp of the first accepted record.
+    pub first_ts: Option<u64>,
+    /// Timestamp of the last accepted record (the start value when none).
+    pub last_ts: u64,
+    /// File offset just past the last accepted record.
+    pub end_offset: u64,
+    /// Sparse index rebuilt from the accepted records.
+    pub index: IndexBuilder,
+    /// How the segment ends.
+    pub end: SegmentEnd,
+}
+
+#[derive(Debug)]
+enum State {
+    Records,
+    /// Looking past the first bad spot for valid data, and whether the rest is all zero.
+    Tail { damage_offset: u64, cause: Cause, probe: u64, all_zero: bool },
+    /// Footer accepted at `offset`; the rest must be zero.
+    AfterFooter { footer: Footer, from: u64, all_zero: bool },
+    Done(SegmentEnd),
+}
+
+#[derive(Debug, Clone)]
+enum Cause {
+    Frame(FrameDefect),
+    Truncated,
+    Zero,
+    StaleRecord(u64),
+    Footer(crate::footer::FooterDefect),
+}
+
+impl Cause {
+    fn describe(&self) -> String {
+        match self {
+            Cause::Frame(d) => d.to_string(),
+            Cause::Truncated => "incomplete record".to_string(),
+            Cause::Zero => "zero bytes then non-zero bytes".to_string(),
+            Cause::StaleRecord(seq) => format!("stale record with seq {seq}"),
+            Cause::Footer(d) => format!("damaged footer: {d}"),
+        }
+    }
+
+    fn into_damage_kind(self) -> DamageKind {
+        match self {
+            Cause::Frame(d) => DamageKind::Frame(d),
+            Cause::Truncated => DamageKind::Truncated,
+            Cause::Zero => DamageKind::Hole,
+            Cause::StaleRecord(found) => DamageKind::SeqMismatch { expected: 0, found },
+            Cause::Footer(d) => DamageKind::Footer(d),
+        }
+    }
+}
+
+/// The incremental scanner of one segment. Push bytes with [`SegmentScanner::push`], drain
+/// records with [`SegmentScanner::next_record`] until it returns `None`, repeat, then call
+/// [`SegmentScanner::finish`].
+#[derive(Debug)]
+pub struct SegmentScanner {
+    start: ScanStart,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_offset: u64,
+    /// Index into `buf` of the next unexamined byte.
+    cursor: usize,
+    state: State,
+    records: u64,
+    next_seq: u64,
+    last_hash: Hash,
+    chain_known: bool,
+    first_ts: Option<u64>,
+    last_ts: u64,
+    end_offset: u64,
+    index: IndexBuilder,
+}
+
+impl SegmentScanner {
+    /// A scanner expecting bytes from `start.offset` on.
+    pub fn new(start: ScanStart) -> SegmentScanner {
+        SegmentScanner {
+            buf: Vec::new(),
+            buf_offset: start.offset,
+            cursor: 0,
+            state: State::Records,
+            records: 0,
+            next_seq: start.seq,
+            last_hash: start.prev_hash.unwrap_or_default(),
+            chain_known: start.prev_hash.is_some(),
+            first_ts: None,
+            last_ts: start.prev_ts,
+            end_offset: start.offset,
+            index: IndexBuilder::new(start.index_stride),
+            start,
+        }
+    }
+
+    /// File offset up to which bytes have been pushed.
+    pub fn fed_to(&self) -> u64 {
+        self.buf_offset + self.buf.len() as u64
+    }
+
+    /// Whether every byte up to the end of the file has been pushed.
+    pub fn at_eof(&self) -> bool {
+        self.fed_to() >= self.start.file_len
+    }
+
+    /// Whether the scanner has decided how the segment ends (no more input is useful).
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done(_))
+    }
+
+    /// Adds the next bytes of the file. Bytes past the file length given at the start are
+    /// ignored.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let room = self.start.file_len.saturating_sub(self.fed_to());
+        let take = (chunk.len() as u64).min(room) as usize;
+        if self.cursor > 0 && (self.cursor >= self.buf.len() / 2 || self.cursor > 1 << 20) {
+            self.buf.drain(..self.cursor);
+            self.buf_offset += self.cursor as u64;
+            self.cursor = 0;
+        }
+        self.buf.extend_from_slice(&chunk[..take]);
+    }
+
+    fn pos(&self) -> u64 {
+        self.buf_offset + self.cursor as u64
+    }
+
+    /// The next record that passed every check, or `None` when more input is needed or the
+    /// records have ended (then [`SegmentScanner::finish`] tells how).
+    pub fn next_record(&mut self) -> Option<ScannedRecord<'_>> {
+        loop {
+            match self.state {
+                State::Records => {}
+                State::Tail { .. } => {
+                    self.advance_tail();
+                    return None;
+                }
+                State::AfterFooter { .. } => {
+                    self.advance_after_footer();
+                    return None;
+                }
+                State::Done(_) => return None,
+            }
+            let pos = self.pos();
+            let eof = self.at_eof();
+            let avail = &self.buf[self.cursor..];
+            if avail.is_empty() && eof && pos == self.start.file_len {
+                self.state = State::Done(SegmentEnd::Clean);
+                return None;
+            }
+            match frame::decode(avail) {
+                frame::Frame::Incomplete { needed } => {
+                    let past_eof = pos + needed.unwrap_or(8) as u64 > self.start.file_len;
+                    if past_eof {
+                        self.enter_tail(pos, Cause::Truncated);
+                        continue;
+                    }
+                    return None;
+                }
+                frame::Frame::Zero => {
+                    self.enter_tail(pos, Cause::Zero);
+                    continue;
+                }
+                frame::Frame::Bad { defect, .. } => {
+                    self.enter_tail(pos, Cause::Frame(defect));
+                    continue;
+                }
+                frame::Frame::Footer { frame_len } => {
+                    let bytes = &avail[..frame_len];
+                    match Footer::decode(bytes) {
+                        Ok(footer) => {
+                            if let Some(what) = self.footer_mismatch(&footer, pos) {
+                                self.corrupt(pos, DamageKind::FooterMismatch(what), None);
+                            } else {
+                                self.cursor += frame_len;
+                                let from = self.pos();
+                                self.state = State::AfterFooter { footer, from, all_zero: true };
+                            }
+                        }
+                        Err(d) => self.enter_tail(pos, Cause::Footer(d)),
+                    }
+                    continue;
+                }
+                frame::Frame::Entry(e) => {
+                    if e.seq != self.next_seq {
+                        if e.seq < self.next_seq && !self.start.strict {
+                            // Possibly stale bytes: it is corruption only if valid data follows.
+                            self.enter_tail(pos, Cause::StaleRecord(e.seq));
+                        } else {
+                            let kind = DamageKind::SeqMismatch { expected: self.next_seq, found: e.seq };
+                            self.corrupt(pos, kind, None);
+                        }
+                        continue;
+                    }
+                    if e.ts < self.last_ts {
+                        let kind = DamageKind::TimestampRegression { prev: self.last_ts, found: e.ts };
+                        self.corrupt(pos, kind, None);
+                        continue;
+                    }
+                    if self.chain_known {
+                        let computed = hash::chain(&self.last_hash, &hash::leaf(KIND_ENTRY, e.seq, e.ts, e.payload));
+                        if computed != e.hash {
+                            self.corrupt(pos, DamageKind::ChainMismatch, None);
+                            continue;
+                        }
+                    }
+                    self.chain_known = true;
+                    self.records += 1;
+                    self.next_seq += 1;
+                    self.last_hash = e.hash;
+                    self.first_ts.get_or_insert(e.ts);
+                    self.last_ts = e.ts;
+                    self.index.observe(e.seq, e.ts, pos);
+                    let start = self.cursor;
+                    self.cursor += e.frame_len;
+                    self.end_offset = pos + e.frame_len as u64;
+                    let frame = &self.buf[start..self.cursor];
+                    let payload_len = (u32::from_le_bytes(frame[0..4].try_into().unwrap()) >> 8) as usize;
+                    return Some(ScannedRecord {
+                        seq: e.seq,
+                        ts: e.ts,
+                        hash: e.hash,
+                        offset: pos,
+                        frame_len: e.frame_len as u32,
+                        payload: &frame[RECORD_HEADER_LEN..RECORD_HEADER_LEN + payload_len],
+                    });
+                }
+            }
+        }
+    }
+
+    fn footer_mismatch(&self, f: &Footer, pos: u64) -> Option<&'static str> {
+        if f.offset != pos {
+            return Some("footer offset is not where the records end");
+        }
+        if self.records == 0 || f.count != self.records {
+            return Some("record count");
+        }
+        if f.first_seq != self.start.seq || f.last_seq + 1 != self.next_seq {
+            return Some("seq range");
+        }
+        if self.chain_known && f.last_hash != self.last_hash {
+            return Some("last hash");
+        }
+        if Some(f.first_ts) != self.first_ts || f.last_ts != self.last_ts {
+            return Some("timestamps");
+        }
+        if f.index_stride != self.index.stride() || f.index != self.index.entries() {
+            return Some("sparse index");
+        }
+        None
+    }
+
+    fn corrupt(&mut self, offset: u64, kind: DamageKind, resumes_at: Option<(u64, u64)>) {
+        let seq = self.next_seq;
+        self.state = State::Done(SegmentEnd::Corrupt(Damage { offset, seq, kind, resumes_at }));
+    }
+
+    fn enter_tail(&mut self, offset: u64, cause: Cause) {
+        if self.start.strict {
+            let kind = match cause {
+                Cause::StaleRecord(found) => DamageKind::SeqMismatch { expected: self.next_seq, found },
+                other => other.into_damage_kind(),
+            };
+            self.corrupt(offset, kind, None);
+            return;
+        }
+        self.state = State::Tail { damage_offset: offset, cause, probe: offset, all_zero: true };
+        self.advance_tail();
+    }
+
+    /// Walks aligned offsets past the damage looking for a CRC-valid record that continues the
+    /// segment, noting whether every byte is zero, as far as the buffered input allows.
+    fn advance_tail(&mut self) {
+        let State::Tail { damage_offset, cause, mut probe, mut all_zero } =
+            std::mem::replace(&mut self.state, State::Records)
+        else {
+            unreachable!("advance_tail runs in the Tail state only");
+        };
+        let file_len = self.start.file_len;
+        let fed_to = self.fed_to();
+        let max_more = (file_len - damage_offset) / RECORD_HEADER_LEN as u64 + 1;
+        let mut found = None;
+        while probe < file_len {
+            let i = (probe - self.buf_offset) as usize;
+            let step_end = (probe + ALIGN as u64).min(file_len);
+            if step_end > fed_to {
+                break;
+            }
+            let head = &self.buf[i..];
+            if let Some(c) = self.candidate_len(head, max_more) {
+                if probe + c as u64 <= file_len {
+                    if probe + c as u64 > fed_to {
+                        break; // wait for the whole candidate frame
+                    }
+                    if let frame::Frame::Entry(e) = frame::decode(&head[..c]) {
+                        found = Some((probe, e.seq));
+                        break;
+                    }
+                }
+            } else if head.len() < 16 && probe + 16 <= file_len && fed_to < file_len {
+                break; // cannot rule out a candidate until its seq field is here
+            }
+            let step = (step_end - probe) as usize;
+            all_zero &= head[..step].iter().all(|&b| b == 0);
+            probe = step_end;
+        }
+        // Bytes before the probe are no longer needed.
+        self.cursor = (probe.min(fed_to) - self.buf_offset) as usize;
+        if let Some(at) = found {
+            let kind = match cause {
+                Cause::StaleRecord(found) => DamageKind::SeqMismatch { expected: self.next_seq, found },
+                other => other.into_damage_kind(),
+            };
+            self.corrupt(damage_offset, kind, Some(at));
+        } else if probe >= file_len {
+            let len = file_len - damage_offset;
+            self.state = State::Done(if all_zero {
+                SegmentEnd::ZeroTail { offset: damage_offset, len }
+            } else {
+                SegmentEnd::Torn { offset: damage_offset, len, found: cause.describe() }
+            });
+        } else {
+            self.state = State::Tail { damage_offset, cause, probe, all_zero };
+        }
+    }
+
+    /// If `head` starts a plausible entry continuing this segment, its claimed frame length.
+    fn candidate_len(&self, head: &[u8], max_more: u64) -> Option<usize> {
+        if head.len() < 16 || head[0] != KIND_ENTRY {
+            return None;
+        }
+        let seq = u64::from_le_bytes(head[8..16].try_into().unwrap());
+        if seq < self.next_seq || seq - self.next_seq > max_more {
+            return None;
+        }
+        frame::claimed_len(u32::from_le_bytes(head[0..4].try_into().unwrap())).ok()
+    }
+
+    fn advance_after_footer(&mut self) {
+        let State::AfterFooter { footer, from, mut all_zero } = std::mem::replace(&mut self.state, State::Records)
+        else {
+            unreachable!("advance_after_footer runs in the AfterFooter state only");
+        };
+        all_zero &= self.buf[self.cursor..].iter().all(|&b| b == 0);
+        self.cursor = self.buf.len();
+        let trailing = self.start.file_len - from;
+        if !all_zero || (self.start.strict && trailing > 0) {
+            self.corrupt(footer.offset, DamageKind::DataAfterFooter, None);
+        } else if self.at_eof() {
+            self.state = State::Done(SegmentEnd::Sealed { footer, trailing_zeros: trailing });
+        } else {
+            self.state = State::AfterFooter { footer, from, all_zero };
+        }
+    }
+
+    /// Ends the scan. Call after the whole file was pushed (or when [`Self::is_done`]); if
+    /// input stopped early the remaining bytes count as missing (a torn tail, or corruption
+    /// in strict mode).
+    pub fn finish(mut self) -> ScanSummary {
+        while self.next_record().is_some() {}
+        if !self.is_done() {
+            // Input ended before the file length: treat the rest as unreadable.
+            let pos = self.pos();
+            self.start.file_len = self.fed_to();
+            if matches!(self.state, State::Records) {
+                self.enter_tail(pos, Cause::Truncated);
+            }
+            while self.next_record().is_some() {}
+            if !self.is_done() {
+                self.state = State::Done(SegmentEnd::Torn { offset: pos, len: 0, found: "unread bytes".into() });
+            }
+        }
+        let State::Done(end) = self.state else { unreachable!("finish drives the scanner to Done") };
+        ScanSummary {
+            records: self.records,
+            next_seq: self.next_seq,
+            last_hash: self.last_hash,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            end_offset: self.end_offset,
+            index: self.index,
+            end,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Cross-crate tests of evident live under `tests/tests/`.
