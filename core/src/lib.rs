@@ -17,12 +17,25 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod config;
+pub mod error;
 pub mod footer;
 pub mod frame;
 pub mod hash;
 pub mod header;
+pub mod health;
+pub mod io;
 pub mod naming;
 pub mod scan;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod trail;
+pub mod verify;
 
 pub use checkpoint::Checkpoint;
+pub use config::{Durability, Options, RecoveryMode};
+pub use error::{Error, Location};
+pub use health::{Health, HealthState};
+pub use io::{DirEntry, IoDone, IoError, IoErrorKind, IoId, IoOp, IoRequest, IoResult};
+pub use trail::{Event, OpenReport, Receipt, TailReport, Trail};
 pub use hash::{Hash, LogId};

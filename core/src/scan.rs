@@ -7,7 +7,9 @@
 //! - a CRC-valid entry anywhere at or after D whose seq continues the segment (seq ≥ the one
 //!   expected at D) means valid data follows damage: [`SegmentEnd::Corrupt`]. This is also
 //!   the verdict for a CRC-valid record at D whose link or seq is wrong (an edit, a deletion,
-//!   a reorder), so an edited last record is never mistaken for a torn one;
+//!   a reorder), so an edited last record is never mistaken for a torn one. A valid footer at
+//!   or after D that seals records from D on counts as valid data too, and a CRC-valid footer
+//!   that does not decode (or does not match the records) is corruption as well;
 //! - otherwise, bytes [D, EOF) that are all zero are a [`SegmentEnd::ZeroTail`] (preallocated
 //!   space, or a zero-filled tail): nothing was lost;
 //! - otherwise they are a [`SegmentEnd::Torn`] tail: an interrupted write, stale bytes, or
@@ -17,7 +19,7 @@
 //! [`SegmentEnd::Corrupt`].
 
 use crate::footer::{Footer, IndexBuilder};
-use crate::frame::{self, FrameDefect, ALIGN, KIND_ENTRY, RECORD_HEADER_LEN};
+use crate::frame::{self, FrameDefect, ALIGN, KIND_ENTRY, KIND_FOOTER, RECORD_HEADER_LEN};
 use crate::hash::{self, Hash};
 
 /// What the scanner knows before the first record of the segment.
@@ -121,7 +123,9 @@ pub struct Damage {
     pub seq: u64,
     /// What is wrong.
     pub kind: DamageKind,
-    /// Offset and seq of the first valid record found after the damage, if any.
+    /// Offset and seq of the first valid record found after the damage, if any. When the
+    /// valid data found is a footer sealing records after the damage, its offset and the seq
+    /// that would follow its last record.
     pub resumes_at: Option<(u64, u64)>,
 }
 
@@ -195,7 +199,6 @@ enum Cause {
     Truncated,
     Zero,
     StaleRecord(u64),
-    Footer(crate::footer::FooterDefect),
 }
 
 impl Cause {
@@ -205,7 +208,6 @@ impl Cause {
             Cause::Truncated => "incomplete record".to_string(),
             Cause::Zero => "zero bytes then non-zero bytes".to_string(),
             Cause::StaleRecord(seq) => format!("stale record with seq {seq}"),
-            Cause::Footer(d) => format!("damaged footer: {d}"),
         }
     }
 
@@ -215,7 +217,6 @@ impl Cause {
             Cause::Truncated => DamageKind::Truncated,
             Cause::Zero => DamageKind::Hole,
             Cause::StaleRecord(found) => DamageKind::SeqMismatch { expected: 0, found },
-            Cause::Footer(d) => DamageKind::Footer(d),
         }
     }
 }
@@ -346,7 +347,9 @@ impl SegmentScanner {
                                 self.state = State::AfterFooter { footer, from, all_zero: true };
                             }
                         }
-                        Err(d) => self.enter_tail(pos, Cause::Footer(d)),
+                        // The frame's CRC is valid, so this is no interrupted write: an edit or a
+                        // writer bug, never a tail to cut.
+                        Err(d) => self.corrupt(pos, DamageKind::Footer(d), None),
                     }
                     continue;
                 }
@@ -462,9 +465,22 @@ impl SegmentScanner {
                     if probe + c as u64 > fed_to {
                         break; // wait for the whole candidate frame
                     }
-                    if let frame::Frame::Entry(e) = frame::decode(&head[..c]) {
-                        found = Some((probe, e.seq));
-                        break;
+                    match frame::decode(&head[..c]) {
+                        frame::Frame::Entry(e) => {
+                            found = Some((probe, e.seq));
+                            break;
+                        }
+                        frame::Frame::Footer { frame_len } => {
+                            // A footer written here that seals records past the damage proves
+                            // they were complete: the damage is not a torn tail.
+                            if let Ok(f) = Footer::decode(&head[..frame_len]) {
+                                if f.offset == probe && f.last_seq >= self.next_seq {
+                                    found = Some((probe, f.last_seq.saturating_add(1)));
+                                    break;
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 }
             } else if head.len() < 16 && probe + 16 <= file_len && fed_to < file_len {
@@ -494,13 +510,14 @@ impl SegmentScanner {
         }
     }
 
-    /// If `head` starts a plausible entry continuing this segment, its claimed frame length.
+    /// If `head` starts a plausible entry continuing this segment, or a footer, its claimed
+    /// frame length.
     fn candidate_len(&self, head: &[u8], max_more: u64) -> Option<usize> {
-        if head.len() < 16 || head[0] != KIND_ENTRY {
+        if head.len() < 16 || (head[0] != KIND_ENTRY && head[0] != KIND_FOOTER) {
             return None;
         }
         let seq = u64::from_le_bytes(head[8..16].try_into().unwrap());
-        if seq < self.next_seq || seq - self.next_seq > max_more {
+        if head[0] == KIND_ENTRY && (seq < self.next_seq || seq - self.next_seq > max_more) {
             return None;
         }
         frame::claimed_len(u32::from_le_bytes(head[0..4].try_into().unwrap())).ok()

@@ -1,0 +1,80 @@
+//! Options of a trail: segment size, durability policy, recovery mode, batch limits.
+
+/// Sparse index stride: one footer index entry per this many bytes of records. A format
+/// constant (recorded in every footer) so every writer and verifier rebuilds the same index.
+pub const INDEX_STRIDE: u32 = 64 * 1024;
+
+/// When an append is acknowledged, in the manner of SQLite's `synchronous` and journald's
+/// `SyncIntervalSec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Acknowledge only after the fsync that covers the record succeeded. Concurrent appends
+    /// share one write and one fsync (group commit). The default.
+    Always,
+    /// Acknowledge once written to the operating system; fsync at most `nanos` after the first
+    /// unsynced write. A power loss may lose up to that window; a process crash loses nothing.
+    Interval {
+        /// Longest time written data stays unsynced, in nanoseconds of host time.
+        nanos: u64,
+    },
+    /// Acknowledge once written to the operating system; fsync only at rotation, close and on
+    /// explicit `sync`. A process crash loses nothing; a power loss may lose what the OS had
+    /// not flushed.
+    Os,
+}
+
+/// What recovery does with damage at the end of the last segment (raft-engine's modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryMode {
+    /// Refuse to open if the last segment does not end cleanly: nothing is ever cut.
+    AbsoluteConsistency,
+    /// Cut a torn tail (an incomplete or damaged end with nothing valid after it) and report
+    /// it. Corruption followed by valid records is still refused. The default.
+    TolerateTornTail,
+}
+
+/// Everything configurable about a trail. `Options::default()` is what the README documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Rotate to a new segment before a record would make the current one exceed this size
+    /// (a segment always holds at least one record). Default 64 MiB.
+    pub segment_bytes: u64,
+    /// Largest payload accepted by `append`, at most [`crate::frame::MAX_PAYLOAD`]. Default 1 MiB.
+    pub max_payload: u32,
+    /// When appends are acknowledged. Default [`Durability::Always`].
+    pub durability: Durability,
+    /// What recovery may cut. Default [`RecoveryMode::TolerateTornTail`].
+    pub recovery: RecoveryMode,
+    /// Most bytes of records in one write. Default 4 MiB.
+    pub max_batch_bytes: usize,
+    /// Most records in one write. Default 16384.
+    pub max_batch_records: usize,
+    /// Consecutive successful durable writes that take a degraded trail back to healthy.
+    /// Default 3.
+    pub healthy_after: u32,
+    /// Reserve each new segment's full size when it is created, so appends overwrite
+    /// allocated space instead of extending the file. Default true.
+    pub preallocate: bool,
+    /// Bytes per read when scanning a segment. Default 1 MiB.
+    pub read_chunk: u32,
+    /// Rewrite `head.checkpoint` after every rotation (it is always written on close).
+    /// Default true.
+    pub checkpoint_on_rotate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            segment_bytes: 64 << 20,
+            max_payload: 1 << 20,
+            durability: Durability::Always,
+            recovery: RecoveryMode::TolerateTornTail,
+            max_batch_bytes: 4 << 20,
+            max_batch_records: 16384,
+            healthy_after: 3,
+            preallocate: true,
+            read_chunk: 1 << 20,
+            checkpoint_on_rotate: true,
+        }
+    }
+}

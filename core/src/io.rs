@@ -1,0 +1,200 @@
+//! The IO vocabulary between the core and a host.
+//!
+//! The core asks for one operation at a time ([`IoRequest`]); the host performs it in the trail's
+//! directory and answers with [`crate::Trail::handle_io`]. Files are named relative to that
+//! directory and never contain a path separator. The host keeps open handles as it sees fit:
+//! [`IoOp::Close`] says a file will not be used again soon.
+
+/// Identifies one IO request, so its completion can be matched to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IoId(pub u64);
+
+/// One operation for the host to perform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoRequest {
+    /// Pass back to [`crate::Trail::handle_io`] with the result.
+    pub id: IoId,
+    /// What to do.
+    pub op: IoOp,
+}
+
+/// What the host must do. Each answer is an [`IoDone`] variant named in the comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IoOp {
+    /// List the directory's regular files with their lengths → [`IoDone::Listed`]. A missing
+    /// directory is created first (empty listing).
+    List,
+    /// Read up to `len` bytes at `offset` → [`IoDone::Read`] (shorter only at end of file).
+    Read {
+        /// File name.
+        file: String,
+        /// Byte offset.
+        offset: u64,
+        /// Bytes wanted.
+        len: u32,
+    },
+    /// Write all of `data` at `offset` (extending the file if needed) → [`IoDone::Written`]
+    /// with the number of bytes written. A short count is treated as a failed write.
+    Write {
+        /// File name.
+        file: String,
+        /// Byte offset.
+        offset: u64,
+        /// Bytes to write.
+        data: Vec<u8>,
+    },
+    /// Make the file's data durable: `fdatasync` when `metadata` is false, `fsync` otherwise
+    /// → [`IoDone::Ok`]. A failure must be reported, never retried silently.
+    Sync {
+        /// File name.
+        file: String,
+        /// Whether all metadata must be flushed too.
+        metadata: bool,
+    },
+    /// Create the file empty, or truncate it to zero if it exists → [`IoDone::Ok`].
+    Create {
+        /// File name.
+        file: String,
+    },
+    /// Set the file's length (cutting or zero-extending) → [`IoDone::Ok`].
+    Truncate {
+        /// File name.
+        file: String,
+        /// New length.
+        len: u64,
+    },
+    /// Reserve space so that writes up to `len` overwrite allocated zeros instead of extending
+    /// the file → [`IoDone::Ok`]. The file's logical length becomes at least `len` and the new
+    /// bytes read as zero. A host may answer Ok without doing anything; the format does not
+    /// depend on it.
+    Preallocate {
+        /// File name.
+        file: String,
+        /// Length to reserve.
+        len: u64,
+    },
+    /// Release the host's handle on the file → [`IoDone::Ok`].
+    Close {
+        /// File name.
+        file: String,
+    },
+    /// Delete the file → [`IoDone::Ok`] (also when it does not exist).
+    Remove {
+        /// File name.
+        file: String,
+    },
+    /// Rename `from` to `to`, replacing `to` → [`IoDone::Ok`].
+    Rename {
+        /// Current name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// Copy `from` to a new file `to` and make the copy durable → [`IoDone::Ok`].
+    Copy {
+        /// Source name.
+        from: String,
+        /// Destination name.
+        to: String,
+    },
+    /// Make the directory's entries (creations, renames, removals) durable → [`IoDone::Ok`].
+    SyncDir,
+}
+
+impl IoOp {
+    /// A short name of the operation, for error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IoOp::List => "list",
+            IoOp::Read { .. } => "read",
+            IoOp::Write { .. } => "write",
+            IoOp::Sync { .. } => "sync",
+            IoOp::Create { .. } => "create",
+            IoOp::Truncate { .. } => "truncate",
+            IoOp::Preallocate { .. } => "preallocate",
+            IoOp::Close { .. } => "close",
+            IoOp::Remove { .. } => "remove",
+            IoOp::Rename { .. } => "rename",
+            IoOp::Copy { .. } => "copy",
+            IoOp::SyncDir => "sync directory",
+        }
+    }
+
+    /// The file the operation concerns, if any.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            IoOp::Read { file, .. }
+            | IoOp::Write { file, .. }
+            | IoOp::Sync { file, .. }
+            | IoOp::Create { file }
+            | IoOp::Truncate { file, .. }
+            | IoOp::Preallocate { file, .. }
+            | IoOp::Close { file }
+            | IoOp::Remove { file } => Some(file),
+            IoOp::Rename { from, .. } | IoOp::Copy { from, .. } => Some(from),
+            IoOp::List | IoOp::SyncDir => None,
+        }
+    }
+}
+
+/// A file in a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// File name.
+    pub name: String,
+    /// Length in bytes.
+    pub len: u64,
+}
+
+/// A successful completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IoDone {
+    /// The operation succeeded and returns nothing.
+    Ok,
+    /// Answer to [`IoOp::List`].
+    Listed(Vec<DirEntry>),
+    /// Answer to [`IoOp::Read`].
+    Read(Vec<u8>),
+    /// Answer to [`IoOp::Write`]: bytes written.
+    Written(u64),
+}
+
+/// Classes of IO failure the core reacts to differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IoErrorKind {
+    /// The file or directory does not exist.
+    NotFound,
+    /// No space left on the device (ENOSPC, EDQUOT).
+    NoSpace,
+    /// Permission denied.
+    PermissionDenied,
+    /// The operation is not supported by this host or file system.
+    Unsupported,
+    /// Any other failure (EIO, ...).
+    Other,
+}
+
+/// A failed operation, as reported by the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoError {
+    /// The class of failure.
+    pub kind: IoErrorKind,
+    /// The host's description (for humans).
+    pub message: String,
+}
+
+impl IoError {
+    /// An error of `kind` with a message.
+    pub fn new(kind: IoErrorKind, message: impl Into<String>) -> IoError {
+        IoError { kind, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for IoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+/// The host's answer to one request.
+pub type IoResult = Result<IoDone, IoError>;

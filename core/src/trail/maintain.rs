@@ -1,0 +1,410 @@
+//! Maintenance jobs: rotation, segment creation, checkpoints, cutting a failed write, the
+//! re-verification after a failed sync, and close. Each is a short plan of IO steps run before
+//! any further batch; a step's [`After`] says what its success means.
+
+use super::{create_segment_steps, Active, Event, Purpose, Trail};
+use crate::checkpoint::Checkpoint;
+use crate::config::{Durability, INDEX_STRIDE};
+use crate::error::{Error, Location};
+use crate::footer::IndexBuilder;
+use crate::hash::Hash;
+use crate::header::{SegmentHeader, HEADER_LEN};
+use crate::io::{IoDone, IoError, IoOp, IoResult};
+use crate::naming;
+use crate::scan::{ScanStart, SegmentScanner};
+
+/// The job whose steps are in the plan; decides what a failed step means.
+#[derive(Debug)]
+pub(crate) enum Job {
+    Rotate { sealed: String },
+    CreateSegment,
+    Checkpoint,
+    CutTail,
+    Resync(Box<Resync>),
+    Close,
+}
+
+/// What the success of one step means.
+#[derive(Debug)]
+pub(crate) enum After {
+    Nothing,
+    /// A step whose failure does not matter (preallocation, closing a handle).
+    Tolerant,
+    /// The footer is durable: the active segment is sealed.
+    Sealed { seq: u64, hash: Hash, segno: u64 },
+    /// The new segment's header and directory entry are durable.
+    SegmentReady(Box<Active>),
+    /// `head.checkpoint` is in place.
+    CheckpointDone(Checkpoint),
+    /// The unacknowledged tail of a failed write is cut.
+    TailCut,
+    /// A chunk of the active segment read back for re-verification.
+    ResyncRead { offset: u64 },
+    /// The re-verified state is durable again.
+    ResyncDone,
+    /// The trail is closed.
+    Closed,
+}
+
+/// State of a re-verification after a failed sync.
+#[derive(Debug)]
+pub(crate) struct Resync {
+    scanner: Option<SegmentScanner>,
+    /// Offset the trail will continue from (`synced_end` under Always, `written_end` otherwise).
+    target: u64,
+    /// Bytes between `synced_end` and `target`, re-read so they can be rewritten.
+    rewrite: Vec<u8>,
+    durable_confirmed: bool,
+    last_ts_at_target: u64,
+    first_ts: Option<u64>,
+    records_to_target: u64,
+    seq_at_target: u64,
+    hash_at_target: Hash,
+    index: IndexBuilder,
+}
+
+impl Trail {
+    fn run(&mut self, job: Job, steps: Vec<(IoOp, After)>) {
+        debug_assert!(self.plan.is_empty());
+        self.job = Some(job);
+        self.plan.extend(steps);
+    }
+
+    pub(super) fn on_step(&mut self, after: After, result: IoResult) {
+        match result {
+            Ok(done) => self.step_succeeded(after, done),
+            Err(_) if matches!(after, After::Tolerant) => {}
+            Err(error) => self.step_failed(after, error),
+        }
+    }
+
+    fn step_succeeded(&mut self, after: After, done: IoDone) {
+        match after {
+            After::Nothing | After::Tolerant => {}
+            After::Sealed { seq, hash, segno } => {
+                self.health.health.fsyncs += 1;
+                self.durable_seq = seq;
+                self.durable_hash = hash;
+                self.sync_deadline = None;
+                self.active = None;
+                self.pending_segno = segno + 1;
+            }
+            After::SegmentReady(active) => {
+                self.segments.push((active.first_seq, active.name.clone()));
+                let created = active.name.clone();
+                let first_seq = active.first_seq;
+                self.active = Some(*active);
+                if let Some(Job::Rotate { sealed }) = &self.job {
+                    let sealed = sealed.clone();
+                    self.events.push_back(Event::Rotated { sealed, created, first_seq });
+                }
+            }
+            After::CheckpointDone(cp) => {
+                self.events.push_back(Event::CheckpointWritten(cp));
+            }
+            After::TailCut => {}
+            After::ResyncRead { offset } => {
+                let IoDone::Read(data) = done else { return };
+                self.on_resync_chunk(offset, data);
+            }
+            After::ResyncDone => {
+                let Some(Job::Resync(r)) = self.job.take() else { return };
+                let active = self.active.as_mut().expect("resync works on the active segment");
+                active.written_end = r.target;
+                active.synced_end = r.target;
+                active.records = r.records_to_target;
+                active.first_ts = r.first_ts;
+                active.index = r.index;
+                self.next_seq = r.seq_at_target + 1;
+                self.head = r.hash_at_target;
+                self.last_ts = if r.records_to_target > 0 { r.last_ts_at_target } else { active.base_ts };
+                self.durable_seq = r.seq_at_target;
+                self.durable_hash = r.hash_at_target;
+                self.health.health.fsyncs += 1;
+                self.resync_needed = false;
+                self.sync_deadline = None;
+                let t = self.health.resynced();
+                self.emit_health(t, "durable data re-read, re-verified and synced again");
+            }
+            After::Closed => {
+                self.phase = super::Phase::Closed;
+                self.events.push_back(Event::Closed { head: self.head() });
+            }
+        }
+    }
+
+    fn step_failed(&mut self, after: After, error: IoError) {
+        self.plan.clear();
+        let job = self.job.take();
+        let file = match &self.active {
+            Some(a) => a.name.clone(),
+            None => String::new(),
+        };
+        let err = Error::Io { op: "maintenance", location: Location::file(&file), error: error.clone() };
+        match job {
+            Some(Job::Rotate { .. }) | Some(Job::CreateSegment) if self.active.is_none() => {
+                // The old segment is sealed; the new one could not be created. Retry on the next
+                // append; fail the waiting ones so a persistent failure does not spin.
+                let t = self.health.write_failed(format!("creating a segment failed: {error}"));
+                self.emit_health(t, &format!("creating a segment failed: {error}"));
+                self.fail_all_waiting();
+            }
+            Some(Job::Rotate { .. }) | Some(Job::CutTail) => {
+                // The file may hold bytes past what the trail believes written: latch failed and
+                // re-verify before writing again.
+                let t = self.health.sync_failed(err.to_string());
+                self.emit_health(t, &err.to_string());
+                self.resync_needed = true;
+            }
+            Some(Job::Checkpoint) => {
+                let t = self.health.write_failed(format!("checkpoint write failed: {error}"));
+                self.emit_health(t, "checkpoint write failed");
+                self.events.push_back(Event::CheckpointFailed(Error::Io {
+                    op: "write checkpoint",
+                    location: Location::file(naming::HEAD_CHECKPOINT),
+                    error,
+                }));
+                self.close_checkpointed |= self.closing;
+            }
+            Some(Job::Resync(_)) => {
+                self.health.resync_failed(format!("re-verification failed: {error}"));
+                self.fail_all_waiting();
+            }
+            Some(Job::Close) | None => {
+                let _ = after;
+                self.phase = super::Phase::Closed;
+                self.events.push_back(Event::Closed { head: self.head() });
+            }
+            Some(Job::CreateSegment) => {
+                let t = self.health.write_failed(err.to_string());
+                self.emit_health(t, &err.to_string());
+                self.fail_all_waiting();
+            }
+        }
+    }
+
+    /// Cuts what a failed write may have left after the last good record.
+    pub(super) fn start_cut_after_write_failure(&mut self, end: u64) {
+        let name = self.active.as_ref().expect("active").name.clone();
+        let mut steps = vec![(IoOp::Truncate { file: name.clone(), len: end }, After::TailCut)];
+        if self.opts.preallocate {
+            steps.push((IoOp::Preallocate { file: name, len: self.opts.segment_bytes }, After::Tolerant));
+        }
+        if let Some(a) = self.active.as_mut() {
+            a.file_len = if self.opts.preallocate { self.opts.segment_bytes.max(end) } else { end };
+        }
+        self.run(Job::CutTail, steps);
+    }
+
+    pub(super) fn start_rotation(&mut self) {
+        let footer = self.footer_for_active();
+        let a = self.active.as_ref().expect("rotation needs an active segment");
+        let bytes = footer.encode();
+        let end = a.written_end + bytes.len() as u64;
+        let name = a.name.clone();
+        let mut steps = vec![(IoOp::Write { file: name.clone(), offset: a.written_end, data: bytes }, After::Nothing)];
+        if a.file_len > end {
+            steps.push((IoOp::Truncate { file: name.clone(), len: end }, After::Nothing));
+        }
+        let sealed = After::Sealed { seq: self.next_seq - 1, hash: self.head, segno: a.segno };
+        steps.push((IoOp::Sync { file: name.clone(), metadata: true }, sealed));
+        steps.push((IoOp::Close { file: name.clone() }, After::Tolerant));
+        let header =
+            SegmentHeader { log_id: self.log_id, segno: a.segno + 1, first_seq: self.next_seq, anchor: self.head };
+        steps.extend(self.creation_steps(header));
+        if self.opts.checkpoint_on_rotate {
+            let cp = Checkpoint { log_id: self.log_id, seq: self.next_seq - 1, hash: self.head };
+            steps.extend(checkpoint_steps(cp));
+        }
+        self.run(Job::Rotate { sealed: name }, steps);
+    }
+
+    fn creation_steps(&self, header: SegmentHeader) -> Vec<(IoOp, After)> {
+        let name = naming::segment_name(header.first_seq);
+        let ops = create_segment_steps(&self.opts, &name, &header);
+        let n = ops.len();
+        let active = Active::fresh(name, &header, self.last_ts, &self.opts);
+        let mut ready = Some(After::SegmentReady(Box::new(active)));
+        ops.into_iter()
+            .enumerate()
+            .map(|(i, op)| {
+                let after = if i + 1 == n {
+                    ready.take().expect("once")
+                } else if matches!(op, IoOp::Preallocate { .. }) {
+                    After::Tolerant
+                } else {
+                    After::Nothing
+                };
+                (op, after)
+            })
+            .collect()
+    }
+
+    pub(super) fn start_create_segment(&mut self) {
+        let header = SegmentHeader {
+            log_id: self.log_id,
+            segno: self.pending_segno,
+            first_seq: self.next_seq,
+            anchor: self.head,
+        };
+        let steps = self.creation_steps(header);
+        self.run(Job::CreateSegment, steps);
+    }
+
+    pub(super) fn start_checkpoint(&mut self) {
+        let steps = checkpoint_steps(self.head());
+        self.run(Job::Checkpoint, steps);
+    }
+
+    /// Re-reads the active segment, checks that what was believed durable is there intact,
+    /// then cuts everything after the point the trail continues from and syncs again.
+    pub(super) fn start_resync(&mut self) {
+        let Some(a) = self.active.as_ref() else {
+            // Nothing unsealed: every durable byte is in sealed, synced segments.
+            self.resync_needed = false;
+            let t = self.health.resynced();
+            self.emit_health(t, "no unsealed segment to re-verify");
+            return;
+        };
+        let target = match self.opts.durability {
+            Durability::Always => a.synced_end,
+            Durability::Interval { .. } | Durability::Os => a.written_end,
+        };
+        let scanner = SegmentScanner::new(ScanStart {
+            offset: HEADER_LEN as u64,
+            file_len: target,
+            seq: a.first_seq,
+            prev_hash: Some(a.anchor),
+            prev_ts: a.base_ts,
+            index_stride: INDEX_STRIDE,
+            strict: true,
+        });
+        let resync = Resync {
+            scanner: Some(scanner),
+            target,
+            rewrite: Vec::new(),
+            durable_confirmed: self.durable_seq < a.first_seq && self.durable_hash == a.anchor,
+            last_ts_at_target: 0,
+            first_ts: None,
+            records_to_target: 0,
+            seq_at_target: a.first_seq - 1,
+            hash_at_target: a.anchor,
+            index: IndexBuilder::new(INDEX_STRIDE),
+        };
+        self.job = Some(Job::Resync(Box::new(resync)));
+        self.resync_next_read(HEADER_LEN as u64);
+    }
+
+    fn resync_next_read(&mut self, offset: u64) {
+        let Some(Job::Resync(r)) = &self.job else { return };
+        let name = self.active.as_ref().expect("active").name.clone();
+        if offset < r.target {
+            let len = (r.target - offset).min(self.opts.read_chunk as u64) as u32;
+            self.plan.push_back((IoOp::Read { file: name, offset, len }, After::ResyncRead { offset }));
+        } else {
+            self.finish_resync();
+        }
+    }
+
+    fn on_resync_chunk(&mut self, offset: u64, data: Vec<u8>) {
+        let durable_seq = self.durable_seq;
+        let durable_hash = self.durable_hash;
+        let synced_end = self.active.as_ref().map_or(0, |a| a.synced_end);
+        let Some(Job::Resync(r)) = &mut self.job else { return };
+        if data.is_empty() {
+            return self.resync_fatal(format!("read back returned nothing at offset {offset}"));
+        }
+        // Keep the bytes that will be rewritten (unsynced but acknowledged as written).
+        let end = offset + data.len() as u64;
+        if end > synced_end {
+            let from = synced_end.max(offset);
+            r.rewrite.extend_from_slice(&data[(from - offset) as usize..]);
+        }
+        let scanner = r.scanner.as_mut().expect("scanning");
+        scanner.push(&data);
+        while let Some(rec) = scanner.next_record() {
+            if rec.seq == durable_seq {
+                r.durable_confirmed = rec.hash == durable_hash;
+            }
+            r.first_ts.get_or_insert(rec.ts);
+            r.last_ts_at_target = rec.ts;
+            r.records_to_target += 1;
+            r.seq_at_target = rec.seq;
+            r.hash_at_target = rec.hash;
+            r.index.observe(rec.seq, rec.ts, rec.offset);
+        }
+        self.resync_next_read(end);
+    }
+
+    fn finish_resync(&mut self) {
+        let Some(Job::Resync(r)) = &mut self.job else { return };
+        let summary = r.scanner.take().expect("scanning").finish();
+        let reached = summary.end_offset;
+        if !matches!(summary.end, crate::scan::SegmentEnd::Clean) || reached != r.target || !r.durable_confirmed {
+            let what = format!(
+                "read back of the active segment does not reproduce what was written (verified up to offset {reached} of {}, {:?})",
+                r.target, summary.end
+            );
+            return self.resync_fatal(what);
+        }
+        let a = self.active.as_ref().expect("active");
+        let name = a.name.clone();
+        let synced_end = a.synced_end;
+        let target = r.target;
+        let rewrite = std::mem::take(&mut r.rewrite);
+        let mut steps = vec![(IoOp::Truncate { file: name.clone(), len: target }, After::Nothing)];
+        if target > synced_end && !rewrite.is_empty() {
+            // The kernel may have dropped these pages after the failed sync: write them again.
+            steps.push((IoOp::Write { file: name.clone(), offset: synced_end, data: rewrite }, After::Nothing));
+        }
+        if self.opts.preallocate {
+            steps.push((IoOp::Preallocate { file: name.clone(), len: self.opts.segment_bytes }, After::Tolerant));
+        }
+        steps.push((IoOp::Sync { file: name, metadata: true }, After::ResyncDone));
+        if let Some(a) = self.active.as_mut() {
+            a.file_len = if self.opts.preallocate { self.opts.segment_bytes.max(target) } else { target };
+        }
+        self.plan.extend(steps);
+    }
+
+    fn resync_fatal(&mut self, what: String) {
+        self.plan.clear();
+        self.job = None;
+        let reason = format!("durable data failed re-verification: {what}");
+        self.health.resync_failed(reason.clone());
+        self.fatal = Some(reason);
+        self.fail_all_waiting();
+    }
+
+    /// Runs the close sequence once everything is written and synced.
+    pub(super) fn maybe_finish_close(&mut self) -> Option<(IoOp, Purpose)> {
+        if !self.closing || !self.queue.is_empty() {
+            return None;
+        }
+        if !self.close_checkpointed && self.fatal.is_none() {
+            self.close_checkpointed = true;
+            self.start_checkpoint();
+            return self.next_action();
+        }
+        let mut steps = Vec::new();
+        if let Some(a) = &self.active {
+            steps.push((IoOp::Close { file: a.name.clone() }, After::Tolerant));
+        }
+        steps.push((IoOp::SyncDir, After::Closed));
+        self.run(Job::Close, steps);
+        self.next_action()
+    }
+}
+
+/// Atomic checkpoint write: temporary file, fsync, rename over the old one, fsync the directory.
+fn checkpoint_steps(cp: Checkpoint) -> Vec<(IoOp, After)> {
+    let tmp = naming::HEAD_CHECKPOINT_TMP.to_string();
+    vec![
+        (IoOp::Create { file: tmp.clone() }, After::Nothing),
+        (IoOp::Write { file: tmp.clone(), offset: 0, data: cp.to_text().into_bytes() }, After::Nothing),
+        (IoOp::Sync { file: tmp.clone(), metadata: true }, After::Nothing),
+        (IoOp::Close { file: tmp.clone() }, After::Tolerant),
+        (IoOp::Rename { from: tmp, to: naming::HEAD_CHECKPOINT.to_string() }, After::Nothing),
+        (IoOp::SyncDir, After::CheckpointDone(cp)),
+    ]
+}

@@ -1,0 +1,547 @@
+//! Opening a trail: recovery, driven as IO requests like everything else.
+//!
+//! Order of work, and why:
+//! 1. list the directory; remove temporary checkpoint files left by a crash;
+//! 2. read `head.checkpoint` (the trail's own last durable head) if present;
+//! 3. read the last segment's header; a header that was never written (zero or short) with
+//!    nothing but zeros after it is an interrupted segment creation and is removed — nothing in
+//!    it can have been acknowledged, because a header is synced before the first ack;
+//! 4. read the previous segment's header and footer (only that one: opening must not grow with
+//!    the number of sealed segments) and check it links to the last;
+//! 5. scan the last segment in chunks, classify its end, and refuse anything the recovery mode
+//!    does not allow — before changing a byte, and after checking the trail is not shorter than
+//!    its own checkpoint;
+//! 6. cut a torn tail, finish an interrupted seal, or create the next segment, syncing file and
+//!    directory before the trail reports itself open.
+
+use super::{Active, OpenReport, TailReport};
+use crate::checkpoint::Checkpoint;
+use crate::config::{Options, RecoveryMode, INDEX_STRIDE};
+use crate::error::{Error, Location};
+use crate::footer::{Footer, TRAILER_LEN};
+use crate::hash::{genesis, Hash, LogId};
+use crate::header::{HeaderDefect, SegmentHeader, HEADER_LEN};
+use crate::io::{DirEntry, IoDone, IoOp, IoResult};
+use crate::naming;
+use crate::scan::{ScanStart, SegmentEnd, SegmentScanner};
+use std::collections::VecDeque;
+
+/// What a successful open hands to the writer.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub log_id: LogId,
+    pub next_seq: u64,
+    pub head: Hash,
+    pub last_ts: u64,
+    pub active: Active,
+    pub segments: Vec<(u64, String)>,
+    pub report: OpenReport,
+}
+
+enum Stage {
+    List,
+    ReadCheckpoint,
+    ReadLastHeader,
+    CheckAbandoned { offset: u64 },
+    ReadPrevHeader,
+    ReadPrevTrailer,
+    ReadPrevFooter { offset: u64 },
+    Scan { offset: u64 },
+    /// Running the fixed steps in `steps`, then done.
+    Finish,
+}
+
+pub(crate) enum OpenAction {
+    Io(IoOp),
+    Done(Box<Opened>),
+    Failed(Error),
+}
+
+pub(crate) struct Opener {
+    opts: Options,
+    new_log_id: LogId,
+    stage: Stage,
+    steps: VecDeque<IoOp>,
+    failed: Option<Error>,
+    done: Option<Box<Opened>>,
+    // What was learnt so far.
+    segments: Vec<(u64, String, u64)>,
+    checkpoint: Option<Checkpoint>,
+    last_header: Option<SegmentHeader>,
+    prev_header: Option<SegmentHeader>,
+    prev_footer: Option<Footer>,
+    scanner: Option<SegmentScanner>,
+    checkpoint_hash_seen: Option<Hash>,
+    header_defect: Option<HeaderDefect>,
+    report: OpenReport,
+}
+
+impl Opener {
+    pub(crate) fn new(opts: Options, new_log_id: LogId) -> Opener {
+        Opener {
+            opts,
+            new_log_id,
+            stage: Stage::List,
+            steps: VecDeque::new(),
+            failed: None,
+            done: None,
+            segments: Vec::new(),
+            checkpoint: None,
+            last_header: None,
+            prev_header: None,
+            prev_footer: None,
+            scanner: None,
+            checkpoint_hash_seen: None,
+            header_defect: None,
+            report: OpenReport::default(),
+        }
+    }
+
+    fn last(&self) -> &(u64, String, u64) {
+        self.segments.last().expect("a last segment exists in this stage")
+    }
+
+    fn prev(&self) -> Option<&(u64, String, u64)> {
+        self.segments.len().checked_sub(2).map(|i| &self.segments[i])
+    }
+
+    /// The next thing to do.
+    pub(crate) fn next(&mut self) -> OpenAction {
+        if let Some(e) = self.failed.take() {
+            return OpenAction::Failed(e);
+        }
+        if let Some(step) = self.steps.pop_front() {
+            return OpenAction::Io(step);
+        }
+        if let Some(done) = self.done.take() {
+            return OpenAction::Done(done);
+        }
+        let read = |file: &str, offset: u64, len: u64| IoOp::Read { file: file.to_string(), offset, len: len as u32 };
+        match self.stage {
+            Stage::List => OpenAction::Io(IoOp::List),
+            Stage::ReadCheckpoint => OpenAction::Io(read(naming::HEAD_CHECKPOINT, 0, 4096)),
+            Stage::ReadLastHeader => {
+                let (_, name, _) = self.last();
+                OpenAction::Io(read(name, 0, HEADER_LEN as u64))
+            }
+            Stage::CheckAbandoned { offset } => {
+                let (_, name, len) = self.last();
+                OpenAction::Io(read(name, offset, (len - offset).min(self.opts.read_chunk as u64)))
+            }
+            Stage::ReadPrevHeader => {
+                let (_, name, _) = self.prev().expect("prev exists");
+                OpenAction::Io(read(name, 0, HEADER_LEN as u64))
+            }
+            Stage::ReadPrevTrailer => {
+                let (_, name, len) = self.prev().expect("prev exists");
+                OpenAction::Io(read(name, len.saturating_sub(TRAILER_LEN as u64), TRAILER_LEN as u64))
+            }
+            Stage::ReadPrevFooter { offset } => {
+                let (_, name, len) = self.prev().expect("prev exists");
+                OpenAction::Io(read(name, offset, len - offset))
+            }
+            Stage::Scan { offset } => {
+                let (_, name, len) = self.last();
+                OpenAction::Io(read(name, offset, (len - offset).min(self.opts.read_chunk as u64)))
+            }
+            Stage::Finish => unreachable!("Finish completes through `steps` and `done`"),
+        }
+    }
+
+    /// Feeds the result of the request last returned by [`Opener::next`].
+    pub(crate) fn on_io(&mut self, op: &IoOp, result: IoResult) {
+        let done = match result {
+            Ok(done) => done,
+            Err(error) => {
+                // A missing checkpoint file is normal; everything else stops the open.
+                if matches!(self.stage, Stage::ReadCheckpoint) && error.kind == crate::io::IoErrorKind::NotFound {
+                    self.stage = self.after_checkpoint();
+                    return;
+                }
+                let location = op.file().map(Location::file).unwrap_or_default();
+                self.failed = Some(Error::Io { op: op.name(), location, error });
+                return;
+            }
+        };
+        if matches!(self.stage, Stage::Finish) {
+            return; // fixed steps: nothing to learn from their results
+        }
+        let data = match done {
+            IoDone::Listed(entries) => return self.on_listed(entries),
+            IoDone::Read(data) => data,
+            _ => return,
+        };
+        let r = match self.stage {
+            Stage::ReadCheckpoint => self.on_checkpoint(&data),
+            Stage::ReadLastHeader => self.on_last_header(&data),
+            Stage::CheckAbandoned { offset } => self.on_abandoned_chunk(offset, &data),
+            Stage::ReadPrevHeader => self.on_prev_header(&data),
+            Stage::ReadPrevTrailer => self.on_prev_trailer(&data),
+            Stage::ReadPrevFooter { offset } => self.on_prev_footer(offset, &data),
+            Stage::Scan { offset } => self.on_scan_chunk(offset, &data),
+            Stage::List | Stage::Finish => Ok(()),
+        };
+        if let Err(e) = r {
+            self.failed = Some(e);
+        }
+    }
+
+    fn on_listed(&mut self, entries: Vec<DirEntry>) {
+        let mut has_checkpoint = false;
+        for e in entries {
+            if let Some(first) = naming::parse_segment_name(&e.name) {
+                self.segments.push((first, e.name, e.len));
+            } else if e.name == naming::HEAD_CHECKPOINT {
+                has_checkpoint = true;
+            } else if e.name == naming::HEAD_CHECKPOINT_TMP || e.name == naming::RETAINED_CHECKPOINT_TMP {
+                self.steps.push_back(IoOp::Remove { file: e.name.clone() });
+                self.report.removed_files.push(e.name);
+            }
+        }
+        self.segments.sort();
+        self.stage = if has_checkpoint { Stage::ReadCheckpoint } else { self.after_checkpoint() };
+    }
+
+    fn after_checkpoint(&mut self) -> Stage {
+        if self.segments.is_empty() {
+            if let Some(cp) = self.checkpoint.filter(|c| c.seq > 0) {
+                self.failed = Some(Error::BehindCheckpoint { checkpoint: cp, last_seq: 0 });
+                return Stage::Finish;
+            }
+            let log_id = self.checkpoint.map(|c| c.log_id).unwrap_or(self.new_log_id);
+            self.report.created = true;
+            let header = SegmentHeader { log_id, segno: 0, first_seq: 1, anchor: genesis(&log_id) };
+            self.create_first_segment(header);
+            return Stage::Finish;
+        }
+        Stage::ReadLastHeader
+    }
+
+    fn on_checkpoint(&mut self, data: &[u8]) -> Result<(), Error> {
+        let text = String::from_utf8_lossy(data);
+        let cp = Checkpoint::parse(&text).map_err(|e| Error::Corrupt {
+            location: Location::file(naming::HEAD_CHECKPOINT),
+            what: e.to_string(),
+        })?;
+        self.checkpoint = Some(cp);
+        self.stage = self.after_checkpoint();
+        Ok(())
+    }
+
+    fn on_last_header(&mut self, data: &[u8]) -> Result<(), Error> {
+        let (first, name, len) = self.last().clone();
+        match SegmentHeader::decode(data) {
+            Ok(h) => {
+                if h.first_seq != first {
+                    return Err(Error::Corrupt {
+                        location: Location::file(&name).at(40).segment(h.segno),
+                        what: format!("header first seq {} does not match the file name", h.first_seq),
+                    });
+                }
+                self.last_header = Some(h);
+                self.stage = if self.prev().is_some() { Stage::ReadPrevHeader } else { self.start_scan()? };
+                Ok(())
+            }
+            Err(defect) => {
+                // Possibly a segment whose creation was interrupted before its header was
+                // synced: that is only so if nothing but zeros follows the header.
+                self.header_defect = Some(defect);
+                let start = (HEADER_LEN as u64).min(len);
+                self.after_abandoned_chunk(start, len)
+            }
+        }
+    }
+
+    fn on_abandoned_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let (_, name, len) = self.last().clone();
+        if data.is_empty() {
+            return Err(Error::Corrupt { location: Location::file(&name).at(offset), what: "file shorter than listed".into() });
+        }
+        if let Some(i) = data.iter().position(|&b| b != 0) {
+            let defect = self.header_defect.unwrap_or(HeaderDefect::CrcMismatch);
+            return Err(Error::Corrupt {
+                location: Location::file(&name).at(0),
+                what: format!("{defect}, and data follows it at offset {}", offset + i as u64),
+            });
+        }
+        self.after_abandoned_chunk(offset + data.len() as u64, len)
+    }
+
+    fn after_abandoned_chunk(&mut self, next: u64, len: u64) -> Result<(), Error> {
+        if next < len {
+            self.stage = Stage::CheckAbandoned { offset: next };
+            return Ok(());
+        }
+        // Nothing but an unwritten header: remove it and continue with the previous segment.
+        let (_, name, _) = self.segments.pop().expect("last exists");
+        self.steps.push_back(IoOp::Remove { file: name.clone() });
+        self.steps.push_back(IoOp::SyncDir);
+        self.report.removed_files.push(name);
+        self.report.tail = TailReport::AbandonedSegmentRemoved;
+        self.stage = if self.segments.is_empty() { self.after_checkpoint() } else { Stage::ReadLastHeader };
+        Ok(())
+    }
+
+    fn on_prev_header(&mut self, data: &[u8]) -> Result<(), Error> {
+        let (_, name, _) = self.prev().expect("prev exists").clone();
+        let h = SegmentHeader::decode(data).map_err(|d| header_error(&name, d))?;
+        let last = self.last_header.expect("read before");
+        if h.log_id != last.log_id {
+            return Err(Error::Corrupt {
+                location: Location::file(&self.last().1).at(16).segment(last.segno),
+                what: format!("log id {} differs from the previous segment's {}", last.log_id, h.log_id),
+            });
+        }
+        if h.segno + 1 != last.segno {
+            return Err(Error::Corrupt {
+                location: Location::file(&self.last().1).at(32).segment(last.segno),
+                what: format!("segment number {} does not follow {} (a segment is missing)", last.segno, h.segno),
+            });
+        }
+        self.prev_header = Some(h);
+        self.stage = Stage::ReadPrevTrailer;
+        Ok(())
+    }
+
+    fn on_prev_trailer(&mut self, data: &[u8]) -> Result<(), Error> {
+        let (_, name, len) = self.prev().expect("prev exists").clone();
+        let offset = Footer::trailer_offset(data, len).map_err(|d| Error::Corrupt {
+            location: Location::file(&name).at(len.saturating_sub(TRAILER_LEN as u64)),
+            what: format!("{d}; a segment followed by another must be sealed"),
+        })?;
+        self.stage = Stage::ReadPrevFooter { offset };
+        Ok(())
+    }
+
+    fn on_prev_footer(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let (_, name, _) = self.prev().expect("prev exists").clone();
+        let prev_h = self.prev_header.expect("read before");
+        let footer = Footer::decode(data).map_err(|d| Error::Corrupt {
+            location: Location::file(&name).at(offset).segment(prev_h.segno),
+            what: d.to_string(),
+        })?;
+        let last = self.last_header.expect("read before");
+        let last_loc = Location::file(&self.last().1).segment(last.segno);
+        if footer.offset != offset || footer.first_seq != prev_h.first_seq {
+            return Err(Error::Corrupt { location: Location::file(&name).at(offset), what: "footer does not describe its segment".into() });
+        }
+        if footer.last_seq + 1 != last.first_seq {
+            return Err(Error::Corrupt {
+                location: last_loc.at(40).seq(footer.last_seq + 1),
+                what: format!("segment starts at seq {} but the previous one ends at {}", last.first_seq, footer.last_seq),
+            });
+        }
+        if footer.last_hash != last.anchor {
+            return Err(Error::Corrupt {
+                location: last_loc.at(48).seq(last.first_seq),
+                what: "segment anchor is not the previous segment's last hash".into(),
+            });
+        }
+        self.prev_footer = Some(footer);
+        self.stage = self.start_scan()?;
+        Ok(())
+    }
+
+    fn start_scan(&mut self) -> Result<Stage, Error> {
+        let h = self.last_header.expect("read before");
+        let (_, name, len) = self.last().clone();
+        if self.prev_footer.is_none() && h.segno != 0 {
+            // Earlier segments were removed by retention: the anchor must be vouched for.
+            return Err(Error::Corrupt {
+                location: Location::file(&name).segment(h.segno),
+                what: format!("first segment is number {} and earlier segments are missing", h.segno),
+            });
+        }
+        if self.prev_footer.is_none() && (h.first_seq != 1 || h.anchor != genesis(&h.log_id)) {
+            return Err(Error::Corrupt {
+                location: Location::file(&name).at(48).seq(1),
+                what: "first segment does not start at seq 1 from the genesis hash".into(),
+            });
+        }
+        if let Some(cp) = self.checkpoint {
+            if cp.log_id != h.log_id {
+                return Err(Error::CheckpointMismatch {
+                    checkpoint: cp,
+                    what: format!("{} belongs to log {}, the trail is log {}", naming::HEAD_CHECKPOINT, cp.log_id, h.log_id),
+                });
+            }
+            if cp.seq + 1 == h.first_seq && cp.hash != h.anchor {
+                return Err(Error::CheckpointMismatch { checkpoint: cp, what: "anchor hash differs".into() });
+            }
+        }
+        let prev_ts = self.prev_footer.as_ref().map_or(0, |f| f.last_ts);
+        self.scanner = Some(SegmentScanner::new(ScanStart {
+            offset: HEADER_LEN as u64,
+            file_len: len,
+            seq: h.first_seq,
+            prev_hash: Some(h.anchor),
+            prev_ts,
+            index_stride: INDEX_STRIDE,
+            strict: false,
+        }));
+        if len <= HEADER_LEN as u64 {
+            self.finish_scan()?;
+            return Ok(Stage::Finish);
+        }
+        Ok(Stage::Scan { offset: HEADER_LEN as u64 })
+    }
+
+    fn on_scan_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let (_, name, len) = self.last().clone();
+        let cp = self.checkpoint;
+        let scanner = self.scanner.as_mut().expect("scanning");
+        scanner.push(data);
+        while let Some(r) = scanner.next_record() {
+            if let Some(cp) = cp.filter(|c| c.seq == r.seq) {
+                self.checkpoint_hash_seen = Some(r.hash);
+                if r.hash != cp.hash {
+                    return Err(Error::CheckpointMismatch {
+                        checkpoint: cp,
+                        what: format!("record {} in {name} at offset {} has hash {}", r.seq, r.offset, r.hash),
+                    });
+                }
+            }
+        }
+        let next = offset + data.len() as u64;
+        if scanner.is_done() || next >= len || data.is_empty() {
+            self.finish_scan()?;
+            self.stage = Stage::Finish;
+        } else {
+            self.stage = Stage::Scan { offset: next };
+        }
+        Ok(())
+    }
+
+    fn finish_scan(&mut self) -> Result<(), Error> {
+        let h = self.last_header.expect("read before");
+        let (_, name, len) = self.last().clone();
+        let summary = self.scanner.take().expect("scanning").finish();
+        let prev_ts = self.prev_footer.as_ref().map_or(0, |f| f.last_ts);
+        let loc = || Location::file(&name).segment(h.segno);
+        let last_seq = summary.next_seq - 1;
+        if let Some(cp) = self.checkpoint {
+            if cp.seq > last_seq {
+                return Err(Error::BehindCheckpoint { checkpoint: cp, last_seq });
+            }
+        }
+        let mut sealed = None;
+        match summary.end {
+            SegmentEnd::Clean => {}
+            SegmentEnd::ZeroTail { len: zeros, .. } => self.report.tail = TailReport::Preallocated { bytes: zeros },
+            SegmentEnd::Sealed { footer, trailing_zeros } => {
+                if trailing_zeros > 0 {
+                    let end = len - trailing_zeros;
+                    self.steps.push_back(IoOp::Truncate { file: name.clone(), len: end });
+                    self.steps.push_back(IoOp::Sync { file: name.clone(), metadata: true });
+                }
+                self.report.tail = TailReport::Sealed;
+                sealed = Some(footer);
+            }
+            SegmentEnd::Torn { offset, len: torn, found } => {
+                if self.opts.recovery == RecoveryMode::AbsoluteConsistency {
+                    return Err(Error::TornTail { location: loc().at(offset).seq(summary.next_seq), len: torn });
+                }
+                self.steps.push_back(IoOp::Truncate { file: name.clone(), len: offset });
+                self.steps.push_back(IoOp::Sync { file: name.clone(), metadata: true });
+                self.report.tail = TailReport::Truncated {
+                    file: name.clone(),
+                    offset,
+                    bytes: torn,
+                    first_lost_seq: summary.next_seq,
+                    found,
+                };
+            }
+            SegmentEnd::Corrupt(d) => {
+                let mut what = d.kind.to_string();
+                if let Some((at, seq)) = d.resumes_at {
+                    what.push_str(&format!("; valid records resume at offset {at} (seq {seq})"));
+                }
+                return Err(Error::Corrupt { location: loc().at(d.offset).seq(d.seq), what });
+            }
+        }
+        if let (Some(cp), true) = (self.checkpoint, summary.records > 0) {
+            if cp.seq >= h.first_seq && self.checkpoint_hash_seen.is_none() {
+                return Err(Error::CheckpointMismatch { checkpoint: cp, what: "record not found".into() });
+            }
+        }
+        self.report.segments = self.segments.len();
+        let mut segments: Vec<(u64, String)> = self.segments.iter().map(|(f, n, _)| (*f, n.clone())).collect();
+        let active = Active {
+            name: name.clone(),
+            segno: h.segno,
+            first_seq: h.first_seq,
+            anchor: h.anchor,
+            written_end: summary.end_offset,
+            synced_end: summary.end_offset,
+            file_len: match &self.report.tail {
+                TailReport::Preallocated { .. } => len,
+                _ => summary.end_offset,
+            },
+            records: summary.records,
+            first_ts: summary.first_ts,
+            base_ts: prev_ts,
+            index: summary.index,
+        };
+        let mut opened = Opened {
+            log_id: h.log_id,
+            next_seq: summary.next_seq,
+            head: summary.last_hash,
+            last_ts: summary.last_ts,
+            active,
+            segments: Vec::new(),
+            report: std::mem::take(&mut self.report),
+        };
+        if sealed.is_some() {
+            // The last segment is sealed (rotation stopped between seal and create): continue in
+            // a new one.
+            let header = SegmentHeader {
+                log_id: h.log_id,
+                segno: h.segno + 1,
+                first_seq: summary.next_seq,
+                anchor: summary.last_hash,
+            };
+            self.steps.push_back(IoOp::Close { file: name });
+            opened.active = self.create_segment_ops(header, summary.last_ts);
+            segments.push((header.first_seq, opened.active.name.clone()));
+            opened.active.first_ts = None;
+        }
+        opened.segments = segments;
+        opened.report.log_id = h.log_id;
+        opened.report.head = Checkpoint { log_id: h.log_id, seq: last_seq, hash: summary.last_hash };
+        opened.report.next_seq = summary.next_seq;
+        self.done = Some(Box::new(opened));
+        Ok(())
+    }
+
+    /// Queues the steps that create a segment and returns the active state it will have.
+    fn create_segment_ops(&mut self, header: SegmentHeader, base_ts: u64) -> Active {
+        let name = naming::segment_name(header.first_seq);
+        let mut ops = super::create_segment_steps(&self.opts, &name, &header);
+        self.steps.append(&mut ops);
+        Active::fresh(name, &header, base_ts, &self.opts)
+    }
+
+    /// Creates the first segment of a new (or emptied) trail and finishes the open.
+    fn create_first_segment(&mut self, header: SegmentHeader) {
+        let active = self.create_segment_ops(header, 0);
+        let log_id = header.log_id;
+        let mut report = std::mem::take(&mut self.report);
+        report.log_id = log_id;
+        report.segments = 1;
+        report.head = Checkpoint::empty(log_id);
+        report.next_seq = 1;
+        self.done = Some(Box::new(Opened {
+            log_id,
+            next_seq: 1,
+            head: genesis(&log_id),
+            last_ts: 0,
+            segments: vec![(1, active.name.clone())],
+            active,
+            report,
+        }));
+    }
+}
+
+fn header_error(name: &str, d: HeaderDefect) -> Error {
+    Error::Corrupt { location: Location::file(name).at(0), what: d.to_string() }
+}

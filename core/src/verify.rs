@@ -1,0 +1,572 @@
+//! Verification of a whole trail: framing, seq continuity, timestamps and the hash chain across
+//! every segment, the links between segments, every footer, and optionally one or more
+//! checkpoints (proof that the trail still holds the prefix a checkpoint describes).
+//!
+//! [`Verifier`] is fed bytes: segment by segment, from offset 0, in chunks of any size. It needs
+//! no file system, so a host that does its own IO (a browser checking a downloaded trail) can use
+//! it directly. [`VerifyTask`] drives it through [`IoOp`] requests like the writer does.
+//!
+//! What is reported, always with the first bad place: an edited record (chain mismatch), a
+//! deleted, duplicated or reordered record (seq mismatch), a segment missing or spliced in from
+//! another trail (segment number, first seq, anchor or log id mismatch), a sealed segment cut
+//! short or extended, a footer that does not describe its records, a torn tail, and a trail
+//! shorter than a checkpoint of it, or whose record at the checkpoint's seq has another hash.
+
+use crate::checkpoint::Checkpoint;
+use crate::config::INDEX_STRIDE;
+use crate::error::{Error, Location};
+use crate::hash::{genesis, Hash, LogId};
+use crate::header::{SegmentHeader, HEADER_LEN};
+use crate::io::{IoDone, IoErrorKind, IoOp, IoResult};
+use crate::naming;
+use crate::scan::{ScanStart, SegmentEnd, SegmentScanner};
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The trail's identity.
+    pub log_id: LogId,
+    /// Segments checked.
+    pub segments: u64,
+    /// Records checked.
+    pub records: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Seq of the first record present (1 unless retention removed earlier segments).
+    pub first_seq: u64,
+    /// The head: last seq and its chain hash.
+    pub head: Checkpoint,
+    /// Zero bytes after the last record (preallocated space).
+    pub zero_tail: u64,
+    /// Checkpoints the trail was proven to contain.
+    pub checkpoints_verified: Vec<Checkpoint>,
+    /// Where the chain starts when earlier segments were removed by retention: the retention
+    /// checkpoint that vouches for the first kept segment's anchor.
+    pub anchored_by: Option<Checkpoint>,
+}
+
+#[derive(Debug)]
+struct Current {
+    name: String,
+    file_len: u64,
+    is_last: bool,
+    fed: u64,
+    header_buf: Vec<u8>,
+    header: Option<SegmentHeader>,
+    scanner: Option<SegmentScanner>,
+}
+
+/// Verifies a trail fed as bytes. Call [`Verifier::begin_segment`] for each segment in name
+/// order, [`Verifier::push`] its bytes from offset 0, [`Verifier::end_segment`], and finally
+/// [`Verifier::finish`]. The first error is final: later calls return it again.
+#[derive(Debug)]
+pub struct Verifier {
+    checkpoints: Vec<Checkpoint>,
+    retained: Option<Checkpoint>,
+    log_id: Option<LogId>,
+    next_segno: u64,
+    next_seq: u64,
+    last_hash: Hash,
+    last_ts: u64,
+    first_seq: Option<u64>,
+    segments: u64,
+    records: u64,
+    bytes: u64,
+    zero_tail: u64,
+    verified: Vec<Checkpoint>,
+    anchored_by: Option<Checkpoint>,
+    current: Option<Current>,
+    error: Option<Error>,
+}
+
+impl Verifier {
+    /// A verifier that will also prove each of `checkpoints` (give `head.checkpoint` and any
+    /// checkpoint shipped off the host), and accept `retained` (the retention checkpoint) as the
+    /// anchor of a trail whose earliest segments were removed.
+    pub fn new(checkpoints: Vec<Checkpoint>, retained: Option<Checkpoint>) -> Verifier {
+        Verifier {
+            checkpoints,
+            retained,
+            log_id: None,
+            next_segno: 0,
+            next_seq: 1,
+            last_hash: Hash::default(),
+            last_ts: 0,
+            first_seq: None,
+            segments: 0,
+            records: 0,
+            bytes: 0,
+            zero_tail: 0,
+            verified: Vec::new(),
+            anchored_by: None,
+            current: None,
+            error: None,
+        }
+    }
+
+    /// Starts the next segment (in file-name order). `is_last` tells whether it is the trail's
+    /// last segment, the only one allowed to be unsealed.
+    pub fn begin_segment(&mut self, name: &str, file_len: u64, is_last: bool) -> Result<(), Error> {
+        self.check()?;
+        if self.current.is_some() {
+            self.end_segment()?;
+        }
+        self.current = Some(Current {
+            name: name.to_string(),
+            file_len,
+            is_last,
+            fed: 0,
+            header_buf: Vec::with_capacity(HEADER_LEN),
+            header: None,
+            scanner: None,
+        });
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.error = Some(e.clone());
+        e
+    }
+
+    /// Feeds the next bytes of the current segment.
+    pub fn push(&mut self, mut bytes: &[u8]) -> Result<(), Error> {
+        self.check()?;
+        let Some(cur) = self.current.as_mut() else {
+            return Err(self.fail(Error::Corrupt { location: Location::default(), what: "bytes pushed outside a segment".into() }));
+        };
+        cur.fed += bytes.len() as u64;
+        self.bytes += bytes.len() as u64;
+        if cur.header.is_none() {
+            let take = (HEADER_LEN - cur.header_buf.len()).min(bytes.len());
+            cur.header_buf.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if cur.header_buf.len() < HEADER_LEN {
+                return Ok(());
+            }
+            let r = self.on_header();
+            r.map_err(|e| self.fail(e))?;
+        }
+        if !bytes.is_empty() {
+            self.scan(bytes).map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
+
+    fn on_header(&mut self) -> Result<(), Error> {
+        let cur = self.current.as_mut().expect("in a segment");
+        let loc = Location::file(&cur.name);
+        let h = SegmentHeader::decode(&cur.header_buf)
+            .map_err(|d| Error::Corrupt { location: loc.clone().at(0), what: d.to_string() })?;
+        let loc = loc.segment(h.segno);
+        if naming::parse_segment_name(&cur.name) != Some(h.first_seq) {
+            return Err(Error::Corrupt { location: loc.at(40), what: format!("first seq {} does not match the file name", h.first_seq) });
+        }
+        match self.log_id {
+            None => {
+                // The first segment present.
+                if h.segno == 0 {
+                    if h.first_seq != 1 || h.anchor != genesis(&h.log_id) {
+                        return Err(Error::Corrupt {
+                            location: loc.at(48).seq(1),
+                            what: "segment 0 does not start at seq 1 from the genesis hash".into(),
+                        });
+                    }
+                } else {
+                    let anchored = self.retained.filter(|r| {
+                        r.log_id == h.log_id && r.seq + 1 == h.first_seq && r.hash == h.anchor
+                    });
+                    let Some(r) = anchored else {
+                        return Err(Error::Corrupt {
+                            location: loc.seq(h.first_seq),
+                            what: format!(
+                                "trail starts at segment {} (seq {}) and no retention checkpoint vouches for its anchor: earlier segments are missing",
+                                h.segno, h.first_seq
+                            ),
+                        });
+                    };
+                    self.anchored_by = Some(r);
+                }
+                self.log_id = Some(h.log_id);
+                self.first_seq = Some(h.first_seq);
+            }
+            Some(id) => {
+                if h.log_id != id {
+                    return Err(Error::Corrupt {
+                        location: loc.at(16),
+                        what: format!("segment belongs to log {} but the trail is log {id}", h.log_id),
+                    });
+                }
+                if h.segno != self.next_segno {
+                    return Err(Error::Corrupt {
+                        location: loc.at(32).seq(self.next_seq),
+                        what: format!("segment number {} where {} was expected (a segment is missing or out of place)", h.segno, self.next_segno),
+                    });
+                }
+                if h.first_seq != self.next_seq {
+                    return Err(Error::Corrupt {
+                        location: loc.at(40).seq(self.next_seq),
+                        what: format!("segment starts at seq {} where {} was expected", h.first_seq, self.next_seq),
+                    });
+                }
+                if h.anchor != self.last_hash {
+                    return Err(Error::Corrupt {
+                        location: loc.at(48).seq(self.next_seq),
+                        what: "segment anchor is not the previous segment's last hash".into(),
+                    });
+                }
+            }
+        }
+        self.next_segno = h.segno + 1;
+        self.next_seq = h.first_seq;
+        self.last_hash = h.anchor;
+        cur.header = Some(h);
+        cur.scanner = Some(SegmentScanner::new(ScanStart {
+            offset: HEADER_LEN as u64,
+            file_len: cur.file_len,
+            seq: h.first_seq,
+            prev_hash: Some(h.anchor),
+            prev_ts: self.last_ts,
+            index_stride: INDEX_STRIDE,
+            strict: !cur.is_last,
+        }));
+        // A checkpoint at the seq just before this segment is checked against its anchor.
+        let name = cur.name.clone();
+        for cp in &self.checkpoints {
+            if cp.log_id == h.log_id && cp.seq + 1 == h.first_seq {
+                if cp.hash != h.anchor {
+                    return Err(Error::CheckpointMismatch {
+                        checkpoint: *cp,
+                        what: format!("anchor of {name} differs from the checkpoint's hash"),
+                    });
+                }
+                if !self.verified.contains(cp) {
+                    self.verified.push(*cp);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scan(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let cur = self.current.as_mut().expect("in a segment");
+        let scanner = cur.scanner.as_mut().expect("header decoded");
+        scanner.push(bytes);
+        while let Some(r) = scanner.next_record() {
+            self.records += 1;
+            self.next_seq = r.seq + 1;
+            self.last_hash = r.hash;
+            self.last_ts = r.ts;
+            for cp in &self.checkpoints {
+                if cp.seq == r.seq && Some(cp.log_id) == self.log_id {
+                    if cp.hash != r.hash {
+                        return Err(Error::CheckpointMismatch {
+                            checkpoint: *cp,
+                            what: format!("record {} in {} at offset {} has hash {}", r.seq, cur.name, r.offset, r.hash),
+                        });
+                    }
+                    if !self.verified.contains(cp) {
+                        self.verified.push(*cp);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the current segment; checks how it ends.
+    pub fn end_segment(&mut self) -> Result<(), Error> {
+        self.check()?;
+        let Some(cur) = self.current.take() else { return Ok(()) };
+        let r = self.end(cur);
+        r.map_err(|e| self.fail(e))
+    }
+
+    fn end(&mut self, cur: Current) -> Result<(), Error> {
+        let loc = Location::file(&cur.name);
+        let Some(h) = cur.header else {
+            let what = crate::header::HeaderDefect::Short(cur.header_buf.len()).to_string();
+            return Err(Error::Corrupt { location: loc.at(0), what });
+        };
+        let loc = loc.segment(h.segno);
+        if cur.fed < cur.file_len {
+            return Err(Error::Corrupt {
+                location: loc.at(cur.fed),
+                what: format!("only {} of {} bytes could be read", cur.fed, cur.file_len),
+            });
+        }
+        let summary = cur.scanner.expect("header decoded").finish();
+        self.segments += 1;
+        match summary.end {
+            SegmentEnd::Sealed { trailing_zeros: 0, .. } => Ok(()),
+            SegmentEnd::Sealed { trailing_zeros, footer } => Err(Error::Corrupt {
+                location: loc.at(footer.offset),
+                what: format!("{trailing_zeros} zero bytes after the footer (an interrupted seal; `recover` finishes it)"),
+            }),
+            SegmentEnd::Clean | SegmentEnd::ZeroTail { .. } if !cur.is_last => Err(Error::Corrupt {
+                location: loc.at(summary.end_offset).seq(summary.next_seq),
+                what: "segment is not sealed but later segments follow (cut short, or its footer removed)".into(),
+            }),
+            SegmentEnd::Clean => Ok(()),
+            SegmentEnd::ZeroTail { len, .. } => {
+                self.zero_tail = len;
+                Ok(())
+            }
+            SegmentEnd::Torn { offset, len, .. } => {
+                Err(Error::TornTail { location: loc.at(offset).seq(summary.next_seq), len })
+            }
+            SegmentEnd::Corrupt(d) => {
+                let mut what = d.kind.to_string();
+                if let Some((at, seq)) = d.resumes_at {
+                    what.push_str(&format!("; valid records resume at offset {at} (seq {seq})"));
+                }
+                Err(Error::Corrupt { location: loc.at(d.offset).seq(d.seq), what })
+            }
+        }
+    }
+
+    /// Ends verification: checks every checkpoint was proven.
+    pub fn finish(mut self) -> Result<VerifyReport, Error> {
+        self.end_segment()?;
+        let Some(log_id) = self.log_id else {
+            return Err(Error::Corrupt { location: Location::default(), what: "no segment: not a trail".into() });
+        };
+        let last_seq = self.next_seq - 1;
+        let first_seq = self.first_seq.unwrap_or(1);
+        for cp in &self.checkpoints {
+            if cp.log_id != log_id {
+                return Err(Error::CheckpointMismatch {
+                    checkpoint: *cp,
+                    what: format!("checkpoint is for log {}, the trail is log {log_id}", cp.log_id),
+                });
+            }
+            if cp.seq > last_seq {
+                return Err(Error::BehindCheckpoint { checkpoint: *cp, last_seq });
+            }
+            if cp.seq == 0 && cp.hash == genesis(&log_id) && first_seq == 1 {
+                continue;
+            }
+            if !self.verified.contains(cp) {
+                let what = if cp.seq + 1 < first_seq {
+                    format!("seq {} was removed by retention; the trail now starts at seq {first_seq}", cp.seq)
+                } else {
+                    "genesis hash differs".to_string()
+                };
+                return Err(Error::CheckpointMismatch { checkpoint: *cp, what });
+            }
+        }
+        Ok(VerifyReport {
+            log_id,
+            segments: self.segments,
+            records: self.records,
+            bytes: self.bytes,
+            first_seq,
+            head: Checkpoint { log_id, seq: last_seq, hash: self.last_hash },
+            zero_tail: self.zero_tail,
+            checkpoints_verified: self.verified,
+            anchored_by: self.anchored_by,
+        })
+    }
+}
+
+enum TaskStage {
+    List,
+    ReadCheckpoint(&'static str),
+    Segment { index: usize, offset: u64 },
+    Done,
+}
+
+/// Verification of a trail directory, driven through [`IoOp`] requests: call
+/// [`VerifyTask::poll_io`], perform the request, feed [`VerifyTask::handle_io`], until
+/// [`VerifyTask::result`] returns `Some`.
+pub struct VerifyTask {
+    stage: TaskStage,
+    read_chunk: u32,
+    extra: Vec<Checkpoint>,
+    segments: Vec<(String, u64)>,
+    has_head: bool,
+    has_retained: bool,
+    head: Option<Checkpoint>,
+    retained: Option<Checkpoint>,
+    verifier: Option<Verifier>,
+    result: Option<Result<VerifyReport, Error>>,
+    progress: u64,
+    total: u64,
+}
+
+impl VerifyTask {
+    /// Verifies the trail against `checkpoints` (in addition to its own `head.checkpoint`).
+    pub fn new(checkpoints: Vec<Checkpoint>, read_chunk: u32) -> VerifyTask {
+        VerifyTask {
+            stage: TaskStage::List,
+            read_chunk: read_chunk.max(4096),
+            extra: checkpoints,
+            segments: Vec::new(),
+            has_head: false,
+            has_retained: false,
+            head: None,
+            retained: None,
+            verifier: None,
+            result: None,
+            progress: 0,
+            total: 0,
+        }
+    }
+
+    /// The next request, or `None` once the result is known.
+    pub fn poll_io(&mut self) -> Option<IoOp> {
+        match self.stage {
+            TaskStage::List => Some(IoOp::List),
+            TaskStage::ReadCheckpoint(name) => Some(IoOp::Read { file: name.into(), offset: 0, len: 4096 }),
+            TaskStage::Segment { index, offset } => {
+                let (name, len) = &self.segments[index];
+                let want = (len - offset).min(self.read_chunk as u64) as u32;
+                Some(IoOp::Read { file: name.clone(), offset, len: want })
+            }
+            TaskStage::Done => None,
+        }
+    }
+
+    /// (bytes read so far, total bytes of segments), for a progress bar.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.progress, self.total)
+    }
+
+    /// The verdict, once known.
+    pub fn result(&self) -> Option<&Result<VerifyReport, Error>> {
+        self.result.as_ref()
+    }
+
+    /// Takes the verdict.
+    pub fn take_result(&mut self) -> Option<Result<VerifyReport, Error>> {
+        self.result.take()
+    }
+
+    fn done(&mut self, r: Result<VerifyReport, Error>) {
+        self.result = Some(r);
+        self.stage = TaskStage::Done;
+    }
+
+    /// Feeds the result of the last request.
+    pub fn handle_io(&mut self, op: &IoOp, result: IoResult) {
+        let done = match result {
+            Ok(d) => d,
+            Err(e) => {
+                if let TaskStage::ReadCheckpoint(_) = self.stage {
+                    if e.kind == IoErrorKind::NotFound {
+                        return self.after_checkpoint_read(None);
+                    }
+                }
+                let location = op.file().map(Location::file).unwrap_or_default();
+                return self.done(Err(Error::Io { op: op.name(), location, error: e }));
+            }
+        };
+        match (&self.stage, done) {
+            (TaskStage::List, IoDone::Listed(entries)) => {
+                for e in entries {
+                    if naming::parse_segment_name(&e.name).is_some() {
+                        self.segments.push((e.name, e.len));
+                    } else if e.name == naming::HEAD_CHECKPOINT {
+                        self.has_head = true;
+                    } else if e.name == naming::RETAINED_CHECKPOINT {
+                        self.has_retained = true;
+                    }
+                }
+                self.segments.sort();
+                self.total = self.segments.iter().map(|s| s.1).sum();
+                self.next_checkpoint_stage();
+            }
+            (TaskStage::ReadCheckpoint(_), IoDone::Read(data)) => self.after_checkpoint_read(Some(data)),
+            (&TaskStage::Segment { index, offset }, IoDone::Read(data)) => self.on_segment_chunk(index, offset, data),
+            _ => {}
+        }
+    }
+
+    fn next_checkpoint_stage(&mut self) {
+        if self.has_head && self.head.is_none() {
+            self.stage = TaskStage::ReadCheckpoint(naming::HEAD_CHECKPOINT);
+        } else if self.has_retained && self.retained.is_none() {
+            self.stage = TaskStage::ReadCheckpoint(naming::RETAINED_CHECKPOINT);
+        } else {
+            self.start_segments();
+        }
+    }
+
+    fn after_checkpoint_read(&mut self, data: Option<Vec<u8>>) {
+        let TaskStage::ReadCheckpoint(name) = self.stage else { return };
+        let parsed = match data {
+            None => None,
+            Some(d) => match Checkpoint::parse(&String::from_utf8_lossy(&d)) {
+                Ok(cp) => Some(cp),
+                Err(e) => {
+                    return self.done(Err(Error::Corrupt { location: Location::file(name), what: e.to_string() }));
+                }
+            },
+        };
+        if name == naming::HEAD_CHECKPOINT {
+            self.has_head = parsed.is_some();
+            self.head = parsed;
+        } else {
+            self.has_retained = parsed.is_some();
+            self.retained = parsed;
+        }
+        self.next_checkpoint_stage();
+    }
+
+    fn start_segments(&mut self) {
+        let mut cps = self.extra.clone();
+        cps.extend(self.head);
+        self.verifier = Some(Verifier::new(cps, self.retained));
+        if self.segments.is_empty() {
+            let v = self.verifier.take().expect("just made");
+            return self.done(v.finish());
+        }
+        self.begin(0);
+    }
+
+    fn begin(&mut self, index: usize) {
+        let (name, len) = self.segments[index].clone();
+        let last = index + 1 == self.segments.len();
+        let v = self.verifier.as_mut().expect("verifying");
+        if let Err(e) = v.begin_segment(&name, len, last) {
+            return self.done(Err(e));
+        }
+        if len == 0 {
+            return self.on_segment_chunk(index, 0, Vec::new());
+        }
+        self.stage = TaskStage::Segment { index, offset: 0 };
+    }
+
+    fn on_segment_chunk(&mut self, index: usize, offset: u64, data: Vec<u8>) {
+        let (name, len) = self.segments[index].clone();
+        let v = self.verifier.as_mut().expect("verifying");
+        self.progress += data.len() as u64;
+        if let Err(e) = v.push(&data) {
+            return self.done(Err(e));
+        }
+        let next = offset + data.len() as u64;
+        if next < len && !data.is_empty() {
+            self.stage = TaskStage::Segment { index, offset: next };
+            return;
+        }
+        if next < len {
+            let e = Error::Corrupt { location: Location::file(name).at(next), what: "file shorter than listed".into() };
+            return self.done(Err(e));
+        }
+        if let Err(e) = v.end_segment() {
+            return self.done(Err(e));
+        }
+        if index + 1 < self.segments.len() {
+            self.begin(index + 1);
+        } else {
+            let v = self.verifier.take().expect("verifying");
+            self.done(v.finish());
+        }
+    }
+}
