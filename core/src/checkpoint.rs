@@ -53,12 +53,19 @@ impl std::error::Error for CheckpointParseError {}
 impl Checkpoint {
     /// The checkpoint of an empty trail.
     pub fn empty(log_id: LogId) -> Checkpoint {
-        Checkpoint { log_id, seq: 0, hash: genesis(&log_id) }
+        Checkpoint {
+            log_id,
+            seq: 0,
+            hash: genesis(&log_id),
+        }
     }
 
     /// The text form, ending with a newline.
     pub fn to_text(&self) -> String {
-        format!("{CHECKPOINT_HEADER}\nlog {}\nseq {}\nhash {}\n", self.log_id, self.seq, self.hash)
+        format!(
+            "{CHECKPOINT_HEADER}\nlog {}\nseq {}\nhash {}\n",
+            self.log_id, self.seq, self.hash
+        )
     }
 
     /// The JSON form (one line, no newline).
@@ -76,9 +83,11 @@ impl Checkpoint {
         let err = |m: &str| CheckpointParseError(m.to_string());
         let t = s.trim();
         if t.starts_with('{') {
-            let j: CheckpointJson = serde_json::from_str(t).map_err(|e| CheckpointParseError(e.to_string()))?;
+            let j: CheckpointJson =
+                serde_json::from_str(t).map_err(|e| CheckpointParseError(e.to_string()))?;
             return Ok(Checkpoint {
-                log_id: LogId::from_hex(&j.log_id).ok_or_else(|| err("log_id is not 32 hex digits"))?,
+                log_id: LogId::from_hex(&j.log_id)
+                    .ok_or_else(|| err("log_id is not 32 hex digits"))?,
                 seq: j.seq,
                 hash: Hash::from_hex(&j.hash).ok_or_else(|| err("hash is not 64 hex digits"))?,
             });
@@ -88,19 +97,39 @@ impl Checkpoint {
             return Err(err("first line is not `evident-checkpoint v1`"));
         }
         let mut field = |name: &str| -> Result<String, CheckpointParseError> {
-            let line = lines.next().ok_or_else(|| CheckpointParseError(format!("missing `{name}` line")))?;
+            let line = lines
+                .next()
+                .ok_or_else(|| CheckpointParseError(format!("missing `{name}` line")))?;
             line.strip_prefix(name)
                 .and_then(|r| r.strip_prefix(' '))
                 .map(|v| v.trim().to_string())
                 .ok_or_else(|| CheckpointParseError(format!("expected `{name} …`, found `{line}`")))
         };
-        let log_id = LogId::from_hex(&field("log")?).ok_or_else(|| err("log is not 32 hex digits"))?;
-        let seq = field("seq")?.parse().map_err(|_| err("seq is not a decimal number"))?;
-        let hash = Hash::from_hex(&field("hash")?).ok_or_else(|| err("hash is not 64 hex digits"))?;
+        let log_id =
+            LogId::from_hex(&field("log")?).ok_or_else(|| err("log is not 32 hex digits"))?;
+        let seq = field("seq")?
+            .parse()
+            .map_err(|_| err("seq is not a decimal number"))?;
+        let hash =
+            Hash::from_hex(&field("hash")?).ok_or_else(|| err("hash is not 64 hex digits"))?;
         if lines.next().is_some() {
             return Err(err("unexpected text after the hash line"));
         }
         Ok(Checkpoint { log_id, seq, hash })
+    }
+}
+
+impl Checkpoint {
+    /// Parses a checkpoint file written by the trail itself: only the exact text form is
+    /// accepted, so that any change to the file (even of letter case or spacing) is reported.
+    pub fn parse_canonical(s: &str) -> Result<Checkpoint, CheckpointParseError> {
+        let cp = Checkpoint::parse(s)?;
+        if cp.to_text() != s {
+            return Err(CheckpointParseError(
+                "not in canonical form (the file was changed)".into(),
+            ));
+        }
+        Ok(cp)
     }
 }
 
@@ -116,7 +145,11 @@ mod tests {
 
     #[test]
     fn text_and_json_round_trip() {
-        let c = Checkpoint { log_id: LogId([0xa5; 16]), seq: 42, hash: Hash([0x3c; 32]) };
+        let c = Checkpoint {
+            log_id: LogId([0xa5; 16]),
+            seq: 42,
+            hash: Hash([0x3c; 32]),
+        };
         assert_eq!(Checkpoint::parse(&c.to_text()), Ok(c));
         assert_eq!(Checkpoint::parse(&c.to_json()), Ok(c));
         assert_eq!(Checkpoint::parse(&format!("  {}  ", c.to_json())), Ok(c));
@@ -133,5 +166,13 @@ mod tests {
         assert!(Checkpoint::parse(&format!("{text}extra\n")).is_err());
         assert!(Checkpoint::parse("{\"log_id\":\"zz\",\"seq\":1,\"hash\":\"00\"}").is_err());
         assert!(Checkpoint::parse("").is_err());
+        assert!(Checkpoint::parse_canonical(&text).is_ok());
+        assert!(Checkpoint::parse_canonical(
+            &text
+                .to_uppercase()
+                .replace("EVIDENT-CHECKPOINT V1", "evident-checkpoint v1")
+        )
+        .is_err());
+        assert!(Checkpoint::parse_canonical(&format!("{text}\n")).is_err());
     }
 }

@@ -19,7 +19,10 @@ pub struct Location {
 impl Location {
     /// A location in `file`.
     pub fn file(file: impl Into<String>) -> Location {
-        Location { file: Some(file.into()), ..Location::default() }
+        Location {
+            file: Some(file.into()),
+            ..Location::default()
+        }
     }
 
     /// Adds the byte offset.
@@ -112,7 +115,9 @@ pub enum Error {
         /// The maximum.
         max: usize,
     },
-    /// The trail latched *failed* and re-verification did not succeed: reopen it.
+    /// The trail is *failed* (a sync or a repair step failed) and could not re-verify its
+    /// durable data yet; the next append tries again. When the reason says the durable data
+    /// failed re-verification, the trail must be reopened.
     Failed {
         /// Why.
         reason: String,
@@ -127,9 +132,9 @@ impl Error {
     /// The location the error concerns, if any.
     pub fn location(&self) -> Option<&Location> {
         match self {
-            Error::Io { location, .. } | Error::Corrupt { location, .. } | Error::TornTail { location, .. } => {
-                Some(location)
-            }
+            Error::Io { location, .. }
+            | Error::Corrupt { location, .. }
+            | Error::TornTail { location, .. } => Some(location),
             _ => None,
         }
     }
@@ -139,7 +144,10 @@ impl Error {
     pub fn is_corruption(&self) -> bool {
         matches!(
             self,
-            Error::Corrupt { .. } | Error::BehindCheckpoint { .. } | Error::CheckpointMismatch { .. } | Error::TornTail { .. }
+            Error::Corrupt { .. }
+                | Error::BehindCheckpoint { .. }
+                | Error::CheckpointMismatch { .. }
+                | Error::TornTail { .. }
         )
     }
 }
@@ -161,7 +169,7 @@ impl std::fmt::Display for Error {
                 write!(f, "trail does not match checkpoint at seq {}: {what}", checkpoint.seq)
             }
             Error::TooLarge { len, max } => write!(f, "payload of {len} bytes exceeds the maximum of {max}"),
-            Error::Failed { reason } => write!(f, "trail failed and must be reopened: {reason}"),
+            Error::Failed { reason } => write!(f, "trail is failed: {reason}"),
             Error::Closed => write!(f, "trail is closed"),
             Error::NotOpen => write!(f, "trail failed to open"),
         }

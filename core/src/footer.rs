@@ -40,7 +40,7 @@ pub const INDEX_ENTRY_LEN: usize = 24;
 
 /// Whether a footer body length (the u24 field) is one a footer can have.
 pub fn valid_footer_body_len(len: usize) -> bool {
-    len >= FOOTER_FIXED_LEN - 8 && (len - (FOOTER_FIXED_LEN - 8)) % INDEX_ENTRY_LEN == 0
+    len >= FOOTER_FIXED_LEN - 8 && (len - (FOOTER_FIXED_LEN - 8)).is_multiple_of(INDEX_ENTRY_LEN)
 }
 
 /// One sparse index entry: where a record starts and when it was written.
@@ -64,7 +64,10 @@ pub struct IndexBuilder {
 impl IndexBuilder {
     /// A builder that keeps one entry per `stride` bytes of records.
     pub fn new(stride: u32) -> IndexBuilder {
-        IndexBuilder { stride: stride.max(1), entries: Vec::new() }
+        IndexBuilder {
+            stride: stride.max(1),
+            entries: Vec::new(),
+        }
     }
 
     /// Notes a record; keeps it when it starts `stride` bytes past the last kept one.
@@ -139,7 +142,9 @@ impl std::fmt::Display for FooterDefect {
         match self {
             FooterDefect::Short => write!(f, "footer truncated"),
             FooterDefect::NoTrailer => write!(f, "no footer trailer (segment not sealed)"),
-            FooterDefect::BadTrailerOffset(o) => write!(f, "footer trailer points at impossible offset {o}"),
+            FooterDefect::BadTrailerOffset(o) => {
+                write!(f, "footer trailer points at impossible offset {o}")
+            }
             FooterDefect::NotAFooter => write!(f, "footer frame kind or length is wrong"),
             FooterDefect::CrcMismatch => write!(f, "footer CRC32C mismatch"),
             FooterDefect::Inconsistent(what) => write!(f, "footer is inconsistent: {what}"),
@@ -193,8 +198,10 @@ impl Footer {
         let offset = u64::from_le_bytes(t[0..8].try_into().unwrap());
         let min_start = crate::header::HEADER_LEN as u64;
         if offset < min_start
-            || offset % 8 != 0
-            || offset.checked_add(FOOTER_FIXED_LEN as u64).is_none_or(|end| end > file_len)
+            || !offset.is_multiple_of(8)
+            || offset
+                .checked_add(FOOTER_FIXED_LEN as u64)
+                .is_none_or(|end| end > file_len)
         {
             return Err(FooterDefect::BadTrailerOffset(offset));
         }
@@ -208,7 +215,10 @@ impl Footer {
         }
         let word0 = u32::from_le_bytes(buf[0..4].try_into().unwrap());
         let body = (word0 >> 8) as usize;
-        if (word0 & 0xff) as u8 != KIND_FOOTER || !valid_footer_body_len(body) || body + 8 != buf.len() {
+        if (word0 & 0xff) as u8 != KIND_FOOTER
+            || !valid_footer_body_len(body)
+            || body + 8 != buf.len()
+        {
             return Err(FooterDefect::NotAFooter);
         }
         let stored = u32::from_le_bytes(buf[4..8].try_into().unwrap());
@@ -218,12 +228,18 @@ impl Footer {
         let u64_at = |o: usize| u64::from_le_bytes(buf[o..o + 8].try_into().unwrap());
         let n = u32::from_le_bytes(buf[84..88].try_into().unwrap()) as usize;
         if Self::frame_len_for(n) != buf.len() {
-            return Err(FooterDefect::Inconsistent("index entry count does not match the length"));
+            return Err(FooterDefect::Inconsistent(
+                "index entry count does not match the length",
+            ));
         }
         let index = (0..n)
             .map(|i| {
                 let o = 88 + i * INDEX_ENTRY_LEN;
-                IndexEntry { seq: u64_at(o), ts: u64_at(o + 8), offset: u64_at(o + 16) }
+                IndexEntry {
+                    seq: u64_at(o),
+                    ts: u64_at(o + 8),
+                    offset: u64_at(o + 16),
+                }
             })
             .collect();
         let end = 88 + n * INDEX_ENTRY_LEN;
@@ -247,18 +263,31 @@ impl Footer {
 
     fn check_consistency(&self) -> Result<(), FooterDefect> {
         if self.count == 0 {
-            return Err(FooterDefect::Inconsistent("a sealed segment holds no record"));
+            return Err(FooterDefect::Inconsistent(
+                "a sealed segment holds no record",
+            ));
         }
-        if self.last_seq.checked_sub(self.first_seq).and_then(|d| d.checked_add(1)) != Some(self.count) {
-            return Err(FooterDefect::Inconsistent("count does not match the seq range"));
+        if self
+            .last_seq
+            .checked_sub(self.first_seq)
+            .and_then(|d| d.checked_add(1))
+            != Some(self.count)
+        {
+            return Err(FooterDefect::Inconsistent(
+                "count does not match the seq range",
+            ));
         }
         if self.first_ts > self.last_ts {
-            return Err(FooterDefect::Inconsistent("first timestamp after last timestamp"));
+            return Err(FooterDefect::Inconsistent(
+                "first timestamp after last timestamp",
+            ));
         }
         let mut prev: Option<&IndexEntry> = None;
         for e in &self.index {
             if e.seq < self.first_seq || e.seq > self.last_seq || e.offset >= self.offset {
-                return Err(FooterDefect::Inconsistent("index entry outside the segment"));
+                return Err(FooterDefect::Inconsistent(
+                    "index entry outside the segment",
+                ));
             }
             if let Some(p) = prev {
                 if e.seq <= p.seq || e.offset <= p.offset || e.ts < p.ts {
@@ -280,7 +309,9 @@ impl Footer {
     /// record at or after `ts` (timestamps are non-decreasing along the trail).
     pub fn seek_ts(&self, ts: u64) -> Option<&IndexEntry> {
         let i = self.index.partition_point(|e| e.ts < ts);
-        i.checked_sub(1).map(|i| &self.index[i]).or(self.index.first())
+        i.checked_sub(1)
+            .map(|i| &self.index[i])
+            .or(self.index.first())
     }
 }
 
@@ -343,7 +374,13 @@ mod tests {
         let mut t = [0u8; 16];
         t[8..].copy_from_slice(&END_MAGIC);
         t[..8].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(Footer::trailer_offset(&t, 1000), Err(FooterDefect::BadTrailerOffset(u64::MAX)));
-        assert_eq!(Footer::trailer_offset(&[0u8; 16], 1000), Err(FooterDefect::NoTrailer));
+        assert_eq!(
+            Footer::trailer_offset(&t, 1000),
+            Err(FooterDefect::BadTrailerOffset(u64::MAX))
+        );
+        assert_eq!(
+            Footer::trailer_offset(&[0u8; 16], 1000),
+            Err(FooterDefect::NoTrailer)
+        );
     }
 }

@@ -102,7 +102,10 @@ impl std::fmt::Display for FrameDefect {
         match self {
             FrameDefect::UnknownKind(k) => write!(f, "unknown frame kind 0x{k:02x}"),
             FrameDefect::CrcMismatch { stored, computed } => {
-                write!(f, "CRC32C mismatch (stored {stored:08x}, computed {computed:08x})")
+                write!(
+                    f,
+                    "CRC32C mismatch (stored {stored:08x}, computed {computed:08x})"
+                )
             }
             FrameDefect::NonZeroPadding => write!(f, "non-zero padding after the payload"),
             FrameDefect::BadFooterLength(l) => write!(f, "impossible footer length {l}"),
@@ -167,22 +170,35 @@ pub fn decode(buf: &[u8]) -> Frame<'_> {
     }
     let frame_len = match claimed_len(word0) {
         Ok(n) => n,
-        Err(defect) => return Frame::Bad { defect, frame_len: 0 },
+        Err(defect) => {
+            return Frame::Bad {
+                defect,
+                frame_len: 0,
+            }
+        }
     };
     if buf.len() < frame_len {
-        return Frame::Incomplete { needed: Some(frame_len) };
+        return Frame::Incomplete {
+            needed: Some(frame_len),
+        };
     }
     let frame = &buf[..frame_len];
     let computed = frame_crc(frame);
     if computed != stored {
-        return Frame::Bad { defect: FrameDefect::CrcMismatch { stored, computed }, frame_len };
+        return Frame::Bad {
+            defect: FrameDefect::CrcMismatch { stored, computed },
+            frame_len,
+        };
     }
     if (word0 & 0xff) as u8 == KIND_FOOTER {
         return Frame::Footer { frame_len };
     }
     let len = (word0 >> 8) as usize;
     if frame[RECORD_HEADER_LEN + len..].iter().any(|&b| b != 0) {
-        return Frame::Bad { defect: FrameDefect::NonZeroPadding, frame_len };
+        return Frame::Bad {
+            defect: FrameDefect::NonZeroPadding,
+            frame_len,
+        };
     }
     Frame::Entry(EntryRef {
         seq: u64::from_le_bytes(frame[8..16].try_into().unwrap()),
@@ -199,7 +215,13 @@ mod tests {
 
     fn one(payload: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
-        encode_entry(&mut v, 7, 1_700_000_000_000_000_000, &Hash([9; 32]), payload);
+        encode_entry(
+            &mut v,
+            7,
+            1_700_000_000_000_000_000,
+            &Hash([9; 32]),
+            payload,
+        );
         v
     }
 
@@ -212,7 +234,10 @@ mod tests {
             assert_eq!(v.len(), entry_frame_len(n));
             match decode(&v) {
                 Frame::Entry(e) => {
-                    assert_eq!((e.seq, e.ts, e.hash, e.payload), (7, 1_700_000_000_000_000_000, Hash([9; 32]), &payload[..]));
+                    assert_eq!(
+                        (e.seq, e.ts, e.hash, e.payload),
+                        (7, 1_700_000_000_000_000_000, Hash([9; 32]), &payload[..])
+                    );
                     assert_eq!(e.frame_len, v.len());
                 }
                 other => panic!("{other:?}"),
@@ -226,7 +251,10 @@ mod tests {
         for bit in 0..v.len() * 8 {
             let mut w = v.clone();
             w[bit / 8] ^= 1 << (bit % 8);
-            assert!(!matches!(decode(&w), Frame::Entry(_)), "flip of bit {bit} went unnoticed");
+            assert!(
+                !matches!(decode(&w), Frame::Entry(_)),
+                "flip of bit {bit} went unnoticed"
+            );
         }
     }
 
@@ -235,7 +263,10 @@ mod tests {
         assert_eq!(decode(&[0u8; 64]), Frame::Zero);
         let v = one(b"abc");
         for cut in 0..v.len() {
-            assert!(matches!(decode(&v[..cut]), Frame::Incomplete { .. }), "cut {cut}");
+            assert!(
+                matches!(decode(&v[..cut]), Frame::Incomplete { .. }),
+                "cut {cut}"
+            );
         }
     }
 
@@ -243,13 +274,25 @@ mod tests {
     fn unknown_kind_and_bad_padding_are_named() {
         let mut v = one(b"abc");
         v[0] = 0x42;
-        assert_eq!(decode(&v), Frame::Bad { defect: FrameDefect::UnknownKind(0x42), frame_len: 0 });
+        assert_eq!(
+            decode(&v),
+            Frame::Bad {
+                defect: FrameDefect::UnknownKind(0x42),
+                frame_len: 0
+            }
+        );
         let mut v = one(b"abc");
         let last = v.len() - 1;
         v[last] = 1;
         let crc = frame_crc(&v);
         v[4..8].copy_from_slice(&crc.to_le_bytes());
-        assert!(matches!(decode(&v), Frame::Bad { defect: FrameDefect::NonZeroPadding, .. }));
+        assert!(matches!(
+            decode(&v),
+            Frame::Bad {
+                defect: FrameDefect::NonZeroPadding,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -259,6 +302,11 @@ mod tests {
         assert_eq!(claimed_len(word0), Ok(entry_frame_len(MAX_PAYLOAD)));
         let mut v = word0.to_le_bytes().to_vec();
         v.extend_from_slice(&[1, 2, 3, 4]);
-        assert_eq!(decode(&v), Frame::Incomplete { needed: Some(entry_frame_len(MAX_PAYLOAD)) });
+        assert_eq!(
+            decode(&v),
+            Frame::Incomplete {
+                needed: Some(entry_frame_len(MAX_PAYLOAD))
+            }
+        );
     }
 }

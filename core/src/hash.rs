@@ -111,6 +111,11 @@ pub fn chain(prev: &Hash, leaf: &Hash) -> Hash {
     Hash(*blake3::keyed_hash(&K_CHAIN, &block).as_bytes())
 }
 
+/// Lower-case hex of any bytes.
+pub fn to_hex_bytes(bytes: &[u8]) -> String {
+    to_hex(bytes)
+}
+
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -165,9 +170,18 @@ mod tests {
 
     #[test]
     fn keys_are_the_documented_derivations() {
-        assert_eq!(K_GENESIS, blake3::derive_key("evident 2026-11-22 v1 genesis", b""));
-        assert_eq!(K_LEAF, blake3::derive_key("evident 2026-11-22 v1 leaf", b""));
-        assert_eq!(K_CHAIN, blake3::derive_key("evident 2026-11-22 v1 chain", b""));
+        assert_eq!(
+            K_GENESIS,
+            blake3::derive_key("evident 2026-11-22 v1 genesis", b"")
+        );
+        assert_eq!(
+            K_LEAF,
+            blake3::derive_key("evident 2026-11-22 v1 leaf", b"")
+        );
+        assert_eq!(
+            K_CHAIN,
+            blake3::derive_key("evident 2026-11-22 v1 chain", b"")
+        );
     }
 
     #[test]
@@ -192,6 +206,11 @@ mod tests {
         assert_eq!(Hash::from_hex(&h.to_hex().to_uppercase()), Some(h));
         assert_eq!(Hash::from_hex("zz"), None);
         assert_eq!(Hash::from_hex(&"g".repeat(64)), None);
-        assert_eq!(LogId::from_hex("00112233445566778899aabbccddeeff").unwrap().0[15], 0xff);
+        assert_eq!(
+            LogId::from_hex("00112233445566778899aabbccddeeff")
+                .unwrap()
+                .0[15],
+            0xff
+        );
     }
 }

@@ -63,13 +63,17 @@ pub enum HeaderDefect {
 impl std::fmt::Display for HeaderDefect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            HeaderDefect::Short(n) => write!(f, "segment header truncated ({n} of {HEADER_LEN} bytes)"),
+            HeaderDefect::Short(n) => {
+                write!(f, "segment header truncated ({n} of {HEADER_LEN} bytes)")
+            }
             HeaderDefect::Zero => write!(f, "segment header is all zero (never written)"),
             HeaderDefect::BadMagic => write!(f, "bad segment magic (not an evident segment)"),
             HeaderDefect::UnsupportedVersion(v) => write!(f, "unsupported format version {v}"),
             HeaderDefect::BadLength(n) => write!(f, "bad header length {n}"),
             HeaderDefect::CrcMismatch => write!(f, "segment header CRC32C mismatch"),
-            HeaderDefect::NonZeroReserved => write!(f, "segment header reserved bytes are not zero"),
+            HeaderDefect::NonZeroReserved => {
+                write!(f, "segment header reserved bytes are not zero")
+            }
             HeaderDefect::ZeroFirstSeq => write!(f, "segment header first seq is 0"),
         }
     }
@@ -139,7 +143,12 @@ mod tests {
     use super::*;
 
     fn sample() -> SegmentHeader {
-        SegmentHeader { log_id: LogId([3; 16]), segno: 4, first_seq: 1001, anchor: Hash([5; 32]) }
+        SegmentHeader {
+            log_id: LogId([3; 16]),
+            segno: 4,
+            first_seq: 1001,
+            anchor: Hash([5; 32]),
+        }
     }
 
     #[test]
@@ -161,7 +170,10 @@ mod tests {
     #[test]
     fn short_and_zero_headers_are_named() {
         let b = sample().encode();
-        assert_eq!(SegmentHeader::decode(&b[..50]), Err(HeaderDefect::Short(50)));
+        assert_eq!(
+            SegmentHeader::decode(&b[..50]),
+            Err(HeaderDefect::Short(50))
+        );
         assert_eq!(SegmentHeader::decode(&[0u8; 40]), Err(HeaderDefect::Zero));
         assert_eq!(SegmentHeader::decode(&[0u8; 200]), Err(HeaderDefect::Zero));
         assert_eq!(SegmentHeader::decode(&[]), Err(HeaderDefect::Short(0)));

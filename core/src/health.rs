@@ -106,7 +106,10 @@ pub(crate) type Transition = (HealthState, HealthState);
 
 impl HealthTracker {
     pub(crate) fn new(healthy_after: u32) -> HealthTracker {
-        HealthTracker { healthy_after: healthy_after.max(1), health: Health::new() }
+        HealthTracker {
+            healthy_after: healthy_after.max(1),
+            health: Health::new(),
+        }
     }
 
     fn set(&mut self, to: HealthState) -> Option<Transition> {
@@ -120,7 +123,8 @@ impl HealthTracker {
         let h = &mut self.health;
         h.consecutive_failures = 0;
         h.consecutive_successes += 1;
-        if h.state == HealthState::Degraded && h.consecutive_successes >= self.healthy_after as u64 {
+        if h.state == HealthState::Degraded && h.consecutive_successes >= self.healthy_after as u64
+        {
             return self.set(HealthState::Healthy);
         }
         None
@@ -178,7 +182,11 @@ mod tests {
         assert_eq!(t.write_failed("enospc".into()), Some((Healthy, Degraded)));
         assert_eq!(t.success(), None);
         assert_eq!(t.success(), None);
-        assert_eq!(t.write_failed("enospc".into()), None, "still degraded, counter reset");
+        assert_eq!(
+            t.write_failed("enospc".into()),
+            None,
+            "still degraded, counter reset"
+        );
         assert_eq!(t.success(), None);
         assert_eq!(t.success(), None);
         assert_eq!(t.success(), Some((Degraded, Healthy)));
@@ -190,7 +198,11 @@ mod tests {
     fn failed_latches_until_resynced() {
         let mut t = HealthTracker::new(2);
         assert_eq!(t.sync_failed("eio".into()), Some((Healthy, Failed)));
-        assert_eq!(t.write_failed("eio".into()), None, "a write failure does not unlatch");
+        assert_eq!(
+            t.write_failed("eio".into()),
+            None,
+            "a write failure does not unlatch"
+        );
         for _ in 0..10 {
             assert_eq!(t.success(), None);
         }

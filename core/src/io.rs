@@ -186,7 +186,10 @@ pub struct IoError {
 impl IoError {
     /// An error of `kind` with a message.
     pub fn new(kind: IoErrorKind, message: impl Into<String>) -> IoError {
-        IoError { kind, message: message.into() }
+        IoError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 

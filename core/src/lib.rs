@@ -35,7 +35,7 @@ pub mod verify;
 pub use checkpoint::Checkpoint;
 pub use config::{Durability, Options, RecoveryMode};
 pub use error::{Error, Location};
+pub use hash::{Hash, LogId};
 pub use health::{Health, HealthState};
 pub use io::{DirEntry, IoDone, IoError, IoErrorKind, IoId, IoOp, IoRequest, IoResult};
 pub use trail::{Event, OpenReport, Receipt, TailReport, Trail};
-pub use hash::{Hash, LogId};

@@ -36,11 +36,20 @@ mod tests {
 
     #[test]
     fn names_sort_by_seq_and_parse_back() {
-        let mut names: Vec<String> = [1u64, 10, 9, 100_000, u64::MAX].iter().map(|&s| segment_name(s)).collect();
+        let mut names: Vec<String> = [1u64, 10, 9, 100_000, u64::MAX]
+            .iter()
+            .map(|&s| segment_name(s))
+            .collect();
         names.sort();
-        let seqs: Vec<u64> = names.iter().map(|n| parse_segment_name(n).unwrap()).collect();
+        let seqs: Vec<u64> = names
+            .iter()
+            .map(|n| parse_segment_name(n).unwrap())
+            .collect();
         assert_eq!(seqs, vec![1, 9, 10, 100_000, u64::MAX]);
-        assert_eq!(parse_segment_name("00000000000000000001.evseg.damaged-1"), None);
+        assert_eq!(
+            parse_segment_name("00000000000000000001.evseg.damaged-1"),
+            None
+        );
         assert_eq!(parse_segment_name("1.evseg"), None);
         assert_eq!(parse_segment_name("head.checkpoint"), None);
         assert_eq!(parse_segment_name("0000000000000000000x.evseg"), None);

@@ -102,12 +102,17 @@ impl std::fmt::Display for DamageKind {
             DamageKind::SeqMismatch { expected, found } => {
                 write!(f, "seq {found} where {expected} was expected (record deleted, duplicated or reordered)")
             }
-            DamageKind::ChainMismatch => write!(f, "chain hash mismatch (record edited or from another trail)"),
+            DamageKind::ChainMismatch => write!(
+                f,
+                "chain hash mismatch (record edited or from another trail)"
+            ),
             DamageKind::TimestampRegression { prev, found } => {
                 write!(f, "timestamp {found} precedes the previous record's {prev}")
             }
             DamageKind::Footer(d) => write!(f, "{d}"),
-            DamageKind::FooterMismatch(what) => write!(f, "footer does not match the records: {what}"),
+            DamageKind::FooterMismatch(what) => {
+                write!(f, "footer does not match the records: {what}")
+            }
             DamageKind::DataAfterFooter => write!(f, "data after the footer of a sealed segment"),
         }
     }
@@ -187,9 +192,18 @@ pub struct ScanSummary {
 enum State {
     Records,
     /// Looking past the first bad spot for valid data, and whether the rest is all zero.
-    Tail { damage_offset: u64, cause: Cause, probe: u64, all_zero: bool },
+    Tail {
+        damage_offset: u64,
+        cause: Cause,
+        probe: u64,
+        all_zero: bool,
+    },
     /// Footer accepted at `offset`; the rest must be zero.
-    AfterFooter { footer: Footer, from: u64, all_zero: bool },
+    AfterFooter {
+        footer: Footer,
+        from: u64,
+        all_zero: bool,
+    },
     Done(SegmentEnd),
 }
 
@@ -344,7 +358,11 @@ impl SegmentScanner {
                             } else {
                                 self.cursor += frame_len;
                                 let from = self.pos();
-                                self.state = State::AfterFooter { footer, from, all_zero: true };
+                                self.state = State::AfterFooter {
+                                    footer,
+                                    from,
+                                    all_zero: true,
+                                };
                             }
                         }
                         // The frame's CRC is valid, so this is no interrupted write: an edit or a
@@ -359,18 +377,27 @@ impl SegmentScanner {
                             // Possibly stale bytes: it is corruption only if valid data follows.
                             self.enter_tail(pos, Cause::StaleRecord(e.seq));
                         } else {
-                            let kind = DamageKind::SeqMismatch { expected: self.next_seq, found: e.seq };
+                            let kind = DamageKind::SeqMismatch {
+                                expected: self.next_seq,
+                                found: e.seq,
+                            };
                             self.corrupt(pos, kind, None);
                         }
                         continue;
                     }
                     if e.ts < self.last_ts {
-                        let kind = DamageKind::TimestampRegression { prev: self.last_ts, found: e.ts };
+                        let kind = DamageKind::TimestampRegression {
+                            prev: self.last_ts,
+                            found: e.ts,
+                        };
                         self.corrupt(pos, kind, None);
                         continue;
                     }
                     if self.chain_known {
-                        let computed = hash::chain(&self.last_hash, &hash::leaf(KIND_ENTRY, e.seq, e.ts, e.payload));
+                        let computed = hash::chain(
+                            &self.last_hash,
+                            &hash::leaf(KIND_ENTRY, e.seq, e.ts, e.payload),
+                        );
                         if computed != e.hash {
                             self.corrupt(pos, DamageKind::ChainMismatch, None);
                             continue;
@@ -387,7 +414,8 @@ impl SegmentScanner {
                     self.cursor += e.frame_len;
                     self.end_offset = pos + e.frame_len as u64;
                     let frame = &self.buf[start..self.cursor];
-                    let payload_len = (u32::from_le_bytes(frame[0..4].try_into().unwrap()) >> 8) as usize;
+                    let payload_len =
+                        (u32::from_le_bytes(frame[0..4].try_into().unwrap()) >> 8) as usize;
                     return Some(ScannedRecord {
                         seq: e.seq,
                         ts: e.ts,
@@ -425,27 +453,44 @@ impl SegmentScanner {
 
     fn corrupt(&mut self, offset: u64, kind: DamageKind, resumes_at: Option<(u64, u64)>) {
         let seq = self.next_seq;
-        self.state = State::Done(SegmentEnd::Corrupt(Damage { offset, seq, kind, resumes_at }));
+        self.state = State::Done(SegmentEnd::Corrupt(Damage {
+            offset,
+            seq,
+            kind,
+            resumes_at,
+        }));
     }
 
     fn enter_tail(&mut self, offset: u64, cause: Cause) {
         if self.start.strict {
             let kind = match cause {
-                Cause::StaleRecord(found) => DamageKind::SeqMismatch { expected: self.next_seq, found },
+                Cause::StaleRecord(found) => DamageKind::SeqMismatch {
+                    expected: self.next_seq,
+                    found,
+                },
                 other => other.into_damage_kind(),
             };
             self.corrupt(offset, kind, None);
             return;
         }
-        self.state = State::Tail { damage_offset: offset, cause, probe: offset, all_zero: true };
+        self.state = State::Tail {
+            damage_offset: offset,
+            cause,
+            probe: offset,
+            all_zero: true,
+        };
         self.advance_tail();
     }
 
     /// Walks aligned offsets past the damage looking for a CRC-valid record that continues the
     /// segment, noting whether every byte is zero, as far as the buffered input allows.
     fn advance_tail(&mut self) {
-        let State::Tail { damage_offset, cause, mut probe, mut all_zero } =
-            std::mem::replace(&mut self.state, State::Records)
+        let State::Tail {
+            damage_offset,
+            cause,
+            mut probe,
+            mut all_zero,
+        } = std::mem::replace(&mut self.state, State::Records)
         else {
             unreachable!("advance_tail runs in the Tail state only");
         };
@@ -494,19 +539,34 @@ impl SegmentScanner {
         self.cursor = (probe.min(fed_to) - self.buf_offset) as usize;
         if let Some(at) = found {
             let kind = match cause {
-                Cause::StaleRecord(found) => DamageKind::SeqMismatch { expected: self.next_seq, found },
+                Cause::StaleRecord(found) => DamageKind::SeqMismatch {
+                    expected: self.next_seq,
+                    found,
+                },
                 other => other.into_damage_kind(),
             };
             self.corrupt(damage_offset, kind, Some(at));
         } else if probe >= file_len {
             let len = file_len - damage_offset;
             self.state = State::Done(if all_zero {
-                SegmentEnd::ZeroTail { offset: damage_offset, len }
+                SegmentEnd::ZeroTail {
+                    offset: damage_offset,
+                    len,
+                }
             } else {
-                SegmentEnd::Torn { offset: damage_offset, len, found: cause.describe() }
+                SegmentEnd::Torn {
+                    offset: damage_offset,
+                    len,
+                    found: cause.describe(),
+                }
             });
         } else {
-            self.state = State::Tail { damage_offset, cause, probe, all_zero };
+            self.state = State::Tail {
+                damage_offset,
+                cause,
+                probe,
+                all_zero,
+            };
         }
     }
 
@@ -524,19 +584,32 @@ impl SegmentScanner {
     }
 
     fn advance_after_footer(&mut self) {
-        let State::AfterFooter { footer, from, mut all_zero } = std::mem::replace(&mut self.state, State::Records)
+        let State::AfterFooter {
+            footer,
+            from,
+            mut all_zero,
+        } = std::mem::replace(&mut self.state, State::Records)
         else {
             unreachable!("advance_after_footer runs in the AfterFooter state only");
         };
         all_zero &= self.buf[self.cursor..].iter().all(|&b| b == 0);
         self.cursor = self.buf.len();
         let trailing = self.start.file_len - from;
-        if !all_zero || (self.start.strict && trailing > 0) {
+        // Zeros after a footer are a seal whose final cut did not reach the disk (the file was
+        // preallocated): nothing is hidden in them, and callers decide what to do.
+        if !all_zero {
             self.corrupt(footer.offset, DamageKind::DataAfterFooter, None);
         } else if self.at_eof() {
-            self.state = State::Done(SegmentEnd::Sealed { footer, trailing_zeros: trailing });
+            self.state = State::Done(SegmentEnd::Sealed {
+                footer,
+                trailing_zeros: trailing,
+            });
         } else {
-            self.state = State::AfterFooter { footer, from, all_zero };
+            self.state = State::AfterFooter {
+                footer,
+                from,
+                all_zero,
+            };
         }
     }
 
@@ -554,10 +627,16 @@ impl SegmentScanner {
             }
             while self.next_record().is_some() {}
             if !self.is_done() {
-                self.state = State::Done(SegmentEnd::Torn { offset: pos, len: 0, found: "unread bytes".into() });
+                self.state = State::Done(SegmentEnd::Torn {
+                    offset: pos,
+                    len: 0,
+                    found: "unread bytes".into(),
+                });
             }
         }
-        let State::Done(end) = self.state else { unreachable!("finish drives the scanner to Done") };
+        let State::Done(end) = self.state else {
+            unreachable!("finish drives the scanner to Done")
+        };
         ScanSummary {
             records: self.records,
             next_seq: self.next_seq,

@@ -43,6 +43,9 @@ pub struct VerifyReport {
     /// Where the chain starts when earlier segments were removed by retention: the retention
     /// checkpoint that vouches for the first kept segment's anchor.
     pub anchored_by: Option<Checkpoint>,
+    /// Sealed segments followed by zero bytes (a seal whose cut of preallocated space did not
+    /// reach the disk). Harmless; recovery cuts them when it meets them.
+    pub unfinished_seals: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -75,6 +78,7 @@ pub struct Verifier {
     zero_tail: u64,
     verified: Vec<Checkpoint>,
     anchored_by: Option<Checkpoint>,
+    unfinished_seals: Vec<String>,
     current: Option<Current>,
     error: Option<Error>,
 }
@@ -99,6 +103,7 @@ impl Verifier {
             zero_tail: 0,
             verified: Vec::new(),
             anchored_by: None,
+            unfinished_seals: Vec::new(),
             current: None,
             error: None,
         }
@@ -139,7 +144,10 @@ impl Verifier {
     pub fn push(&mut self, mut bytes: &[u8]) -> Result<(), Error> {
         self.check()?;
         let Some(cur) = self.current.as_mut() else {
-            return Err(self.fail(Error::Corrupt { location: Location::default(), what: "bytes pushed outside a segment".into() }));
+            return Err(self.fail(Error::Corrupt {
+                location: Location::default(),
+                what: "bytes pushed outside a segment".into(),
+            }));
         };
         cur.fed += bytes.len() as u64;
         self.bytes += bytes.len() as u64;
@@ -162,11 +170,16 @@ impl Verifier {
     fn on_header(&mut self) -> Result<(), Error> {
         let cur = self.current.as_mut().expect("in a segment");
         let loc = Location::file(&cur.name);
-        let h = SegmentHeader::decode(&cur.header_buf)
-            .map_err(|d| Error::Corrupt { location: loc.clone().at(0), what: d.to_string() })?;
+        let h = SegmentHeader::decode(&cur.header_buf).map_err(|d| Error::Corrupt {
+            location: loc.clone().at(0),
+            what: d.to_string(),
+        })?;
         let loc = loc.segment(h.segno);
         if naming::parse_segment_name(&cur.name) != Some(h.first_seq) {
-            return Err(Error::Corrupt { location: loc.at(40), what: format!("first seq {} does not match the file name", h.first_seq) });
+            return Err(Error::Corrupt {
+                location: loc.at(40),
+                what: format!("first seq {} does not match the file name", h.first_seq),
+            });
         }
         match self.log_id {
             None => {
@@ -200,7 +213,10 @@ impl Verifier {
                 if h.log_id != id {
                     return Err(Error::Corrupt {
                         location: loc.at(16),
-                        what: format!("segment belongs to log {} but the trail is log {id}", h.log_id),
+                        what: format!(
+                            "segment belongs to log {} but the trail is log {id}",
+                            h.log_id
+                        ),
                     });
                 }
                 if h.segno != self.next_segno {
@@ -212,7 +228,10 @@ impl Verifier {
                 if h.first_seq != self.next_seq {
                     return Err(Error::Corrupt {
                         location: loc.at(40).seq(self.next_seq),
-                        what: format!("segment starts at seq {} where {} was expected", h.first_seq, self.next_seq),
+                        what: format!(
+                            "segment starts at seq {} where {} was expected",
+                            h.first_seq, self.next_seq
+                        ),
                     });
                 }
                 if h.anchor != self.last_hash {
@@ -268,7 +287,10 @@ impl Verifier {
                     if cp.hash != r.hash {
                         return Err(Error::CheckpointMismatch {
                             checkpoint: *cp,
-                            what: format!("record {} in {} at offset {} has hash {}", r.seq, cur.name, r.offset, r.hash),
+                            what: format!(
+                                "record {} in {} at offset {} has hash {}",
+                                r.seq, cur.name, r.offset, r.hash
+                            ),
                         });
                     }
                     if !self.verified.contains(cp) {
@@ -283,7 +305,9 @@ impl Verifier {
     /// Ends the current segment; checks how it ends.
     pub fn end_segment(&mut self) -> Result<(), Error> {
         self.check()?;
-        let Some(cur) = self.current.take() else { return Ok(()) };
+        let Some(cur) = self.current.take() else {
+            return Ok(());
+        };
         let r = self.end(cur);
         r.map_err(|e| self.fail(e))
     }
@@ -292,7 +316,10 @@ impl Verifier {
         let loc = Location::file(&cur.name);
         let Some(h) = cur.header else {
             let what = crate::header::HeaderDefect::Short(cur.header_buf.len()).to_string();
-            return Err(Error::Corrupt { location: loc.at(0), what });
+            return Err(Error::Corrupt {
+                location: loc.at(0),
+                what,
+            });
         };
         let loc = loc.segment(h.segno);
         if cur.fed < cur.file_len {
@@ -305,10 +332,11 @@ impl Verifier {
         self.segments += 1;
         match summary.end {
             SegmentEnd::Sealed { trailing_zeros: 0, .. } => Ok(()),
-            SegmentEnd::Sealed { trailing_zeros, footer } => Err(Error::Corrupt {
-                location: loc.at(footer.offset),
-                what: format!("{trailing_zeros} zero bytes after the footer (an interrupted seal; `recover` finishes it)"),
-            }),
+            SegmentEnd::Sealed { .. } => {
+                // A seal whose final cut of preallocated space did not reach the disk.
+                self.unfinished_seals.push(cur.name.clone());
+                Ok(())
+            }
             SegmentEnd::Clean | SegmentEnd::ZeroTail { .. } if !cur.is_last => Err(Error::Corrupt {
                 location: loc.at(summary.end_offset).seq(summary.next_seq),
                 what: "segment is not sealed but later segments follow (cut short, or its footer removed)".into(),
@@ -335,7 +363,10 @@ impl Verifier {
     pub fn finish(mut self) -> Result<VerifyReport, Error> {
         self.end_segment()?;
         let Some(log_id) = self.log_id else {
-            return Err(Error::Corrupt { location: Location::default(), what: "no segment: not a trail".into() });
+            return Err(Error::Corrupt {
+                location: Location::default(),
+                what: "no segment: not a trail".into(),
+            });
         };
         let last_seq = self.next_seq - 1;
         let first_seq = self.first_seq.unwrap_or(1);
@@ -343,22 +374,34 @@ impl Verifier {
             if cp.log_id != log_id {
                 return Err(Error::CheckpointMismatch {
                     checkpoint: *cp,
-                    what: format!("checkpoint is for log {}, the trail is log {log_id}", cp.log_id),
+                    what: format!(
+                        "checkpoint is for log {}, the trail is log {log_id}",
+                        cp.log_id
+                    ),
                 });
             }
             if cp.seq > last_seq {
-                return Err(Error::BehindCheckpoint { checkpoint: *cp, last_seq });
+                return Err(Error::BehindCheckpoint {
+                    checkpoint: *cp,
+                    last_seq,
+                });
             }
             if cp.seq == 0 && cp.hash == genesis(&log_id) && first_seq == 1 {
                 continue;
             }
             if !self.verified.contains(cp) {
                 let what = if cp.seq + 1 < first_seq {
-                    format!("seq {} was removed by retention; the trail now starts at seq {first_seq}", cp.seq)
+                    format!(
+                        "seq {} was removed by retention; the trail now starts at seq {first_seq}",
+                        cp.seq
+                    )
                 } else {
                     "genesis hash differs".to_string()
                 };
-                return Err(Error::CheckpointMismatch { checkpoint: *cp, what });
+                return Err(Error::CheckpointMismatch {
+                    checkpoint: *cp,
+                    what,
+                });
             }
         }
         Ok(VerifyReport {
@@ -367,10 +410,15 @@ impl Verifier {
             records: self.records,
             bytes: self.bytes,
             first_seq,
-            head: Checkpoint { log_id, seq: last_seq, hash: self.last_hash },
+            head: Checkpoint {
+                log_id,
+                seq: last_seq,
+                hash: self.last_hash,
+            },
             zero_tail: self.zero_tail,
             checkpoints_verified: self.verified,
             anchored_by: self.anchored_by,
+            unfinished_seals: self.unfinished_seals,
         })
     }
 }
@@ -423,11 +471,19 @@ impl VerifyTask {
     pub fn poll_io(&mut self) -> Option<IoOp> {
         match self.stage {
             TaskStage::List => Some(IoOp::List),
-            TaskStage::ReadCheckpoint(name) => Some(IoOp::Read { file: name.into(), offset: 0, len: 4096 }),
+            TaskStage::ReadCheckpoint(name) => Some(IoOp::Read {
+                file: name.into(),
+                offset: 0,
+                len: 4096,
+            }),
             TaskStage::Segment { index, offset } => {
                 let (name, len) = &self.segments[index];
                 let want = (len - offset).min(self.read_chunk as u64) as u32;
-                Some(IoOp::Read { file: name.clone(), offset, len: want })
+                Some(IoOp::Read {
+                    file: name.clone(),
+                    offset,
+                    len: want,
+                })
             }
             TaskStage::Done => None,
         }
@@ -464,7 +520,11 @@ impl VerifyTask {
                     }
                 }
                 let location = op.file().map(Location::file).unwrap_or_default();
-                return self.done(Err(Error::Io { op: op.name(), location, error: e }));
+                return self.done(Err(Error::Io {
+                    op: op.name(),
+                    location,
+                    error: e,
+                }));
             }
         };
         match (&self.stage, done) {
@@ -482,8 +542,12 @@ impl VerifyTask {
                 self.total = self.segments.iter().map(|s| s.1).sum();
                 self.next_checkpoint_stage();
             }
-            (TaskStage::ReadCheckpoint(_), IoDone::Read(data)) => self.after_checkpoint_read(Some(data)),
-            (&TaskStage::Segment { index, offset }, IoDone::Read(data)) => self.on_segment_chunk(index, offset, data),
+            (TaskStage::ReadCheckpoint(_), IoDone::Read(data)) => {
+                self.after_checkpoint_read(Some(data))
+            }
+            (&TaskStage::Segment { index, offset }, IoDone::Read(data)) => {
+                self.on_segment_chunk(index, offset, data)
+            }
             _ => {}
         }
     }
@@ -499,13 +563,18 @@ impl VerifyTask {
     }
 
     fn after_checkpoint_read(&mut self, data: Option<Vec<u8>>) {
-        let TaskStage::ReadCheckpoint(name) = self.stage else { return };
+        let TaskStage::ReadCheckpoint(name) = self.stage else {
+            return;
+        };
         let parsed = match data {
             None => None,
-            Some(d) => match Checkpoint::parse(&String::from_utf8_lossy(&d)) {
+            Some(d) => match Checkpoint::parse_canonical(&String::from_utf8_lossy(&d)) {
                 Ok(cp) => Some(cp),
                 Err(e) => {
-                    return self.done(Err(Error::Corrupt { location: Location::file(name), what: e.to_string() }));
+                    return self.done(Err(Error::Corrupt {
+                        location: Location::file(name),
+                        what: e.to_string(),
+                    }));
                 }
             },
         };
@@ -552,11 +621,17 @@ impl VerifyTask {
         }
         let next = offset + data.len() as u64;
         if next < len && !data.is_empty() {
-            self.stage = TaskStage::Segment { index, offset: next };
+            self.stage = TaskStage::Segment {
+                index,
+                offset: next,
+            };
             return;
         }
         if next < len {
-            let e = Error::Corrupt { location: Location::file(name).at(next), what: "file shorter than listed".into() };
+            let e = Error::Corrupt {
+                location: Location::file(name).at(next),
+                what: "file shorter than listed".into(),
+            };
             return self.done(Err(e));
         }
         if let Err(e) = v.end_segment() {

@@ -4,7 +4,10 @@ use evident_core::sim::{drive, verify, FakeDisk, Faults};
 use evident_core::{Durability, Event, LogId, Options, TailReport, Trail};
 
 fn opts() -> Options {
-    Options { segment_bytes: 4096, ..Options::default() }
+    Options {
+        segment_bytes: 4096,
+        ..Options::default()
+    }
 }
 
 fn open(disk: &mut FakeDisk, o: Options) -> (Trail, Vec<Event>) {
@@ -26,9 +29,13 @@ fn acks(ev: &[Event]) -> Vec<(u64, u64)> {
 fn create_append_close_reopen_verify() {
     let mut disk = FakeDisk::new(1, Faults::default());
     let (mut t, ev) = open(&mut disk, opts());
-    assert!(matches!(&ev[0], Event::Opened(r) if r.created && r.next_seq == 1), "{ev:?}");
+    assert!(
+        matches!(&ev[0], Event::Opened(r) if r.created && r.next_seq == 1),
+        "{ev:?}"
+    );
     for i in 0..100u64 {
-        t.handle_append(i, format!("event {i}").into_bytes(), 1000 + i).unwrap();
+        t.handle_append(i, format!("event {i}").into_bytes(), 1000 + i)
+            .unwrap();
     }
     let (ev, _) = drive(&mut t, &mut disk, 100_000);
     let a = acks(&ev);
@@ -36,12 +43,18 @@ fn create_append_close_reopen_verify() {
     for (i, (tok, seq)) in a.iter().enumerate() {
         assert_eq!((*tok, *seq), (i as u64, i as u64 + 1));
     }
-    assert!(ev.iter().any(|e| matches!(e, Event::Rotated { .. })), "4 KiB segments must rotate");
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Rotated { .. })),
+        "4 KiB segments must rotate"
+    );
     assert!(t.segments().len() > 1);
     assert_eq!(t.head().seq, 100);
     t.handle_close();
     let (ev, _) = drive(&mut t, &mut disk, 100_000);
-    assert!(matches!(ev.last(), Some(Event::Closed { head }) if head.seq == 100), "{ev:?}");
+    assert!(
+        matches!(ev.last(), Some(Event::Closed { head }) if head.seq == 100),
+        "{ev:?}"
+    );
     let head = t.head();
     let report = verify(&mut disk, vec![head]).unwrap();
     assert_eq!(report.records, 100);
@@ -52,14 +65,20 @@ fn create_append_close_reopen_verify() {
         Event::Opened(r) => {
             assert!(!r.created);
             assert_eq!(r.head, head);
-            assert!(matches!(r.tail, TailReport::Preallocated { .. } | TailReport::Clean), "{r:?}");
+            assert!(
+                matches!(r.tail, TailReport::Preallocated { .. } | TailReport::Clean),
+                "{r:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
     t.handle_append(500, b"after reopen".to_vec(), 5).unwrap();
     let (ev, _) = drive(&mut t, &mut disk, 100_000);
     match &ev[..] {
-        [Event::Appended { token: 500, receipt }] => {
+        [Event::Appended {
+            token: 500,
+            receipt,
+        }] => {
             assert_eq!(receipt.seq, 101);
             assert_eq!(receipt.ts, 1099, "timestamps never go backwards");
             assert!(receipt.durable);
@@ -78,20 +97,38 @@ fn group_commit_batches_concurrent_appends_into_one_sync() {
     }
     let (ev, ops) = drive(&mut t, &mut disk, 100_000);
     assert_eq!(acks(&ev).len(), 500);
-    let syncs = ops.iter().filter(|(op, _)| matches!(op, evident_core::IoOp::Sync { .. })).count();
-    let writes = ops.iter().filter(|(op, _)| matches!(op, evident_core::IoOp::Write { .. })).count();
-    assert_eq!((writes, syncs), (1, 1), "500 pending appends go out as one write and one sync");
+    let syncs = ops
+        .iter()
+        .filter(|(op, _)| matches!(op, evident_core::IoOp::Sync { .. }))
+        .count();
+    let writes = ops
+        .iter()
+        .filter(|(op, _)| matches!(op, evident_core::IoOp::Write { .. }))
+        .count();
+    assert_eq!(
+        (writes, syncs),
+        (1, 1),
+        "500 pending appends go out as one write and one sync"
+    );
     assert_eq!(t.health().max_batch, 500);
 }
 
 #[test]
 fn os_policy_acknowledges_before_sync_and_sync_request_syncs() {
     let mut disk = FakeDisk::new(3, Faults::default());
-    let (mut t, _) = open(&mut disk, Options { durability: Durability::Os, ..Options::default() });
+    let (mut t, _) = open(
+        &mut disk,
+        Options {
+            durability: Durability::Os,
+            ..Options::default()
+        },
+    );
     t.handle_append(1, b"a".to_vec(), 1).unwrap();
     let (ev, ops) = drive(&mut t, &mut disk, 1000);
     assert!(matches!(&ev[..], [Event::Appended { receipt, .. }] if !receipt.durable));
-    assert!(!ops.iter().any(|(op, _)| matches!(op, evident_core::IoOp::Sync { .. })));
+    assert!(!ops
+        .iter()
+        .any(|(op, _)| matches!(op, evident_core::IoOp::Sync { .. })));
     assert_eq!(t.head().seq, 0, "nothing durable yet");
     t.handle_sync(9);
     let (ev, _) = drive(&mut t, &mut disk, 1000);

@@ -117,7 +117,10 @@ impl FakeDisk {
     fn inode(&mut self, file: &str) -> Result<&mut Inode, IoError> {
         match self.dir.get(file) {
             Some(&i) => Ok(&mut self.inodes[i]),
-            None => Err(IoError::new(IoErrorKind::NotFound, format!("{file}: no such file"))),
+            None => Err(IoError::new(
+                IoErrorKind::NotFound,
+                format!("{file}: no such file"),
+            )),
         }
     }
 
@@ -146,7 +149,10 @@ impl FakeDisk {
             IoOp::List => Ok(IoDone::Listed(
                 self.dir
                     .iter()
-                    .map(|(name, &i)| DirEntry { name: name.clone(), len: self.inodes[i].cache.len() as u64 })
+                    .map(|(name, &i)| DirEntry {
+                        name: name.clone(),
+                        len: self.inodes[i].cache.len() as u64,
+                    })
                     .collect(),
             )),
             IoOp::Read { file, offset, len } => {
@@ -165,15 +171,33 @@ impl FakeDisk {
                 }
                 if self.fault(f.write_eio) {
                     let n = self.rng.below(data.len() as u64 + 1) as usize;
-                    self.change(file, Change::Write { offset: *offset, data: data[..n].to_vec() })?;
+                    self.change(
+                        file,
+                        Change::Write {
+                            offset: *offset,
+                            data: data[..n].to_vec(),
+                        },
+                    )?;
                     return Err(eio("write"));
                 }
                 if !data.is_empty() && self.fault(f.short_write) {
                     let n = self.rng.below(data.len() as u64) as usize;
-                    self.change(file, Change::Write { offset: *offset, data: data[..n].to_vec() })?;
+                    self.change(
+                        file,
+                        Change::Write {
+                            offset: *offset,
+                            data: data[..n].to_vec(),
+                        },
+                    )?;
                     return Ok(IoDone::Written(n as u64));
                 }
-                self.change(file, Change::Write { offset: *offset, data: data.clone() })?;
+                self.change(
+                    file,
+                    Change::Write {
+                        offset: *offset,
+                        data: data.clone(),
+                    },
+                )?;
                 Ok(IoDone::Written(data.len() as u64))
             }
             IoOp::Sync { file, .. } => {
@@ -235,10 +259,14 @@ impl FakeDisk {
                 if self.fault(f.other_fail) {
                     return Err(eio("rename"));
                 }
-                let i = *self.dir.get(from).ok_or_else(|| IoError::new(IoErrorKind::NotFound, from.clone()))?;
+                let i = *self
+                    .dir
+                    .get(from)
+                    .ok_or_else(|| IoError::new(IoErrorKind::NotFound, from.clone()))?;
                 self.dir.remove(from);
                 self.dir.insert(to.clone(), i);
-                self.dir_pending.push(DirChange::Rename(from.clone(), to.clone()));
+                self.dir_pending
+                    .push(DirChange::Rename(from.clone(), to.clone()));
                 Ok(IoDone::Ok)
             }
             IoOp::Copy { from, to } => {
@@ -246,7 +274,11 @@ impl FakeDisk {
                     return Err(eio("copy"));
                 }
                 let content = self.inode(from)?.cache.clone();
-                self.inodes.push(Inode { cache: content.clone(), durable: content, pending: Vec::new() });
+                self.inodes.push(Inode {
+                    cache: content.clone(),
+                    durable: content,
+                    pending: Vec::new(),
+                });
                 let i = self.inodes.len() - 1;
                 self.dir.insert(to.clone(), i);
                 self.dir_pending.push(DirChange::Link(to.clone(), i));
@@ -293,7 +325,13 @@ impl FakeDisk {
                     if self.rng.chance(0.5) {
                         n -= n % 512; // sector-granular tear
                     }
-                    apply(&mut content, &Change::Write { offset: *offset, data: data[..n].to_vec() });
+                    apply(
+                        &mut content,
+                        &Change::Write {
+                            offset: *offset,
+                            data: data[..n].to_vec(),
+                        },
+                    );
                 }
             }
             self.inodes[i].durable = content.clone();
@@ -343,10 +381,18 @@ impl FakeDisk {
     pub fn write_file(&mut self, file: &str, content: Vec<u8>) {
         match self.dir.get(file) {
             Some(&i) => {
-                self.inodes[i] = Inode { cache: content.clone(), durable: content, pending: Vec::new() };
+                self.inodes[i] = Inode {
+                    cache: content.clone(),
+                    durable: content,
+                    pending: Vec::new(),
+                };
             }
             None => {
-                self.inodes.push(Inode { cache: content.clone(), durable: content, pending: Vec::new() });
+                self.inodes.push(Inode {
+                    cache: content.clone(),
+                    durable: content,
+                    pending: Vec::new(),
+                });
                 let i = self.inodes.len() - 1;
                 self.dir.insert(file.to_string(), i);
                 self.durable_dir.insert(file.to_string(), i);

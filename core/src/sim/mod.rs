@@ -16,7 +16,11 @@ use crate::Error;
 /// Runs the trail's IO against the disk until it has nothing to do; returns the events, and
 /// for each performed request whether it succeeded, in order. Panics if the trail keeps issuing
 /// IO without end (more than `limit` requests): a state machine must settle.
-pub fn drive(trail: &mut Trail, disk: &mut FakeDisk, limit: usize) -> (Vec<Event>, Vec<(crate::IoOp, bool)>) {
+pub fn drive(
+    trail: &mut Trail,
+    disk: &mut FakeDisk,
+    limit: usize,
+) -> (Vec<Event>, Vec<(crate::IoOp, bool)>) {
     let mut events = Vec::new();
     let mut ops = Vec::new();
     let mut n = 0;
@@ -24,7 +28,10 @@ pub fn drive(trail: &mut Trail, disk: &mut FakeDisk, limit: usize) -> (Vec<Event
         let mut progressed = false;
         while let Some(req) = trail.poll_io() {
             n += 1;
-            assert!(n <= limit, "state machine issued more than {limit} IO requests without settling");
+            assert!(
+                n <= limit,
+                "state machine issued more than {limit} IO requests without settling"
+            );
             let r: IoResult = disk.perform(&req.op);
             ops.push((req.op.clone(), r.is_ok() && !disk.last_faulted));
             trail.handle_io(req.id, r);
@@ -41,7 +48,10 @@ pub fn drive(trail: &mut Trail, disk: &mut FakeDisk, limit: usize) -> (Vec<Event
 }
 
 /// Verifies the trail on the disk (no faults injected during verification).
-pub fn verify(disk: &mut FakeDisk, checkpoints: Vec<crate::Checkpoint>) -> Result<VerifyReport, Error> {
+pub fn verify(
+    disk: &mut FakeDisk,
+    checkpoints: Vec<crate::Checkpoint>,
+) -> Result<VerifyReport, Error> {
     let saved = std::mem::take(&mut disk.faults);
     let mut task = VerifyTask::new(checkpoints, 64 * 1024);
     while let Some(op) = task.poll_io() {

@@ -31,7 +31,11 @@ pub(crate) enum After {
     /// A step whose failure does not matter (preallocation, closing a handle).
     Tolerant,
     /// The footer is durable: the active segment is sealed.
-    Sealed { seq: u64, hash: Hash, segno: u64 },
+    Sealed {
+        seq: u64,
+        hash: Hash,
+        segno: u64,
+    },
     /// The new segment's header and directory entry are durable.
     SegmentReady(Box<Active>),
     /// `head.checkpoint` is in place.
@@ -39,7 +43,9 @@ pub(crate) enum After {
     /// The unacknowledged tail of a failed write is cut.
     TailCut,
     /// A chunk of the active segment read back for re-verification.
-    ResyncRead { offset: u64 },
+    ResyncRead {
+        offset: u64,
+    },
     /// The re-verified state is durable again.
     ResyncDone,
     /// The trail is closed.
@@ -96,7 +102,13 @@ impl Trail {
                 self.active = Some(*active);
                 if let Some(Job::Rotate { sealed }) = &self.job {
                     let sealed = sealed.clone();
-                    self.events.push_back(Event::Rotated { sealed, created, first_seq });
+                    self.events.push_back(Event::Rotated {
+                        sealed,
+                        created,
+                        first_seq,
+                    });
+                    // The sealed segment is now covered by the trail's own checkpoint.
+                    self.checkpoint_requested |= self.opts.checkpoint_on_rotate;
                 }
             }
             After::CheckpointDone(cp) => {
@@ -108,8 +120,13 @@ impl Trail {
                 self.on_resync_chunk(offset, data);
             }
             After::ResyncDone => {
-                let Some(Job::Resync(r)) = self.job.take() else { return };
-                let active = self.active.as_mut().expect("resync works on the active segment");
+                let Some(Job::Resync(r)) = self.job.take() else {
+                    return;
+                };
+                let active = self
+                    .active
+                    .as_mut()
+                    .expect("resync works on the active segment");
                 active.written_end = r.target;
                 active.synced_end = r.target;
                 active.records = r.records_to_target;
@@ -117,7 +134,11 @@ impl Trail {
                 active.index = r.index;
                 self.next_seq = r.seq_at_target + 1;
                 self.head = r.hash_at_target;
-                self.last_ts = if r.records_to_target > 0 { r.last_ts_at_target } else { active.base_ts };
+                self.last_ts = if r.records_to_target > 0 {
+                    r.last_ts_at_target
+                } else {
+                    active.base_ts
+                };
                 self.durable_seq = r.seq_at_target;
                 self.durable_hash = r.hash_at_target;
                 self.health.health.fsyncs += 1;
@@ -140,12 +161,18 @@ impl Trail {
             Some(a) => a.name.clone(),
             None => String::new(),
         };
-        let err = Error::Io { op: "maintenance", location: Location::file(&file), error: error.clone() };
+        let err = Error::Io {
+            op: "maintenance",
+            location: Location::file(&file),
+            error: error.clone(),
+        };
         match job {
             Some(Job::Rotate { .. }) | Some(Job::CreateSegment) if self.active.is_none() => {
                 // The old segment is sealed; the new one could not be created. Retry on the next
                 // append; fail the waiting ones so a persistent failure does not spin.
-                let t = self.health.write_failed(format!("creating a segment failed: {error}"));
+                let t = self
+                    .health
+                    .write_failed(format!("creating a segment failed: {error}"));
                 self.emit_health(t, &format!("creating a segment failed: {error}"));
                 self.fail_all_waiting();
             }
@@ -157,7 +184,9 @@ impl Trail {
                 self.resync_needed = true;
             }
             Some(Job::Checkpoint) => {
-                let t = self.health.write_failed(format!("checkpoint write failed: {error}"));
+                let t = self
+                    .health
+                    .write_failed(format!("checkpoint write failed: {error}"));
                 self.emit_health(t, "checkpoint write failed");
                 self.events.push_back(Event::CheckpointFailed(Error::Io {
                     op: "write checkpoint",
@@ -167,7 +196,8 @@ impl Trail {
                 self.close_checkpointed |= self.closing;
             }
             Some(Job::Resync(_)) => {
-                self.health.resync_failed(format!("re-verification failed: {error}"));
+                self.health
+                    .resync_failed(format!("re-verification failed: {error}"));
                 self.fail_all_waiting();
             }
             Some(Job::Close) | None => {
@@ -186,36 +216,87 @@ impl Trail {
     /// Cuts what a failed write may have left after the last good record.
     pub(super) fn start_cut_after_write_failure(&mut self, end: u64) {
         let name = self.active.as_ref().expect("active").name.clone();
-        let mut steps = vec![(IoOp::Truncate { file: name.clone(), len: end }, After::TailCut)];
+        let mut steps = vec![(
+            IoOp::Truncate {
+                file: name.clone(),
+                len: end,
+            },
+            After::Nothing,
+        )];
         if self.opts.preallocate {
-            steps.push((IoOp::Preallocate { file: name, len: self.opts.segment_bytes }, After::Tolerant));
+            steps.push((
+                IoOp::Preallocate {
+                    file: name.clone(),
+                    len: self.opts.segment_bytes,
+                },
+                After::Tolerant,
+            ));
         }
+        // Synced before anything else is written: otherwise a power loss could bring back
+        // records of the failed write in place of later, acknowledged ones.
+        steps.push((
+            IoOp::Sync {
+                file: name,
+                metadata: true,
+            },
+            After::TailCut,
+        ));
         if let Some(a) = self.active.as_mut() {
-            a.file_len = if self.opts.preallocate { self.opts.segment_bytes.max(end) } else { end };
+            a.file_len = if self.opts.preallocate {
+                self.opts.segment_bytes.max(end)
+            } else {
+                end
+            };
         }
         self.run(Job::CutTail, steps);
     }
 
     pub(super) fn start_rotation(&mut self) {
         let footer = self.footer_for_active();
-        let a = self.active.as_ref().expect("rotation needs an active segment");
+        let a = self
+            .active
+            .as_ref()
+            .expect("rotation needs an active segment");
         let bytes = footer.encode();
         let end = a.written_end + bytes.len() as u64;
         let name = a.name.clone();
-        let mut steps = vec![(IoOp::Write { file: name.clone(), offset: a.written_end, data: bytes }, After::Nothing)];
+        let mut steps = vec![(
+            IoOp::Write {
+                file: name.clone(),
+                offset: a.written_end,
+                data: bytes,
+            },
+            After::Nothing,
+        )];
         if a.file_len > end {
-            steps.push((IoOp::Truncate { file: name.clone(), len: end }, After::Nothing));
+            steps.push((
+                IoOp::Truncate {
+                    file: name.clone(),
+                    len: end,
+                },
+                After::Nothing,
+            ));
         }
-        let sealed = After::Sealed { seq: self.next_seq - 1, hash: self.head, segno: a.segno };
-        steps.push((IoOp::Sync { file: name.clone(), metadata: true }, sealed));
+        let sealed = After::Sealed {
+            seq: self.next_seq - 1,
+            hash: self.head,
+            segno: a.segno,
+        };
+        steps.push((
+            IoOp::Sync {
+                file: name.clone(),
+                metadata: true,
+            },
+            sealed,
+        ));
         steps.push((IoOp::Close { file: name.clone() }, After::Tolerant));
-        let header =
-            SegmentHeader { log_id: self.log_id, segno: a.segno + 1, first_seq: self.next_seq, anchor: self.head };
+        let header = SegmentHeader {
+            log_id: self.log_id,
+            segno: a.segno + 1,
+            first_seq: self.next_seq,
+            anchor: self.head,
+        };
         steps.extend(self.creation_steps(header));
-        if self.opts.checkpoint_on_rotate {
-            let cp = Checkpoint { log_id: self.log_id, seq: self.next_seq - 1, hash: self.head };
-            steps.extend(checkpoint_steps(cp));
-        }
         self.run(Job::Rotate { sealed: name }, steps);
     }
 
@@ -296,11 +377,20 @@ impl Trail {
     }
 
     fn resync_next_read(&mut self, offset: u64) {
-        let Some(Job::Resync(r)) = &self.job else { return };
+        let Some(Job::Resync(r)) = &self.job else {
+            return;
+        };
         let name = self.active.as_ref().expect("active").name.clone();
         if offset < r.target {
             let len = (r.target - offset).min(self.opts.read_chunk as u64) as u32;
-            self.plan.push_back((IoOp::Read { file: name, offset, len }, After::ResyncRead { offset }));
+            self.plan.push_back((
+                IoOp::Read {
+                    file: name,
+                    offset,
+                    len,
+                },
+                After::ResyncRead { offset },
+            ));
         } else {
             self.finish_resync();
         }
@@ -310,7 +400,9 @@ impl Trail {
         let durable_seq = self.durable_seq;
         let durable_hash = self.durable_hash;
         let synced_end = self.active.as_ref().map_or(0, |a| a.synced_end);
-        let Some(Job::Resync(r)) = &mut self.job else { return };
+        let Some(Job::Resync(r)) = &mut self.job else {
+            return;
+        };
         if data.is_empty() {
             return self.resync_fatal(format!("read back returned nothing at offset {offset}"));
         }
@@ -318,7 +410,8 @@ impl Trail {
         let end = offset + data.len() as u64;
         if end > synced_end {
             let from = synced_end.max(offset);
-            r.rewrite.extend_from_slice(&data[(from - offset) as usize..]);
+            r.rewrite
+                .extend_from_slice(&data[(from - offset) as usize..]);
         }
         let scanner = r.scanner.as_mut().expect("scanning");
         scanner.push(&data);
@@ -337,10 +430,15 @@ impl Trail {
     }
 
     fn finish_resync(&mut self) {
-        let Some(Job::Resync(r)) = &mut self.job else { return };
+        let Some(Job::Resync(r)) = &mut self.job else {
+            return;
+        };
         let summary = r.scanner.take().expect("scanning").finish();
         let reached = summary.end_offset;
-        if !matches!(summary.end, crate::scan::SegmentEnd::Clean) || reached != r.target || !r.durable_confirmed {
+        if !matches!(summary.end, crate::scan::SegmentEnd::Clean)
+            || reached != r.target
+            || !r.durable_confirmed
+        {
             let what = format!(
                 "read back of the active segment does not reproduce what was written (verified up to offset {reached} of {}, {:?})",
                 r.target, summary.end
@@ -352,17 +450,46 @@ impl Trail {
         let synced_end = a.synced_end;
         let target = r.target;
         let rewrite = std::mem::take(&mut r.rewrite);
-        let mut steps = vec![(IoOp::Truncate { file: name.clone(), len: target }, After::Nothing)];
+        let mut steps = vec![(
+            IoOp::Truncate {
+                file: name.clone(),
+                len: target,
+            },
+            After::Nothing,
+        )];
         if target > synced_end && !rewrite.is_empty() {
             // The kernel may have dropped these pages after the failed sync: write them again.
-            steps.push((IoOp::Write { file: name.clone(), offset: synced_end, data: rewrite }, After::Nothing));
+            steps.push((
+                IoOp::Write {
+                    file: name.clone(),
+                    offset: synced_end,
+                    data: rewrite,
+                },
+                After::Nothing,
+            ));
         }
         if self.opts.preallocate {
-            steps.push((IoOp::Preallocate { file: name.clone(), len: self.opts.segment_bytes }, After::Tolerant));
+            steps.push((
+                IoOp::Preallocate {
+                    file: name.clone(),
+                    len: self.opts.segment_bytes,
+                },
+                After::Tolerant,
+            ));
         }
-        steps.push((IoOp::Sync { file: name, metadata: true }, After::ResyncDone));
+        steps.push((
+            IoOp::Sync {
+                file: name,
+                metadata: true,
+            },
+            After::ResyncDone,
+        ));
         if let Some(a) = self.active.as_mut() {
-            a.file_len = if self.opts.preallocate { self.opts.segment_bytes.max(target) } else { target };
+            a.file_len = if self.opts.preallocate {
+                self.opts.segment_bytes.max(target)
+            } else {
+                target
+            };
         }
         self.plan.extend(steps);
     }
@@ -388,7 +515,12 @@ impl Trail {
         }
         let mut steps = Vec::new();
         if let Some(a) = &self.active {
-            steps.push((IoOp::Close { file: a.name.clone() }, After::Tolerant));
+            steps.push((
+                IoOp::Close {
+                    file: a.name.clone(),
+                },
+                After::Tolerant,
+            ));
         }
         steps.push((IoOp::SyncDir, After::Closed));
         self.run(Job::Close, steps);
@@ -401,10 +533,29 @@ fn checkpoint_steps(cp: Checkpoint) -> Vec<(IoOp, After)> {
     let tmp = naming::HEAD_CHECKPOINT_TMP.to_string();
     vec![
         (IoOp::Create { file: tmp.clone() }, After::Nothing),
-        (IoOp::Write { file: tmp.clone(), offset: 0, data: cp.to_text().into_bytes() }, After::Nothing),
-        (IoOp::Sync { file: tmp.clone(), metadata: true }, After::Nothing),
+        (
+            IoOp::Write {
+                file: tmp.clone(),
+                offset: 0,
+                data: cp.to_text().into_bytes(),
+            },
+            After::Nothing,
+        ),
+        (
+            IoOp::Sync {
+                file: tmp.clone(),
+                metadata: true,
+            },
+            After::Nothing,
+        ),
         (IoOp::Close { file: tmp.clone() }, After::Tolerant),
-        (IoOp::Rename { from: tmp, to: naming::HEAD_CHECKPOINT.to_string() }, After::Nothing),
+        (
+            IoOp::Rename {
+                from: tmp,
+                to: naming::HEAD_CHECKPOINT.to_string(),
+            },
+            After::Nothing,
+        ),
         (IoOp::SyncDir, After::CheckpointDone(cp)),
     ]
 }

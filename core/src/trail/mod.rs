@@ -24,9 +24,9 @@ use crate::config::{Options, INDEX_STRIDE};
 use crate::error::Error;
 use crate::footer::IndexBuilder;
 use crate::hash::{Hash, LogId};
-use crate::health::{Health, HealthState, HealthTracker, Transition};
 use crate::header::{SegmentHeader, HEADER_LEN};
-use crate::io::{IoId, IoOp, IoRequest, IoResult};
+use crate::health::{Health, HealthState, HealthTracker, Transition};
+use crate::io::{IoDone, IoId, IoOp, IoRequest, IoResult};
 use std::collections::VecDeque;
 
 /// What an append gets back once it is acknowledged.
@@ -190,7 +190,11 @@ impl Active {
             anchor: h.anchor,
             written_end: header_len,
             synced_end: header_len,
-            file_len: if opts.preallocate { opts.segment_bytes.max(header_len) } else { header_len },
+            file_len: if opts.preallocate {
+                opts.segment_bytes.max(header_len)
+            } else {
+                header_len
+            },
             records: 0,
             first_ts: None,
             base_ts,
@@ -201,14 +205,30 @@ impl Active {
 
 /// The IO steps that create a segment durably: the file, its header, its reserved space, a
 /// sync of the file and one of the directory — all before any record in it is acknowledged.
-pub(crate) fn create_segment_steps(opts: &Options, name: &str, header: &SegmentHeader) -> VecDeque<IoOp> {
+pub(crate) fn create_segment_steps(
+    opts: &Options,
+    name: &str,
+    header: &SegmentHeader,
+) -> VecDeque<IoOp> {
     let mut ops = VecDeque::new();
-    ops.push_back(IoOp::Create { file: name.to_string() });
-    ops.push_back(IoOp::Write { file: name.to_string(), offset: 0, data: header.encode().to_vec() });
+    ops.push_back(IoOp::Create {
+        file: name.to_string(),
+    });
+    ops.push_back(IoOp::Write {
+        file: name.to_string(),
+        offset: 0,
+        data: header.encode().to_vec(),
+    });
     if opts.preallocate && opts.segment_bytes > HEADER_LEN as u64 {
-        ops.push_back(IoOp::Preallocate { file: name.to_string(), len: opts.segment_bytes });
+        ops.push_back(IoOp::Preallocate {
+            file: name.to_string(),
+            len: opts.segment_bytes,
+        });
     }
-    ops.push_back(IoOp::Sync { file: name.to_string(), metadata: true });
+    ops.push_back(IoOp::Sync {
+        file: name.to_string(),
+        metadata: true,
+    });
     ops.push_back(IoOp::SyncDir);
     ops
 }
@@ -253,7 +273,8 @@ pub struct Trail {
     log_id: LogId,
     now: u64,
     next_io: u64,
-    inflight: Option<(IoId, Purpose)>,
+    /// The outstanding request: its id, why it was made, and the length of data it writes.
+    inflight: Option<(IoId, Purpose, Option<u64>)>,
     /// The request the opener is waiting on (the opener needs it back with the result).
     opening_op: Option<IoOp>,
     /// Steps of the maintenance job in progress, run before anything else.
@@ -339,7 +360,10 @@ impl Trail {
     /// closing, closed or failed to open.
     pub fn handle_append(&mut self, token: u64, payload: Vec<u8>, ts: u64) -> Result<(), Error> {
         if payload.len() > self.opts.max_payload as usize {
-            return Err(Error::TooLarge { len: payload.len(), max: self.opts.max_payload as usize });
+            return Err(Error::TooLarge {
+                len: payload.len(),
+                max: self.opts.max_payload as usize,
+            });
         }
         match self.phase {
             Phase::Closed => return Err(Error::Closed),
@@ -348,7 +372,9 @@ impl Trail {
             _ => {}
         }
         if let Some(reason) = &self.fatal {
-            return Err(Error::Failed { reason: reason.clone() });
+            return Err(Error::Failed {
+                reason: reason.clone(),
+            });
         }
         self.appends_received += 1;
         self.queue.push_back(Pending { token, ts, payload });
@@ -409,13 +435,21 @@ impl Trail {
 
     /// The durable head: the last record an fsync covered.
     pub fn head(&self) -> Checkpoint {
-        Checkpoint { log_id: self.log_id, seq: self.durable_seq, hash: self.durable_hash }
+        Checkpoint {
+            log_id: self.log_id,
+            seq: self.durable_seq,
+            hash: self.durable_hash,
+        }
     }
 
     /// The head including records written but not yet synced (acknowledged under the `Os` and
     /// `Interval` policies).
     pub fn written_head(&self) -> Checkpoint {
-        Checkpoint { log_id: self.log_id, seq: self.next_seq - 1, hash: self.head }
+        Checkpoint {
+            log_id: self.log_id,
+            seq: self.next_seq - 1,
+            hash: self.head,
+        }
     }
 
     /// Segment files of the trail, (first seq, file name), oldest first.
@@ -441,21 +475,36 @@ impl Trail {
         let (op, purpose) = self.next_action()?;
         let id = IoId(self.next_io);
         self.next_io += 1;
-        self.inflight = Some((id, purpose));
+        let write_len = match &op {
+            IoOp::Write { data, .. } => Some(data.len() as u64),
+            _ => None,
+        };
+        self.inflight = Some((id, purpose, write_len));
         Some(IoRequest { id, op })
     }
 
     /// The result of the request `id`. `op` is not needed back: the state machine remembers it.
     pub fn handle_io(&mut self, id: IoId, result: IoResult) {
-        let Some((expected, purpose)) = self.inflight.take() else {
+        let Some((expected, purpose, write_len)) = self.inflight.take() else {
             debug_assert!(false, "handle_io without an outstanding request");
             return;
         };
         if expected != id {
-            debug_assert!(false, "handle_io for {id:?} while {expected:?} is outstanding");
-            self.inflight = Some((expected, purpose));
+            debug_assert!(
+                false,
+                "handle_io for {id:?} while {expected:?} is outstanding"
+            );
+            self.inflight = Some((expected, purpose, write_len));
             return;
         }
+        // A short write is a failed write, whatever the host reported.
+        let result = match (result, write_len) {
+            (Ok(IoDone::Written(n)), Some(want)) if n != want => Err(crate::io::IoError::new(
+                crate::io::IoErrorKind::Other,
+                format!("short write: {n} of {want} bytes"),
+            )),
+            (r, _) => r,
+        };
         match purpose {
             Purpose::Opening => self.on_open_io(result),
             Purpose::BatchWrite(batch) => self.on_batch_written(batch, result),
@@ -495,7 +544,11 @@ impl Trail {
 
     fn emit_health(&mut self, t: Option<Transition>, reason: &str) {
         if let Some((from, to)) = t {
-            self.events.push_back(Event::HealthChanged { from, to, reason: reason.to_string() });
+            self.events.push_back(Event::HealthChanged {
+                from,
+                to,
+                reason: reason.to_string(),
+            });
         }
     }
 
@@ -515,19 +568,27 @@ impl Trail {
     fn fail_open(&mut self, e: Error) {
         self.phase = Phase::OpenFailed;
         for p in std::mem::take(&mut self.queue) {
-            self.events.push_back(Event::AppendFailed { token: p.token, error: Error::NotOpen });
+            self.events.push_back(Event::AppendFailed {
+                token: p.token,
+                error: Error::NotOpen,
+            });
         }
         for (token, _) in std::mem::take(&mut self.sync_waiters) {
-            self.events.push_back(Event::SyncFailed { token, error: Error::NotOpen });
+            self.events.push_back(Event::SyncFailed {
+                token,
+                error: Error::NotOpen,
+            });
         }
         self.events.push_back(Event::OpenFailed(e));
     }
 
     fn on_open_io(&mut self, result: IoResult) {
-        let op = self.opening_op.take().expect("the opening op is remembered");
+        let op = self
+            .opening_op
+            .take()
+            .expect("the opening op is remembered");
         if let Phase::Opening(opener) = &mut self.phase {
             opener.on_io(&op, result);
         }
     }
 }
-

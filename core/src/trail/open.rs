@@ -42,11 +42,21 @@ enum Stage {
     List,
     ReadCheckpoint,
     ReadLastHeader,
-    CheckAbandoned { offset: u64 },
+    CheckAbandoned {
+        offset: u64,
+    },
     ReadPrevHeader,
     ReadPrevTrailer,
-    ReadPrevFooter { offset: u64 },
-    Scan { offset: u64 },
+    ReadPrevFooter {
+        offset: u64,
+    },
+    /// The previous segment has no trailer at its end: scan it to find its footer.
+    ScanPrev {
+        offset: u64,
+    },
+    Scan {
+        offset: u64,
+    },
     /// Running the fixed steps in `steps`, then done.
     Finish,
 }
@@ -71,6 +81,7 @@ pub(crate) struct Opener {
     prev_header: Option<SegmentHeader>,
     prev_footer: Option<Footer>,
     scanner: Option<SegmentScanner>,
+    prev_scanner: Option<SegmentScanner>,
     checkpoint_hash_seen: Option<Hash>,
     header_defect: Option<HeaderDefect>,
     report: OpenReport,
@@ -91,6 +102,7 @@ impl Opener {
             prev_header: None,
             prev_footer: None,
             scanner: None,
+            prev_scanner: None,
             checkpoint_hash_seen: None,
             header_defect: None,
             report: OpenReport::default(),
@@ -98,11 +110,16 @@ impl Opener {
     }
 
     fn last(&self) -> &(u64, String, u64) {
-        self.segments.last().expect("a last segment exists in this stage")
+        self.segments
+            .last()
+            .expect("a last segment exists in this stage")
     }
 
     fn prev(&self) -> Option<&(u64, String, u64)> {
-        self.segments.len().checked_sub(2).map(|i| &self.segments[i])
+        self.segments
+            .len()
+            .checked_sub(2)
+            .map(|i| &self.segments[i])
     }
 
     /// The next thing to do.
@@ -116,7 +133,11 @@ impl Opener {
         if let Some(done) = self.done.take() {
             return OpenAction::Done(done);
         }
-        let read = |file: &str, offset: u64, len: u64| IoOp::Read { file: file.to_string(), offset, len: len as u32 };
+        let read = |file: &str, offset: u64, len: u64| IoOp::Read {
+            file: file.to_string(),
+            offset,
+            len: len as u32,
+        };
         match self.stage {
             Stage::List => OpenAction::Io(IoOp::List),
             Stage::ReadCheckpoint => OpenAction::Io(read(naming::HEAD_CHECKPOINT, 0, 4096)),
@@ -126,7 +147,11 @@ impl Opener {
             }
             Stage::CheckAbandoned { offset } => {
                 let (_, name, len) = self.last();
-                OpenAction::Io(read(name, offset, (len - offset).min(self.opts.read_chunk as u64)))
+                OpenAction::Io(read(
+                    name,
+                    offset,
+                    (len - offset).min(self.opts.read_chunk as u64),
+                ))
             }
             Stage::ReadPrevHeader => {
                 let (_, name, _) = self.prev().expect("prev exists");
@@ -134,15 +159,31 @@ impl Opener {
             }
             Stage::ReadPrevTrailer => {
                 let (_, name, len) = self.prev().expect("prev exists");
-                OpenAction::Io(read(name, len.saturating_sub(TRAILER_LEN as u64), TRAILER_LEN as u64))
+                OpenAction::Io(read(
+                    name,
+                    len.saturating_sub(TRAILER_LEN as u64),
+                    TRAILER_LEN as u64,
+                ))
             }
             Stage::ReadPrevFooter { offset } => {
                 let (_, name, len) = self.prev().expect("prev exists");
                 OpenAction::Io(read(name, offset, len - offset))
             }
+            Stage::ScanPrev { offset } => {
+                let (_, name, len) = self.prev().expect("prev exists");
+                OpenAction::Io(read(
+                    name,
+                    offset,
+                    (len - offset).min(self.opts.read_chunk as u64),
+                ))
+            }
             Stage::Scan { offset } => {
                 let (_, name, len) = self.last();
-                OpenAction::Io(read(name, offset, (len - offset).min(self.opts.read_chunk as u64)))
+                OpenAction::Io(read(
+                    name,
+                    offset,
+                    (len - offset).min(self.opts.read_chunk as u64),
+                ))
             }
             Stage::Finish => unreachable!("Finish completes through `steps` and `done`"),
         }
@@ -154,12 +195,18 @@ impl Opener {
             Ok(done) => done,
             Err(error) => {
                 // A missing checkpoint file is normal; everything else stops the open.
-                if matches!(self.stage, Stage::ReadCheckpoint) && error.kind == crate::io::IoErrorKind::NotFound {
+                if matches!(self.stage, Stage::ReadCheckpoint)
+                    && error.kind == crate::io::IoErrorKind::NotFound
+                {
                     self.stage = self.after_checkpoint();
                     return;
                 }
                 let location = op.file().map(Location::file).unwrap_or_default();
-                self.failed = Some(Error::Io { op: op.name(), location, error });
+                self.failed = Some(Error::Io {
+                    op: op.name(),
+                    location,
+                    error,
+                });
                 return;
             }
         };
@@ -178,6 +225,7 @@ impl Opener {
             Stage::ReadPrevHeader => self.on_prev_header(&data),
             Stage::ReadPrevTrailer => self.on_prev_trailer(&data),
             Stage::ReadPrevFooter { offset } => self.on_prev_footer(offset, &data),
+            Stage::ScanPrev { offset } => self.on_prev_scan_chunk(offset, &data),
             Stage::Scan { offset } => self.on_scan_chunk(offset, &data),
             Stage::List | Stage::Finish => Ok(()),
         };
@@ -193,24 +241,40 @@ impl Opener {
                 self.segments.push((first, e.name, e.len));
             } else if e.name == naming::HEAD_CHECKPOINT {
                 has_checkpoint = true;
-            } else if e.name == naming::HEAD_CHECKPOINT_TMP || e.name == naming::RETAINED_CHECKPOINT_TMP {
-                self.steps.push_back(IoOp::Remove { file: e.name.clone() });
+            } else if e.name == naming::HEAD_CHECKPOINT_TMP
+                || e.name == naming::RETAINED_CHECKPOINT_TMP
+            {
+                self.steps.push_back(IoOp::Remove {
+                    file: e.name.clone(),
+                });
                 self.report.removed_files.push(e.name);
             }
         }
         self.segments.sort();
-        self.stage = if has_checkpoint { Stage::ReadCheckpoint } else { self.after_checkpoint() };
+        self.stage = if has_checkpoint {
+            Stage::ReadCheckpoint
+        } else {
+            self.after_checkpoint()
+        };
     }
 
     fn after_checkpoint(&mut self) -> Stage {
         if self.segments.is_empty() {
             if let Some(cp) = self.checkpoint.filter(|c| c.seq > 0) {
-                self.failed = Some(Error::BehindCheckpoint { checkpoint: cp, last_seq: 0 });
+                self.failed = Some(Error::BehindCheckpoint {
+                    checkpoint: cp,
+                    last_seq: 0,
+                });
                 return Stage::Finish;
             }
             let log_id = self.checkpoint.map(|c| c.log_id).unwrap_or(self.new_log_id);
             self.report.created = true;
-            let header = SegmentHeader { log_id, segno: 0, first_seq: 1, anchor: genesis(&log_id) };
+            let header = SegmentHeader {
+                log_id,
+                segno: 0,
+                first_seq: 1,
+                anchor: genesis(&log_id),
+            };
             self.create_first_segment(header);
             return Stage::Finish;
         }
@@ -219,7 +283,7 @@ impl Opener {
 
     fn on_checkpoint(&mut self, data: &[u8]) -> Result<(), Error> {
         let text = String::from_utf8_lossy(data);
-        let cp = Checkpoint::parse(&text).map_err(|e| Error::Corrupt {
+        let cp = Checkpoint::parse_canonical(&text).map_err(|e| Error::Corrupt {
             location: Location::file(naming::HEAD_CHECKPOINT),
             what: e.to_string(),
         })?;
@@ -235,11 +299,18 @@ impl Opener {
                 if h.first_seq != first {
                     return Err(Error::Corrupt {
                         location: Location::file(&name).at(40).segment(h.segno),
-                        what: format!("header first seq {} does not match the file name", h.first_seq),
+                        what: format!(
+                            "header first seq {} does not match the file name",
+                            h.first_seq
+                        ),
                     });
                 }
                 self.last_header = Some(h);
-                self.stage = if self.prev().is_some() { Stage::ReadPrevHeader } else { self.start_scan()? };
+                self.stage = if self.prev().is_some() {
+                    Stage::ReadPrevHeader
+                } else {
+                    self.start_scan()?
+                };
                 Ok(())
             }
             Err(defect) => {
@@ -255,13 +326,19 @@ impl Opener {
     fn on_abandoned_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
         let (_, name, len) = self.last().clone();
         if data.is_empty() {
-            return Err(Error::Corrupt { location: Location::file(&name).at(offset), what: "file shorter than listed".into() });
+            return Err(Error::Corrupt {
+                location: Location::file(&name).at(offset),
+                what: "file shorter than listed".into(),
+            });
         }
         if let Some(i) = data.iter().position(|&b| b != 0) {
             let defect = self.header_defect.unwrap_or(HeaderDefect::CrcMismatch);
             return Err(Error::Corrupt {
                 location: Location::file(&name).at(0),
-                what: format!("{defect}, and data follows it at offset {}", offset + i as u64),
+                what: format!(
+                    "{defect}, and data follows it at offset {}",
+                    offset + i as u64
+                ),
             });
         }
         self.after_abandoned_chunk(offset + data.len() as u64, len)
@@ -278,7 +355,11 @@ impl Opener {
         self.steps.push_back(IoOp::SyncDir);
         self.report.removed_files.push(name);
         self.report.tail = TailReport::AbandonedSegmentRemoved;
-        self.stage = if self.segments.is_empty() { self.after_checkpoint() } else { Stage::ReadLastHeader };
+        self.stage = if self.segments.is_empty() {
+            self.after_checkpoint()
+        } else {
+            Stage::ReadLastHeader
+        };
         Ok(())
     }
 
@@ -289,13 +370,19 @@ impl Opener {
         if h.log_id != last.log_id {
             return Err(Error::Corrupt {
                 location: Location::file(&self.last().1).at(16).segment(last.segno),
-                what: format!("log id {} differs from the previous segment's {}", last.log_id, h.log_id),
+                what: format!(
+                    "log id {} differs from the previous segment's {}",
+                    last.log_id, h.log_id
+                ),
             });
         }
         if h.segno + 1 != last.segno {
             return Err(Error::Corrupt {
                 location: Location::file(&self.last().1).at(32).segment(last.segno),
-                what: format!("segment number {} does not follow {} (a segment is missing)", last.segno, h.segno),
+                what: format!(
+                    "segment number {} does not follow {} (a segment is missing)",
+                    last.segno, h.segno
+                ),
             });
         }
         self.prev_header = Some(h);
@@ -305,12 +392,68 @@ impl Opener {
 
     fn on_prev_trailer(&mut self, data: &[u8]) -> Result<(), Error> {
         let (_, name, len) = self.prev().expect("prev exists").clone();
-        let offset = Footer::trailer_offset(data, len).map_err(|d| Error::Corrupt {
-            location: Location::file(&name).at(len.saturating_sub(TRAILER_LEN as u64)),
-            what: format!("{d}; a segment followed by another must be sealed"),
-        })?;
-        self.stage = Stage::ReadPrevFooter { offset };
+        match Footer::trailer_offset(data, len) {
+            Ok(offset) => self.stage = Stage::ReadPrevFooter { offset },
+            Err(_) if !data.is_empty() && data.iter().all(|&b| b == 0) => {
+                // Zeros at the end: perhaps a seal whose cut of preallocated space was lost.
+                let h = self.prev_header.expect("read before");
+                self.prev_scanner = Some(SegmentScanner::new(ScanStart {
+                    offset: HEADER_LEN as u64,
+                    file_len: len,
+                    seq: h.first_seq,
+                    prev_hash: Some(h.anchor),
+                    prev_ts: 0,
+                    index_stride: INDEX_STRIDE,
+                    strict: false,
+                }));
+                self.stage = Stage::ScanPrev {
+                    offset: HEADER_LEN as u64,
+                };
+            }
+            Err(d) => {
+                return Err(Error::Corrupt {
+                    location: Location::file(&name).at(len.saturating_sub(TRAILER_LEN as u64)),
+                    what: format!("{d}; a segment followed by another must be sealed"),
+                })
+            }
+        }
         Ok(())
+    }
+
+    fn on_prev_scan_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let (_, name, len) = self.prev().expect("prev exists").clone();
+        let scanner = self.prev_scanner.as_mut().expect("scanning");
+        scanner.push(data);
+        while scanner.next_record().is_some() {}
+        let next = offset + data.len() as u64;
+        if !scanner.is_done() && next < len && !data.is_empty() {
+            self.stage = Stage::ScanPrev { offset: next };
+            return Ok(());
+        }
+        let segno = self.prev_header.expect("read before").segno;
+        match self.prev_scanner.take().expect("scanning").finish().end {
+            SegmentEnd::Sealed {
+                footer,
+                trailing_zeros,
+            } => {
+                let end = len - trailing_zeros;
+                self.steps.push_back(IoOp::Truncate {
+                    file: name.clone(),
+                    len: end,
+                });
+                self.steps.push_back(IoOp::Sync {
+                    file: name,
+                    metadata: true,
+                });
+                let offset = footer.offset;
+                let bytes = footer.encode();
+                self.on_prev_footer(offset, &bytes)
+            }
+            other => Err(Error::Corrupt {
+                location: Location::file(&name).segment(segno),
+                what: format!("a segment followed by another must be sealed, found {other:?}"),
+            }),
+        }
     }
 
     fn on_prev_footer(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
@@ -323,12 +466,18 @@ impl Opener {
         let last = self.last_header.expect("read before");
         let last_loc = Location::file(&self.last().1).segment(last.segno);
         if footer.offset != offset || footer.first_seq != prev_h.first_seq {
-            return Err(Error::Corrupt { location: Location::file(&name).at(offset), what: "footer does not describe its segment".into() });
+            return Err(Error::Corrupt {
+                location: Location::file(&name).at(offset),
+                what: "footer does not describe its segment".into(),
+            });
         }
         if footer.last_seq + 1 != last.first_seq {
             return Err(Error::Corrupt {
                 location: last_loc.at(40).seq(footer.last_seq + 1),
-                what: format!("segment starts at seq {} but the previous one ends at {}", last.first_seq, footer.last_seq),
+                what: format!(
+                    "segment starts at seq {} but the previous one ends at {}",
+                    last.first_seq, footer.last_seq
+                ),
             });
         }
         if footer.last_hash != last.anchor {
@@ -349,7 +498,10 @@ impl Opener {
             // Earlier segments were removed by retention: the anchor must be vouched for.
             return Err(Error::Corrupt {
                 location: Location::file(&name).segment(h.segno),
-                what: format!("first segment is number {} and earlier segments are missing", h.segno),
+                what: format!(
+                    "first segment is number {} and earlier segments are missing",
+                    h.segno
+                ),
             });
         }
         if self.prev_footer.is_none() && (h.first_seq != 1 || h.anchor != genesis(&h.log_id)) {
@@ -362,11 +514,19 @@ impl Opener {
             if cp.log_id != h.log_id {
                 return Err(Error::CheckpointMismatch {
                     checkpoint: cp,
-                    what: format!("{} belongs to log {}, the trail is log {}", naming::HEAD_CHECKPOINT, cp.log_id, h.log_id),
+                    what: format!(
+                        "{} belongs to log {}, the trail is log {}",
+                        naming::HEAD_CHECKPOINT,
+                        cp.log_id,
+                        h.log_id
+                    ),
                 });
             }
             if cp.seq + 1 == h.first_seq && cp.hash != h.anchor {
-                return Err(Error::CheckpointMismatch { checkpoint: cp, what: "anchor hash differs".into() });
+                return Err(Error::CheckpointMismatch {
+                    checkpoint: cp,
+                    what: "anchor hash differs".into(),
+                });
             }
         }
         let prev_ts = self.prev_footer.as_ref().map_or(0, |f| f.last_ts);
@@ -383,7 +543,9 @@ impl Opener {
             self.finish_scan()?;
             return Ok(Stage::Finish);
         }
-        Ok(Stage::Scan { offset: HEADER_LEN as u64 })
+        Ok(Stage::Scan {
+            offset: HEADER_LEN as u64,
+        })
     }
 
     fn on_scan_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
@@ -397,7 +559,10 @@ impl Opener {
                 if r.hash != cp.hash {
                     return Err(Error::CheckpointMismatch {
                         checkpoint: cp,
-                        what: format!("record {} in {name} at offset {} has hash {}", r.seq, r.offset, r.hash),
+                        what: format!(
+                            "record {} in {name} at offset {} has hash {}",
+                            r.seq, r.offset, r.hash
+                        ),
                     });
                 }
             }
@@ -421,28 +586,51 @@ impl Opener {
         let last_seq = summary.next_seq - 1;
         if let Some(cp) = self.checkpoint {
             if cp.seq > last_seq {
-                return Err(Error::BehindCheckpoint { checkpoint: cp, last_seq });
+                return Err(Error::BehindCheckpoint {
+                    checkpoint: cp,
+                    last_seq,
+                });
             }
         }
         let mut sealed = None;
         match summary.end {
             SegmentEnd::Clean => {}
-            SegmentEnd::ZeroTail { len: zeros, .. } => self.report.tail = TailReport::Preallocated { bytes: zeros },
-            SegmentEnd::Sealed { footer, trailing_zeros } => {
+            SegmentEnd::ZeroTail { len: zeros, .. } => {
+                self.report.tail = TailReport::Preallocated { bytes: zeros }
+            }
+            SegmentEnd::Sealed {
+                footer,
+                trailing_zeros,
+            } => {
                 if trailing_zeros > 0 {
                     let end = len - trailing_zeros;
-                    self.steps.push_back(IoOp::Truncate { file: name.clone(), len: end });
-                    self.steps.push_back(IoOp::Sync { file: name.clone(), metadata: true });
+                    self.steps.push_back(IoOp::Truncate {
+                        file: name.clone(),
+                        len: end,
+                    });
+                    self.steps.push_back(IoOp::Sync {
+                        file: name.clone(),
+                        metadata: true,
+                    });
                 }
                 self.report.tail = TailReport::Sealed;
                 sealed = Some(footer);
             }
-            SegmentEnd::Torn { offset, len: torn, found } => {
+            SegmentEnd::Torn {
+                offset,
+                len: torn,
+                found,
+            } => {
                 if self.opts.recovery == RecoveryMode::AbsoluteConsistency {
-                    return Err(Error::TornTail { location: loc().at(offset).seq(summary.next_seq), len: torn });
+                    return Err(Error::TornTail {
+                        location: loc().at(offset).seq(summary.next_seq),
+                        len: torn,
+                    });
                 }
-                self.steps.push_back(IoOp::Truncate { file: name.clone(), len: offset });
-                self.steps.push_back(IoOp::Sync { file: name.clone(), metadata: true });
+                self.steps.push_back(IoOp::Truncate {
+                    file: name.clone(),
+                    len: offset,
+                });
                 self.report.tail = TailReport::Truncated {
                     file: name.clone(),
                     offset,
@@ -454,18 +642,30 @@ impl Opener {
             SegmentEnd::Corrupt(d) => {
                 let mut what = d.kind.to_string();
                 if let Some((at, seq)) = d.resumes_at {
-                    what.push_str(&format!("; valid records resume at offset {at} (seq {seq})"));
+                    what.push_str(&format!(
+                        "; valid records resume at offset {at} (seq {seq})"
+                    ));
                 }
-                return Err(Error::Corrupt { location: loc().at(d.offset).seq(d.seq), what });
+                return Err(Error::Corrupt {
+                    location: loc().at(d.offset).seq(d.seq),
+                    what,
+                });
             }
         }
         if let (Some(cp), true) = (self.checkpoint, summary.records > 0) {
             if cp.seq >= h.first_seq && self.checkpoint_hash_seen.is_none() {
-                return Err(Error::CheckpointMismatch { checkpoint: cp, what: "record not found".into() });
+                return Err(Error::CheckpointMismatch {
+                    checkpoint: cp,
+                    what: "record not found".into(),
+                });
             }
         }
         self.report.segments = self.segments.len();
-        let mut segments: Vec<(u64, String)> = self.segments.iter().map(|(f, n, _)| (*f, n.clone())).collect();
+        let mut segments: Vec<(u64, String)> = self
+            .segments
+            .iter()
+            .map(|(f, n, _)| (*f, n.clone()))
+            .collect();
         let active = Active {
             name: name.clone(),
             segno: h.segno,
@@ -491,6 +691,24 @@ impl Opener {
             segments: Vec::new(),
             report: std::mem::take(&mut self.report),
         };
+        if sealed.is_none() {
+            // Rewrite the header (same bytes) and sync before the first acknowledgement. An
+            // earlier open may have created this segment and seen its sync fail; the kernel then
+            // marks the page clean without writing it, and the header would never reach the disk
+            // however many later syncs succeed ("fsyncgate"). Writing it again re-dirties it.
+            // Likewise the directory entry: an earlier open may have created the file and seen
+            // the directory sync fail.
+            self.steps.push_back(IoOp::Write {
+                file: name.clone(),
+                offset: 0,
+                data: h.encode().to_vec(),
+            });
+            self.steps.push_back(IoOp::Sync {
+                file: name.clone(),
+                metadata: true,
+            });
+            self.steps.push_back(IoOp::SyncDir);
+        }
         if sealed.is_some() {
             // The last segment is sealed (rotation stopped between seal and create): continue in
             // a new one.
@@ -507,7 +725,11 @@ impl Opener {
         }
         opened.segments = segments;
         opened.report.log_id = h.log_id;
-        opened.report.head = Checkpoint { log_id: h.log_id, seq: last_seq, hash: summary.last_hash };
+        opened.report.head = Checkpoint {
+            log_id: h.log_id,
+            seq: last_seq,
+            hash: summary.last_hash,
+        };
         opened.report.next_seq = summary.next_seq;
         self.done = Some(Box::new(opened));
         Ok(())
@@ -543,5 +765,8 @@ impl Opener {
 }
 
 fn header_error(name: &str, d: HeaderDefect) -> Error {
-    Error::Corrupt { location: Location::file(name).at(0), what: d.to_string() }
+    Error::Corrupt {
+        location: Location::file(name).at(0),
+        what: d.to_string(),
+    }
 }
