@@ -19,6 +19,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod event;
 pub mod footer;
 pub mod frame;
 pub mod hash;
@@ -35,6 +36,7 @@ pub mod verify;
 pub use checkpoint::Checkpoint;
 pub use config::{Durability, Options, RecoveryMode};
 pub use error::{Error, Location};
+pub use event::{AuditEvent, Decision, EventBody};
 pub use hash::{Hash, LogId};
 pub use health::{Health, HealthState};
 pub use io::{DirEntry, IoDone, IoError, IoErrorKind, IoId, IoOp, IoRequest, IoResult};

@@ -441,6 +441,7 @@ pub struct VerifyTask {
     has_head: bool,
     has_retained: bool,
     head: Option<Checkpoint>,
+    use_head: bool,
     retained: Option<Checkpoint>,
     verifier: Option<Verifier>,
     result: Option<Result<VerifyReport, Error>>,
@@ -451,6 +452,12 @@ pub struct VerifyTask {
 impl VerifyTask {
     /// Verifies the trail against `checkpoints` (in addition to its own `head.checkpoint`).
     pub fn new(checkpoints: Vec<Checkpoint>, read_chunk: u32) -> VerifyTask {
+        VerifyTask::with_head(checkpoints, read_chunk, true)
+    }
+
+    /// Like [`VerifyTask::new`]; `use_head` false ignores the trail's own `head.checkpoint`
+    /// (repair uses it to find the first physical damage rather than the checkpoint's verdict).
+    pub fn with_head(checkpoints: Vec<Checkpoint>, read_chunk: u32, use_head: bool) -> VerifyTask {
         VerifyTask {
             stage: TaskStage::List,
             read_chunk: read_chunk.max(4096),
@@ -459,6 +466,7 @@ impl VerifyTask {
             has_head: false,
             has_retained: false,
             head: None,
+            use_head,
             retained: None,
             verifier: None,
             result: None,
@@ -590,7 +598,9 @@ impl VerifyTask {
 
     fn start_segments(&mut self) {
         let mut cps = self.extra.clone();
-        cps.extend(self.head);
+        if self.use_head {
+            cps.extend(self.head);
+        }
         self.verifier = Some(Verifier::new(cps, self.retained));
         if self.segments.is_empty() {
             let v = self.verifier.take().expect("just made");

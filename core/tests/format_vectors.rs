@@ -24,7 +24,12 @@ fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
         ("log_id".to_string(), log_id.to_hex()),
         ("genesis".to_string(), genesis(&log_id).to_hex()),
     ];
-    let header = SegmentHeader { log_id, segno: 0, first_seq: 1, anchor: genesis(&log_id) };
+    let header = SegmentHeader {
+        log_id,
+        segno: 0,
+        first_seq: 1,
+        anchor: genesis(&log_id),
+    };
     let mut file = header.encode().to_vec();
     v.push(("segment_header".into(), to_hex_bytes(&file)));
     let mut prev = genesis(&log_id);
@@ -42,7 +47,10 @@ fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
         v.push((format!("record{seq}_ts"), ts.to_string()));
         v.push((format!("record{seq}_leaf"), l.to_hex()));
         v.push((format!("record{seq}_chain"), h.to_hex()));
-        v.push((format!("record{seq}_crc"), format!("{:08x}", frame_crc(&frame))));
+        v.push((
+            format!("record{seq}_crc"),
+            format!("{:08x}", frame_crc(&frame)),
+        ));
         v.push((format!("record{seq}_frame"), to_hex_bytes(&frame)));
         file.extend_from_slice(&frame);
         prev = h;
@@ -61,15 +69,29 @@ fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
     let fb = footer.encode();
     v.push(("footer".into(), to_hex_bytes(&fb)));
     file.extend_from_slice(&fb);
-    v.push(("sealed_segment_blake3".into(), blake3::hash(&file).to_hex().to_string()));
-    let cp = Checkpoint { log_id, seq: 3, hash: prev };
-    v.push(("checkpoint_text".into(), to_hex_bytes(cp.to_text().as_bytes())));
+    v.push((
+        "sealed_segment_blake3".into(),
+        blake3::hash(&file).to_hex().to_string(),
+    ));
+    let cp = Checkpoint {
+        log_id,
+        seq: 3,
+        hash: prev,
+    };
+    v.push((
+        "checkpoint_text".into(),
+        to_hex_bytes(cp.to_text().as_bytes()),
+    ));
     (v, file, cp)
 }
 
 fn documented() -> Vec<(String, String)> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../FORMAT.md")).expect("FORMAT.md");
-    let block = doc.split("```vectors\n").nth(1).expect("FORMAT.md has a ```vectors block");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../FORMAT.md"))
+        .expect("FORMAT.md");
+    let block = doc
+        .split("```vectors\n")
+        .nth(1)
+        .expect("FORMAT.md has a ```vectors block");
     let block = block.split("```").next().unwrap();
     let mut out: Vec<(String, String)> = Vec::new();
     for line in block.lines() {
@@ -103,10 +125,15 @@ fn format_md_vectors_match_the_implementation() {
             }
         }
     }
-    assert_eq!(documented(), computed, "FORMAT.md vectors differ from the implementation");
+    assert_eq!(
+        documented(),
+        computed,
+        "FORMAT.md vectors differ from the implementation"
+    );
     // The documented sealed segment verifies, against its checkpoint too.
     let mut v = Verifier::new(vec![cp], None);
-    v.begin_segment("00000000000000000001.evseg", file.len() as u64, false).unwrap();
+    v.begin_segment("00000000000000000001.evseg", file.len() as u64, false)
+        .unwrap();
     v.push(&file).unwrap();
     let report = v.finish().unwrap();
     assert_eq!((report.records, report.head), (3, cp));

@@ -652,7 +652,9 @@ fn any_flipped_bit_is_reported() {
                 if let TailReport::Truncated { file, offset, .. } = &r.tail {
                     assert_eq!(file, name, "{ctx}");
                     assert!(*offset <= flip_at, "{ctx}: cut at {offset}");
-                    let last = names.iter().rfind(|n| naming::parse_segment_name(n).is_some());
+                    let last = names
+                        .iter()
+                        .rfind(|n| naming::parse_segment_name(n).is_some());
                     assert_eq!(Some(name), last, "{ctx}: only the last segment may be cut");
                 }
             }

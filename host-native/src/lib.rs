@@ -1,4 +1,37 @@
-//! Tokio adapter for evident (in progress: see the host-native issue).
+//! # evident-native
+//!
+//! The tokio adapter of evident, the tamper-evident, crash-safe audit trail: a cloneable async
+//! [`Trail`] handle around the sans-IO core, a [`Reader`] for other tasks and processes, and the
+//! `evident` CLI.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), evident_native::Error> {
+//! use evident_native::{Trail, TrailOptions};
+//! let trail = Trail::open("/var/lib/agent-audit", TrailOptions::default()).await?;
+//! let receipt = trail.append(b"tool call: web.search".to_vec()).await?; // durable when it returns
+//! println!("seq {} hash {}", receipt.seq, receipt.hash);
+//! let checkpoint = trail.head(); // ship it off the host
+//! trail.close().await?;
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
+mod driver;
+mod error;
+pub mod fs_exec;
+pub mod jsonl;
+mod mirror;
+pub mod reader;
+pub mod repair;
+mod trail;
+
+pub use driver::now_ns;
+pub use error::{Error, Result};
 pub use evident_core as core;
+pub use evident_core::{
+    AuditEvent, Checkpoint, Decision, Durability, EventBody, Health, HealthState, OpenReport,
+    Options, Receipt, RecoveryMode, TailReport,
+};
+pub use mirror::Mirror;
+pub use reader::{Reader, Record};
+pub use trail::{Trail, TrailOptions, LOCK_FILE};

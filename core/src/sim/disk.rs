@@ -53,6 +53,61 @@ enum DirChange {
     Rename(String, String),
 }
 
+/// A fault scheduled for a specific upcoming operation (see [`FakeDisk::script`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scripted {
+    /// Fail with ENOSPC, writing nothing.
+    NoSpace,
+    /// Fail with EIO (a write writes nothing; a sync drops the pending changes).
+    Eio,
+    /// A write reports success for only `n` bytes (and writes only those).
+    Short(u64),
+}
+
+/// Which operations a scripted fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// `IoOp::Write` to a segment file.
+    SegmentWrite,
+    /// `IoOp::Sync` with `metadata: false` (a group-commit sync).
+    BatchSync,
+    /// Any `IoOp::Sync`.
+    AnySync,
+    /// `IoOp::SyncDir`.
+    SyncDir,
+    /// `IoOp::Create`.
+    Create,
+    /// `IoOp::Truncate`.
+    Truncate,
+    /// `IoOp::Read`.
+    Read,
+    /// `IoOp::Rename`.
+    Rename,
+}
+
+impl OpKind {
+    fn matches(&self, op: &IoOp) -> bool {
+        match (self, op) {
+            (OpKind::SegmentWrite, IoOp::Write { file, .. }) => {
+                crate::naming::parse_segment_name(file).is_some()
+            }
+            (
+                OpKind::BatchSync,
+                IoOp::Sync {
+                    metadata: false, ..
+                },
+            ) => true,
+            (OpKind::AnySync, IoOp::Sync { .. }) => true,
+            (OpKind::SyncDir, IoOp::SyncDir) => true,
+            (OpKind::Create, IoOp::Create { .. }) => true,
+            (OpKind::Truncate, IoOp::Truncate { .. }) => true,
+            (OpKind::Read, IoOp::Read { .. }) => true,
+            (OpKind::Rename, IoOp::Rename { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Counts of what happened, for reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiskStats {
@@ -80,6 +135,7 @@ pub struct FakeDisk {
     pub stats: DiskStats,
     /// Whether the last operation had a fault injected.
     pub last_faulted: bool,
+    script: Vec<(OpKind, Scripted)>,
 }
 
 fn apply(content: &mut Vec<u8>, change: &Change) {
@@ -111,7 +167,21 @@ impl FakeDisk {
             rng: SimRng::new(seed),
             stats: DiskStats::default(),
             last_faulted: false,
+            script: Vec::new(),
         }
+    }
+
+    /// Schedules `fault` for the next operation of `kind` (scripted faults apply in order,
+    /// before the random ones).
+    pub fn script(&mut self, kind: OpKind, fault: Scripted) {
+        self.script.push((kind, fault));
+    }
+
+    fn scripted(&mut self, op: &IoOp) -> Option<Scripted> {
+        let i = self.script.iter().position(|(k, _)| k.matches(op))?;
+        self.stats.faults += 1;
+        self.last_faulted = true;
+        Some(self.script.remove(i).1)
     }
 
     fn inode(&mut self, file: &str) -> Result<&mut Inode, IoError> {
@@ -144,6 +214,9 @@ impl FakeDisk {
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
         self.stats.ops += 1;
         self.last_faulted = false;
+        if let Some(fault) = self.scripted(op) {
+            return self.perform_scripted(op, fault);
+        }
         let f = self.faults;
         match op {
             IoOp::List => Ok(IoDone::Listed(
@@ -292,6 +365,28 @@ impl FakeDisk {
                 self.dir_pending.clear();
                 Ok(IoDone::Ok)
             }
+        }
+    }
+
+    fn perform_scripted(&mut self, op: &IoOp, fault: Scripted) -> IoResult {
+        match (op, fault) {
+            (IoOp::Write { file, offset, data }, Scripted::Short(n)) => {
+                let n = (n as usize).min(data.len());
+                self.change(
+                    file,
+                    Change::Write {
+                        offset: *offset,
+                        data: data[..n].to_vec(),
+                    },
+                )?;
+                Ok(IoDone::Written(n as u64))
+            }
+            (IoOp::Sync { file, .. }, Scripted::Eio) => {
+                self.inode(file)?.pending.clear();
+                Err(eio("fsync"))
+            }
+            (_, Scripted::NoSpace) => Err(IoError::new(IoErrorKind::NoSpace, "scripted ENOSPC")),
+            _ => Err(eio("scripted")),
         }
     }
 

@@ -5,7 +5,7 @@
 mod disk;
 mod rng;
 
-pub use disk::{DiskStats, FakeDisk, Faults};
+pub use disk::{DiskStats, FakeDisk, Faults, OpKind, Scripted};
 pub use rng::SimRng;
 
 use crate::io::IoResult;

@@ -584,6 +584,21 @@ impl Opener {
         let prev_ts = self.prev_footer.as_ref().map_or(0, |f| f.last_ts);
         let loc = || Location::file(&name).segment(h.segno);
         let last_seq = summary.next_seq - 1;
+        // Damage is reported where it is, before the comparison with the checkpoint: the scan
+        // stops at the damage, so the trail also looks shorter than its checkpoint, and
+        // `BehindCheckpoint` would hide the file, offset and seq of the edit.
+        if let SegmentEnd::Corrupt(d) = &summary.end {
+            let mut what = d.kind.to_string();
+            if let Some((at, seq)) = d.resumes_at {
+                what.push_str(&format!(
+                    "; valid records resume at offset {at} (seq {seq})"
+                ));
+            }
+            return Err(Error::Corrupt {
+                location: loc().at(d.offset).seq(d.seq),
+                what,
+            });
+        }
         if let Some(cp) = self.checkpoint {
             if cp.seq > last_seq {
                 return Err(Error::BehindCheckpoint {
@@ -639,18 +654,7 @@ impl Opener {
                     found,
                 };
             }
-            SegmentEnd::Corrupt(d) => {
-                let mut what = d.kind.to_string();
-                if let Some((at, seq)) = d.resumes_at {
-                    what.push_str(&format!(
-                        "; valid records resume at offset {at} (seq {seq})"
-                    ));
-                }
-                return Err(Error::Corrupt {
-                    location: loc().at(d.offset).seq(d.seq),
-                    what,
-                });
-            }
+            SegmentEnd::Corrupt(_) => unreachable!("returned above"),
         }
         if let (Some(cp), true) = (self.checkpoint, summary.records > 0) {
             if cp.seq >= h.first_seq && self.checkpoint_hash_seen.is_none() {

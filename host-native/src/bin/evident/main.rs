@@ -1,0 +1,150 @@
+//! `evident`: the operator's command line for evident trails.
+//!
+//! Exit codes: 0 success; 1 an operational error (IO, bad input, a trail locked by a writer);
+//! 2 bad usage; 3 corruption or tampering found (or a checkpoint the trail no longer proves);
+//! 4 a torn tail found (an interrupted write: `evident recover` cuts it, losing nothing that was
+//! acknowledged).
+
+mod append;
+mod demo;
+mod fix;
+mod read;
+
+use clap::{Parser, Subcommand};
+use evident_native::{Durability, Error};
+use std::process::ExitCode;
+
+/// A tamper-evident, crash-safe audit trail for AI agents.
+#[derive(Parser)]
+#[command(name = "evident", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by the commands that write.
+#[derive(clap::Args, Clone, Debug)]
+pub struct WriteOpts {
+    /// Rotate to a new segment at this size (bytes).
+    #[arg(long, default_value_t = 64 << 20)]
+    pub segment_bytes: u64,
+    /// When appends are acknowledged: `always` (after the covering fsync, group-committed),
+    /// `os` (once written; fsync at rotation and close), or `interval:MS` (once written; fsync
+    /// at most MS milliseconds later).
+    #[arg(long, default_value = "always", value_parser = parse_durability)]
+    pub durability: Durability,
+}
+
+impl WriteOpts {
+    pub fn core(&self) -> evident_native::Options {
+        evident_native::Options {
+            segment_bytes: self.segment_bytes,
+            durability: self.durability,
+            ..Default::default()
+        }
+    }
+}
+
+fn parse_durability(s: &str) -> Result<Durability, String> {
+    match s {
+        "always" => Ok(Durability::Always),
+        "os" => Ok(Durability::Os),
+        _ => match s
+            .strip_prefix("interval:")
+            .and_then(|ms| ms.parse::<u64>().ok())
+        {
+            Some(ms) => Ok(Durability::Interval {
+                nanos: ms * 1_000_000,
+            }),
+            None => Err(format!(
+                "`{s}`: expected always, os or interval:MILLISECONDS"
+            )),
+        },
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulated agents append a realistic mix of exec, tool-call and query events concurrently,
+    /// then the trail is verified and its head, health and throughput printed.
+    Demo(demo::Args),
+    /// Append one record per stdin line; print each acknowledged seq once it is durable.
+    Append(append::Args),
+    /// Verify framing, chain, segment links and checkpoints; exit 0 only when intact.
+    Verify(read::VerifyArgs),
+    /// Print the trail's verified head as a checkpoint (for `verify --checkpoint`).
+    Head(read::DirArgs),
+    /// Print every record as one JSON object per line.
+    Export(read::ExportArgs),
+    /// Print the last records, and with -f follow new ones.
+    Tail(read::TailArgs),
+    /// Segments, sizes, seq ranges, the checkpoint and the trail's state.
+    Inspect(read::DirArgs),
+    /// Open the trail to run crash recovery (cutting a torn tail only), then close it.
+    Recover(fix::RecoverArgs),
+    /// Cut a damaged trail before its first damage, after copying the damaged files aside.
+    Repair(fix::RepairArgs),
+}
+
+/// How a command ended, for the exit code.
+pub enum Outcome {
+    Ok,
+    Corrupt,
+    Torn,
+}
+
+/// The exit code for an error.
+pub fn exit_for(e: &Error) -> u8 {
+    match e.as_trail() {
+        Some(evident_core::Error::TornTail { .. }) => 4,
+        Some(t) if t.is_corruption() => 3,
+        _ => 1,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Demo(a) => demo::run(a).await,
+            Command::Append(a) => append::run(a).await,
+            Command::Verify(a) => read::verify(a),
+            Command::Head(a) => read::head(a),
+            Command::Export(a) => read::export(a),
+            Command::Tail(a) => read::tail(a).await,
+            Command::Inspect(a) => read::inspect(a),
+            Command::Recover(a) => fix::recover(a).await,
+            Command::Repair(a) => fix::repair(a),
+        }
+    });
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Corrupt) => ExitCode::from(3),
+        Ok(Outcome::Torn) => ExitCode::from(4),
+        Err(e) => {
+            eprintln!("evident: {e}");
+            ExitCode::from(exit_for(&e))
+        }
+    }
+}
+
+/// Prints `v` as one JSON line.
+pub fn print_json(v: &serde_json::Value) {
+    println!("{v}");
+}
+
+/// A directory argument that must exist.
+pub fn existing_dir(dir: &std::path::Path) -> Result<(), Error> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::Io {
+            path: dir.to_path_buf(),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such trail directory"),
+        })
+    }
+}

@@ -1,0 +1,376 @@
+//! Read-only commands: verify, head, export, tail, inspect.
+
+use crate::{existing_dir, print_json, Outcome};
+use evident_core::footer::Footer;
+use evident_core::{naming, Checkpoint};
+use evident_native::fs_exec::verify_dir;
+use evident_native::jsonl::{parse_time, record_json};
+use evident_native::{AuditEvent, Error, Reader};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::collections::VecDeque;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct DirArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    /// Machine-readable output (one JSON object).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    /// A checkpoint file (from `evident head`) the trail must still contain; repeatable.
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    checkpoints: Vec<PathBuf>,
+    /// Machine-readable output (one JSON object).
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    /// Output format (one JSON object per record).
+    #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+    format: String,
+    /// Only records at or after this time (RFC 3339, or nanoseconds since the epoch).
+    #[arg(long, value_parser = time_arg)]
+    since: Option<u64>,
+    /// Only records before this time.
+    #[arg(long, value_parser = time_arg)]
+    until: Option<u64>,
+    /// Only events of this agent.
+    #[arg(long)]
+    agent: Option<String>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+pub struct TailArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    /// How many of the last records to print.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    lines: usize,
+    /// Keep printing records as they are appended.
+    #[arg(short = 'f', long)]
+    follow: bool,
+}
+
+fn time_arg(s: &str) -> Result<u64, String> {
+    parse_time(s).ok_or_else(|| {
+        format!("`{s}`: expected RFC 3339 UTC (2024-05-01T12:00:00Z) or nanoseconds")
+    })
+}
+
+fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || total < (64 << 20) || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
+        )
+        .expect("a valid template"),
+    );
+    pb
+}
+
+fn error_json(e: &evident_core::Error) -> serde_json::Value {
+    let loc = e.location();
+    let kind = match e {
+        evident_core::Error::Corrupt { .. } => "corrupt",
+        evident_core::Error::TornTail { .. } => "torn_tail",
+        evident_core::Error::BehindCheckpoint { .. } => "behind_checkpoint",
+        evident_core::Error::CheckpointMismatch { .. } => "checkpoint_mismatch",
+        evident_core::Error::Io { .. } => "io",
+        _ => "other",
+    };
+    json!({
+        "kind": kind,
+        "message": e.to_string(),
+        "file": loc.and_then(|l| l.file.clone()),
+        "segment": loc.and_then(|l| l.segment),
+        "offset": loc.and_then(|l| l.offset),
+        "seq": loc.and_then(|l| l.seq),
+    })
+}
+
+pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let mut cps = Vec::new();
+    for path in &a.checkpoints {
+        let text = std::fs::read_to_string(path).map_err(|error| Error::Io {
+            path: path.clone(),
+            error,
+        })?;
+        let cp = Checkpoint::parse(&text).map_err(|e| Error::Io {
+            path: path.clone(),
+            error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+        })?;
+        cps.push(cp);
+    }
+    let mut pb: Option<ProgressBar> = None;
+    let quiet = a.quiet || a.json;
+    let result = verify_dir(&a.dir, cps, |done, total| {
+        let bar = pb.get_or_insert_with(|| progress_bar(total, quiet));
+        bar.set_position(done);
+    });
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    match result {
+        Ok(r) => {
+            if a.json {
+                print_json(&json!({
+                    "ok": true,
+                    "log_id": r.log_id.to_hex(),
+                    "segments": r.segments,
+                    "records": r.records,
+                    "bytes": r.bytes,
+                    "first_seq": r.first_seq,
+                    "head": {"seq": r.head.seq, "hash": r.head.hash.to_hex()},
+                    "checkpoints_verified": r.checkpoints_verified.iter().map(|c| c.seq).collect::<Vec<_>>(),
+                    "unfinished_seals": r.unfinished_seals,
+                }));
+            } else {
+                println!(
+                    "intact: {} records in {} segments ({} bytes), log {}",
+                    r.records, r.segments, r.bytes, r.log_id
+                );
+                println!("head: seq {} hash {}", r.head.seq, r.head.hash);
+                for cp in &r.checkpoints_verified {
+                    println!("checkpoint proven: seq {} hash {}", cp.seq, cp.hash);
+                }
+                if let Some(a) = r.anchored_by {
+                    println!("note: records before seq {} were removed by retention (anchored by retained.checkpoint)", a.seq + 1);
+                }
+                for s in &r.unfinished_seals {
+                    println!(
+                        "note: {s} has zero bytes after its footer (an interrupted seal; harmless)"
+                    );
+                }
+            }
+            Ok(Outcome::Ok)
+        }
+        Err(e) if e.is_corruption() || matches!(e, evident_core::Error::TornTail { .. }) => {
+            if a.json {
+                print_json(&json!({"ok": false, "error": error_json(&e)}));
+            } else {
+                println!("NOT INTACT: {e}");
+                if let evident_core::Error::TornTail { .. } = e {
+                    println!("hint: an interrupted write; `evident recover` cuts it without losing acknowledged records");
+                }
+            }
+            Ok(if matches!(e, evident_core::Error::TornTail { .. }) {
+                Outcome::Torn
+            } else {
+                Outcome::Corrupt
+            })
+        }
+        Err(e) => Err(Error::Trail(e)),
+    }
+}
+
+pub fn head(a: DirArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let r = verify_dir(&a.dir, Vec::new(), |_, _| {}).map_err(Error::Trail)?;
+    if a.json {
+        println!("{}", r.head.to_json());
+    } else {
+        print!("{}", r.head.to_text());
+    }
+    Ok(Outcome::Ok)
+}
+
+fn agent_of(payload: &[u8]) -> Option<String> {
+    AuditEvent::from_json(payload).ok().map(|e| e.agent_id)
+}
+
+pub fn export(a: ExportArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let mut reader = Reader::open(&a.dir)?;
+    let total: u64 = reader.segments().len() as u64;
+    let pb = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        progress_bar(total * (64 << 20), false)
+    };
+    pb.set_length(total);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    reader.seek(1)?;
+    let mut last_segment_first = 0;
+    while let Some(r) = reader.next_available()? {
+        if a.since.is_some_and(|s| r.ts < s) || a.until.is_some_and(|u| r.ts >= u) {
+            continue;
+        }
+        if let Some(agent) = &a.agent {
+            if agent_of(&r.payload).as_deref() != Some(agent.as_str()) {
+                continue;
+            }
+        }
+        let seg_first = reader
+            .segments()
+            .iter()
+            .rev()
+            .find(|(f, _)| *f <= r.seq)
+            .map_or(0, |(f, _)| *f);
+        if seg_first != last_segment_first {
+            last_segment_first = seg_first;
+            pb.inc(1);
+        }
+        let line = record_json(r.seq, r.ts, &r.hash, &r.payload);
+        if writeln!(out, "{line}").is_err() {
+            break; // a closed pipe (`| head`) is not an error
+        }
+    }
+    let _ = out.flush();
+    pb.finish_and_clear();
+    Ok(Outcome::Ok)
+}
+
+pub async fn tail(a: TailArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let mut reader = Reader::open(&a.dir)?;
+    let firsts: Vec<u64> = reader.segments().iter().map(|(f, _)| *f).collect();
+    let mut last: VecDeque<evident_native::Record> = VecDeque::new();
+    // Start from the last segment, going back only as far as needed for N records.
+    for start in (0..firsts.len()).rev() {
+        last.clear();
+        reader.seek(firsts[start])?;
+        while let Some(r) = reader.next_available()? {
+            last.push_back(r);
+            if last.len() > a.lines {
+                last.pop_front();
+            }
+        }
+        if last.len() >= a.lines || start == 0 {
+            break;
+        }
+    }
+    for r in &last {
+        println!("{}", record_json(r.seq, r.ts, &r.hash, &r.payload));
+    }
+    if a.follow {
+        loop {
+            let r = reader.next_following(Duration::from_millis(100)).await?;
+            println!("{}", record_json(r.seq, r.ts, &r.hash, &r.payload));
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn footer_of(path: &Path) -> Option<Footer> {
+    let f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let mut t = [0u8; 16];
+    f.read_exact_at(&mut t, len.checked_sub(16)?).ok()?;
+    let off = Footer::trailer_offset(&t, len).ok()?;
+    let mut b = vec![0u8; (len - off) as usize];
+    f.read_exact_at(&mut b, off).ok()?;
+    Footer::decode(&b).ok()
+}
+
+pub fn inspect(a: DirArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let reader = Reader::open(&a.dir)?;
+    let segs = reader.segments().to_vec();
+    let mut rows = Vec::new();
+    for (i, (first, name)) in segs.iter().enumerate() {
+        let path = a.dir.join(name);
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let footer = footer_of(&path);
+        let last = match &footer {
+            Some(f) => Some(f.last_seq),
+            None => segs.get(i + 1).map(|(next, _)| next - 1),
+        };
+        rows.push(json!({
+            "file": name,
+            "bytes": size,
+            "first_seq": first,
+            "last_seq": last,
+            "sealed": footer.is_some(),
+            "records": footer.as_ref().map(|f| f.count),
+            "first_time": footer.as_ref().map(|f| evident_native::jsonl::rfc3339(f.first_ts)),
+            "last_time": footer.as_ref().map(|f| evident_native::jsonl::rfc3339(f.last_ts)),
+        }));
+    }
+    let cp = std::fs::read_to_string(a.dir.join(naming::HEAD_CHECKPOINT))
+        .ok()
+        .and_then(|t| Checkpoint::parse(&t).ok());
+    let writer_active = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(a.dir.join(evident_native::LOCK_FILE))
+        .ok()
+        .map(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+        .unwrap_or(false);
+    let mut tail_state = "unknown".to_string();
+    if !writer_active {
+        tail_state = match verify_dir(&a.dir, Vec::new(), |_, _| {}) {
+            Ok(r) => format!("intact, head seq {}", r.head.seq),
+            Err(e) => format!("NOT INTACT: {e}"),
+        };
+    }
+    if a.json {
+        print_json(&json!({
+            "dir": a.dir,
+            "segments": rows,
+            "checkpoint": cp.map(|c| json!({"log_id": c.log_id.to_hex(), "seq": c.seq, "hash": c.hash.to_hex()})),
+            "writer_active": writer_active,
+            "state": tail_state,
+        }));
+    } else {
+        println!(
+            "{:<28} {:>12} {:>12} {:>12} {:>7}",
+            "segment", "bytes", "first seq", "last seq", "sealed"
+        );
+        for r in &rows {
+            println!(
+                "{:<28} {:>12} {:>12} {:>12} {:>7}",
+                r["file"].as_str().unwrap_or(""),
+                r["bytes"].as_u64().unwrap_or(0),
+                r["first_seq"].as_u64().unwrap_or(0),
+                r["last_seq"]
+                    .as_u64()
+                    .map_or("(active)".to_string(), |v| v.to_string()),
+                if r["sealed"].as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            );
+        }
+        match cp {
+            Some(c) => println!("head.checkpoint: seq {} hash {}", c.seq, c.hash),
+            None => println!("head.checkpoint: none"),
+        }
+        println!(
+            "writer: {}",
+            if writer_active {
+                "active (LOCK held)"
+            } else {
+                "none"
+            }
+        );
+        println!("state: {tail_state}");
+    }
+    Ok(Outcome::Ok)
+}

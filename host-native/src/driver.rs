@@ -1,0 +1,378 @@
+//! The IO driver: one thread that owns the core state machine and the files, performs the
+//! core's requests with blocking syscalls, and answers callers through oneshot channels.
+//!
+//! Why a dedicated thread rather than async file IO: every operation here is a blocking syscall
+//! (pwrite, fdatasync), and tokio's file types would hop to the blocking pool for each one. One
+//! thread performing them back to back, draining all appends that arrived meanwhile before each
+//! write, is group commit with no extra latency.
+
+use crate::fs_exec::FsExecutor;
+use crate::mirror::Mirror;
+use evident_core::{Checkpoint, Event, Health, OpenReport, Receipt, Trail as Core};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+
+/// Nanoseconds since the Unix epoch, from the wall clock.
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// What callers ask of the driver.
+pub(crate) enum Cmd {
+    Append {
+        payload: Vec<u8>,
+        ts: Option<u64>,
+        reply: oneshot::Sender<Result<Receipt, evident_core::Error>>,
+    },
+    AppendBatch {
+        payloads: Vec<Vec<u8>>,
+        reply: oneshot::Sender<Result<Vec<Receipt>, evident_core::Error>>,
+    },
+    Sync {
+        reply: oneshot::Sender<Result<Checkpoint, evident_core::Error>>,
+    },
+    Checkpoint {
+        reply: oneshot::Sender<Result<Checkpoint, evident_core::Error>>,
+    },
+    Close {
+        reply: oneshot::Sender<Result<Checkpoint, evident_core::Error>>,
+    },
+}
+
+/// What the handles can read without asking the driver.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub health: Health,
+    pub head: Checkpoint,
+    pub written_head: Checkpoint,
+}
+
+struct BatchState {
+    receipts: Vec<Option<Receipt>>,
+    left: usize,
+    error: Option<evident_core::Error>,
+    reply: Option<oneshot::Sender<Result<Vec<Receipt>, evident_core::Error>>>,
+}
+
+enum Waiter {
+    One(oneshot::Sender<Result<Receipt, evident_core::Error>>),
+    InBatch(usize, Rc<RefCell<BatchState>>),
+}
+
+struct Driver {
+    core: Core,
+    exec: FsExecutor,
+    rx: mpsc::Receiver<Cmd>,
+    shared: Arc<Mutex<Snapshot>>,
+    next_token: u64,
+    appends: HashMap<u64, (Waiter, Option<Vec<u8>>)>,
+    syncs: HashMap<u64, oneshot::Sender<Result<Checkpoint, evident_core::Error>>>,
+    checkpoints: Vec<oneshot::Sender<Result<Checkpoint, evident_core::Error>>>,
+    closers: Vec<oneshot::Sender<Result<Checkpoint, evident_core::Error>>>,
+    opened: Option<oneshot::Sender<Result<OpenReport, evident_core::Error>>>,
+    mirror: Option<Mirror>,
+    disconnected: bool,
+}
+
+/// Answers the open: the recovery report, or why the trail could not be opened.
+pub(crate) type OpenReply = oneshot::Receiver<Result<OpenReport, evident_core::Error>>;
+
+/// Starts the driver thread; the returned receiver yields the open result.
+pub(crate) fn spawn(
+    core: Core,
+    exec: FsExecutor,
+    rx: mpsc::Receiver<Cmd>,
+    shared: Arc<Mutex<Snapshot>>,
+    mirror: Option<Mirror>,
+) -> std::io::Result<OpenReply> {
+    let (open_tx, open_rx) = oneshot::channel();
+    let handle = std::thread::Builder::new()
+        .name("evident-driver".into())
+        .spawn(move || {
+            let mut d = Driver {
+                core,
+                exec,
+                rx,
+                shared,
+                next_token: 0,
+                appends: HashMap::new(),
+                syncs: HashMap::new(),
+                checkpoints: Vec::new(),
+                closers: Vec::new(),
+                opened: Some(open_tx),
+                mirror,
+                disconnected: false,
+            };
+            d.run();
+        })?;
+    drop(handle); // the thread ends when the trail is closed or every handle is dropped
+    Ok(open_rx)
+}
+
+impl Driver {
+    fn run(&mut self) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime");
+        loop {
+            self.drain_commands();
+            self.core.handle_timeout(now_ns());
+            if let Some(req) = self.core.poll_io() {
+                let result = self.exec.perform(&req.op);
+                self.core.handle_io(req.id, result);
+                self.dispatch_events();
+                continue;
+            }
+            self.dispatch_events();
+            if self.core.is_closed() {
+                break;
+            }
+            if self.disconnected {
+                // Every handle is gone: flush what was accepted, then close cleanly.
+                self.core.handle_close();
+                continue;
+            }
+            // Idle: wait for a command, or for the core's next deadline.
+            let deadline = self.core.poll_timeout();
+            let rx = &mut self.rx;
+            let cmd = rt.block_on(async {
+                match deadline {
+                    Some(t) => {
+                        let wait = Duration::from_nanos(t.saturating_sub(now_ns()));
+                        tokio::time::timeout(wait, rx.recv()).await.ok()
+                    }
+                    None => Some(rx.recv().await),
+                }
+            });
+            match cmd {
+                Some(Some(cmd)) => self.on_cmd(cmd),
+                Some(None) => self.disconnected = true,
+                None => {} // deadline reached
+            }
+        }
+        self.fail_everything();
+    }
+
+    fn drain_commands(&mut self) {
+        loop {
+            match self.rx.try_recv() {
+                Ok(cmd) => self.on_cmd(cmd),
+                Err(mpsc::error::TryRecvError::Empty) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.disconnected = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Append { payload, ts, reply } => {
+                let token = self.token();
+                let keep = self.mirror.is_some().then(|| payload.clone());
+                match self
+                    .core
+                    .handle_append(token, payload, ts.unwrap_or_else(now_ns))
+                {
+                    Ok(()) => {
+                        self.appends.insert(token, (Waiter::One(reply), keep));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Cmd::AppendBatch { payloads, reply } => {
+                let n = payloads.len();
+                let state = Rc::new(RefCell::new(BatchState {
+                    receipts: vec![None; n],
+                    left: n,
+                    error: None,
+                    reply: Some(reply),
+                }));
+                if n == 0 {
+                    finish_batch(&state);
+                }
+                let ts = now_ns();
+                for (i, payload) in payloads.into_iter().enumerate() {
+                    let token = self.token();
+                    let keep = self.mirror.is_some().then(|| payload.clone());
+                    match self.core.handle_append(token, payload, ts) {
+                        Ok(()) => {
+                            self.appends
+                                .insert(token, (Waiter::InBatch(i, state.clone()), keep));
+                        }
+                        Err(e) => resolve_in_batch(&state, i, Err(e)),
+                    }
+                }
+            }
+            Cmd::Sync { reply } => {
+                let token = self.token();
+                self.core.handle_sync(token);
+                self.syncs.insert(token, reply);
+            }
+            Cmd::Checkpoint { reply } => {
+                self.core.handle_checkpoint();
+                self.checkpoints.push(reply);
+            }
+            Cmd::Close { reply } => {
+                self.core.handle_close();
+                self.closers.push(reply);
+            }
+        }
+    }
+
+    fn dispatch_events(&mut self) {
+        let mut changed = false;
+        while let Some(ev) = self.core.poll_event() {
+            changed = true;
+            match ev {
+                Event::Opened(report) => {
+                    if let Some(tx) = self.opened.take() {
+                        let _ = tx.send(Ok(report));
+                    }
+                }
+                Event::OpenFailed(e) => {
+                    if let Some(tx) = self.opened.take() {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+                Event::Appended { token, receipt } => {
+                    if let Some((waiter, payload)) = self.appends.remove(&token) {
+                        if let (Some(m), Some(p)) = (self.mirror.as_mut(), payload) {
+                            m.record(&receipt, &p);
+                        }
+                        resolve(waiter, Ok(receipt));
+                    }
+                }
+                Event::AppendFailed { token, error } => {
+                    if let Some((waiter, _)) = self.appends.remove(&token) {
+                        resolve(waiter, Err(error));
+                    }
+                }
+                Event::Synced { token } => {
+                    if let Some(tx) = self.syncs.remove(&token) {
+                        let _ = tx.send(Ok(self.core.head()));
+                    }
+                }
+                Event::SyncFailed { token, error } => {
+                    if let Some(tx) = self.syncs.remove(&token) {
+                        let _ = tx.send(Err(error));
+                    }
+                }
+                Event::CheckpointWritten(cp) => {
+                    for tx in self.checkpoints.drain(..) {
+                        let _ = tx.send(Ok(cp));
+                    }
+                }
+                Event::CheckpointFailed(e) => {
+                    for tx in self.checkpoints.drain(..) {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                }
+                Event::Closed { head } => {
+                    for tx in self.closers.drain(..) {
+                        let _ = tx.send(Ok(head));
+                    }
+                }
+                Event::HealthChanged { .. } | Event::Rotated { .. } => {}
+            }
+        }
+        if changed {
+            let mut s = self.shared.lock().expect("snapshot lock");
+            s.health = self.core.health();
+            s.head = self.core.head();
+            s.written_head = self.core.written_head();
+        }
+    }
+
+    fn fail_everything(&mut self) {
+        for (_, (w, _)) in self.appends.drain() {
+            resolve(w, Err(evident_core::Error::Closed));
+        }
+        for (_, tx) in self.syncs.drain() {
+            let _ = tx.send(Err(evident_core::Error::Closed));
+        }
+        for tx in self.checkpoints.drain(..) {
+            let _ = tx.send(Err(evident_core::Error::Closed));
+        }
+        let head = self.core.head();
+        for tx in self.closers.drain(..) {
+            let _ = tx.send(Ok(head));
+        }
+        // Commands still queued: answer them too.
+        self.rx.close();
+        while let Ok(cmd) = self.rx.try_recv() {
+            match cmd {
+                Cmd::Append { reply, .. } => drop(reply.send(Err(evident_core::Error::Closed))),
+                Cmd::AppendBatch { reply, .. } => {
+                    drop(reply.send(Err(evident_core::Error::Closed)))
+                }
+                Cmd::Sync { reply } | Cmd::Checkpoint { reply } => {
+                    drop(reply.send(Err(evident_core::Error::Closed)))
+                }
+                Cmd::Close { reply } => drop(reply.send(Ok(head))),
+            }
+        }
+        if let Some(m) = self.mirror.as_mut() {
+            m.flush();
+        }
+    }
+}
+
+fn resolve(waiter: Waiter, r: Result<Receipt, evident_core::Error>) {
+    match waiter {
+        Waiter::One(tx) => {
+            let _ = tx.send(r);
+        }
+        Waiter::InBatch(i, state) => resolve_in_batch(&state, i, r),
+    }
+}
+
+fn resolve_in_batch(
+    state: &Rc<RefCell<BatchState>>,
+    i: usize,
+    r: Result<Receipt, evident_core::Error>,
+) {
+    {
+        let mut s = state.borrow_mut();
+        match r {
+            Ok(receipt) => s.receipts[i] = Some(receipt),
+            Err(e) => {
+                s.error.get_or_insert(e);
+            }
+        }
+        s.left -= 1;
+        if s.left > 0 {
+            return;
+        }
+    }
+    finish_batch(state);
+}
+
+fn finish_batch(state: &Rc<RefCell<BatchState>>) {
+    let mut s = state.borrow_mut();
+    let Some(reply) = s.reply.take() else { return };
+    let result = match s.error.take() {
+        Some(e) => Err(e),
+        None => Ok(s
+            .receipts
+            .iter()
+            .map(|r| r.expect("all resolved"))
+            .collect()),
+    };
+    let _ = reply.send(result);
+}

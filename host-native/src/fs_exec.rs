@@ -1,0 +1,208 @@
+//! Performs the core's IO requests on a real directory with `std::fs`, positional IO and the
+//! fsync family. Runs on the driver thread (blocking calls, no async hop per operation).
+
+use evident_core::{DirEntry, IoDone, IoError, IoErrorKind, IoOp, IoResult};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Executes [`IoOp`]s in one directory, keeping files open between operations.
+#[derive(Debug)]
+pub struct FsExecutor {
+    dir: PathBuf,
+    open: HashMap<String, File>,
+}
+
+/// Maps a std IO error to the core's classes.
+pub fn io_error(e: &io::Error, context: &str) -> IoError {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    let kind = match (e.kind(), e.raw_os_error()) {
+        (io::ErrorKind::NotFound, _) => IoErrorKind::NotFound,
+        (io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded, _)
+        | (_, Some(ENOSPC | EDQUOT)) => IoErrorKind::NoSpace,
+        (io::ErrorKind::PermissionDenied, _) => IoErrorKind::PermissionDenied,
+        (io::ErrorKind::Unsupported, _) => IoErrorKind::Unsupported,
+        _ => IoErrorKind::Other,
+    };
+    IoError::new(kind, format!("{context}: {e}"))
+}
+
+impl FsExecutor {
+    /// An executor for the trail directory `dir` (created on the first listing if missing).
+    pub fn new(dir: impl Into<PathBuf>) -> FsExecutor {
+        FsExecutor {
+            dir: dir.into(),
+            open: HashMap::new(),
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    fn file(&mut self, name: &str) -> io::Result<&File> {
+        if !self.open.contains_key(name) {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(self.path(name))?;
+            self.open.insert(name.to_string(), f);
+        }
+        Ok(&self.open[name])
+    }
+
+    /// Performs one request.
+    pub fn perform(&mut self, op: &IoOp) -> IoResult {
+        let what = match op.file() {
+            Some(f) => format!("{} {}", op.name(), self.path(f).display()),
+            None => format!("{} {}", op.name(), self.dir.display()),
+        };
+        self.perform_inner(op).map_err(|e| io_error(&e, &what))
+    }
+
+    fn perform_inner(&mut self, op: &IoOp) -> io::Result<IoDone> {
+        match op {
+            IoOp::List => {
+                std::fs::create_dir_all(&self.dir)?;
+                let mut out = Vec::new();
+                for entry in std::fs::read_dir(&self.dir)? {
+                    let entry = entry?;
+                    let meta = entry.metadata()?;
+                    if meta.is_file() {
+                        if let Some(name) = entry.file_name().to_str() {
+                            out.push(DirEntry {
+                                name: name.to_string(),
+                                len: meta.len(),
+                            });
+                        }
+                    }
+                }
+                Ok(IoDone::Listed(out))
+            }
+            IoOp::Read { file, offset, len } => {
+                let f = self.file(file)?;
+                let mut buf = vec![0u8; *len as usize];
+                let mut got = 0;
+                while got < buf.len() {
+                    match f.read_at(&mut buf[got..], offset + got as u64) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                buf.truncate(got);
+                Ok(IoDone::Read(buf))
+            }
+            IoOp::Write { file, offset, data } => {
+                self.file(file)?.write_all_at(data, *offset)?;
+                Ok(IoDone::Written(data.len() as u64))
+            }
+            IoOp::Sync { file, metadata } => {
+                let f = self.file(file)?;
+                if *metadata {
+                    f.sync_all()?;
+                } else {
+                    f.sync_data()?;
+                }
+                Ok(IoDone::Ok)
+            }
+            IoOp::Create { file } => {
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(self.path(file))?;
+                self.open.insert(file.clone(), f);
+                Ok(IoDone::Ok)
+            }
+            IoOp::Truncate { file, len } => {
+                self.file(file)?.set_len(*len)?;
+                Ok(IoDone::Ok)
+            }
+            IoOp::Preallocate { file, len } => {
+                let f = self.file(file)?;
+                if f.metadata()?.len() >= *len {
+                    return Ok(IoDone::Ok);
+                }
+                // Real blocks, so that appends overwrite allocated space instead of extending
+                // the file; fall back to a sparse extension where fallocate is unsupported.
+                match rustix::fs::fallocate(f, rustix::fs::FallocateFlags::empty(), 0, *len) {
+                    Ok(()) => Ok(IoDone::Ok),
+                    Err(e)
+                        if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS =>
+                    {
+                        f.set_len(*len)?;
+                        Ok(IoDone::Ok)
+                    }
+                    Err(e) => Err(io::Error::from(e)),
+                }
+            }
+            IoOp::Close { file } => {
+                self.open.remove(file);
+                Ok(IoDone::Ok)
+            }
+            IoOp::Remove { file } => {
+                self.open.remove(file);
+                match std::fs::remove_file(self.path(file)) {
+                    Ok(()) => Ok(IoDone::Ok),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(IoDone::Ok),
+                    Err(e) => Err(e),
+                }
+            }
+            IoOp::Rename { from, to } => {
+                std::fs::rename(self.path(from), self.path(to))?;
+                self.open.remove(to);
+                if let Some(f) = self.open.remove(from) {
+                    self.open.insert(to.clone(), f);
+                }
+                Ok(IoDone::Ok)
+            }
+            IoOp::Copy { from, to } => {
+                std::fs::copy(self.path(from), self.path(to))?;
+                File::open(self.path(to))?.sync_all()?;
+                Ok(IoDone::Ok)
+            }
+            IoOp::SyncDir => {
+                File::open(&self.dir)?.sync_all()?;
+                Ok(IoDone::Ok)
+            }
+        }
+    }
+}
+
+/// Runs a core verification of `dir` to the end (blocking).
+pub fn verify_dir(
+    dir: &Path,
+    checkpoints: Vec<evident_core::Checkpoint>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<evident_core::verify::VerifyReport, evident_core::Error> {
+    if !dir.is_dir() {
+        return Err(evident_core::Error::Io {
+            op: "open",
+            location: evident_core::Location::file(dir.display().to_string()),
+            error: IoError::new(
+                IoErrorKind::NotFound,
+                format!("{}: not a directory", dir.display()),
+            ),
+        });
+    }
+    let mut exec = FsExecutor::new(dir);
+    let mut task = evident_core::verify::VerifyTask::new(checkpoints, 1 << 20);
+    while let Some(op) = task.poll_io() {
+        let r = exec.perform(&op);
+        task.handle_io(&op, r);
+        let (done, total) = task.progress();
+        progress(done, total);
+    }
+    task.take_result().expect("the task ends with a result")
+}

@@ -1,0 +1,231 @@
+//! The async handle a Rust service holds: cloneable, usable from many tasks at once.
+
+use crate::driver::{self, Cmd, Snapshot};
+use crate::error::{Error, Result};
+use crate::fs_exec::FsExecutor;
+use crate::mirror::Mirror;
+use evident_core::{AuditEvent, Checkpoint, Health, LogId, OpenReport, Options, Receipt};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// Name of the lock file that keeps two writers out of one directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Options of a trail opened by this adapter: the core's options plus host choices.
+#[derive(Debug, Default)]
+pub struct TrailOptions {
+    /// Segment size, durability policy, recovery mode, batch limits, health threshold...
+    pub core: Options,
+    /// Mirror every committed record as one JSON line to this sink (usually
+    /// [`Mirror::stdout`]). Off by default.
+    pub mirror: Option<Mirror>,
+    /// Log id for a new trail; random when `None`. Ignored when the trail exists.
+    pub log_id: Option<LogId>,
+    /// Capacity of the request queue in front of the driver; appends wait when it is full.
+    /// Default 65,536.
+    pub queue: Option<usize>,
+}
+
+struct Inner {
+    tx: mpsc::Sender<Cmd>,
+    snapshot: Arc<Mutex<Snapshot>>,
+    dir: PathBuf,
+    log_id: LogId,
+    report: OpenReport,
+    _lock: File,
+}
+
+/// An open trail. Clone it freely: every clone talks to the same driver. The trail closes
+/// cleanly when [`Trail::close`] is called or the last clone is dropped (then the driver flushes
+/// what it accepted, syncs and writes the checkpoint on its own).
+#[derive(Clone)]
+pub struct Trail {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Trail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trail")
+            .field("dir", &self.inner.dir)
+            .field("log_id", &self.inner.log_id)
+            .finish()
+    }
+}
+
+/// A random log id from the operating system's generator (std's hasher keys come from it).
+fn random_log_id() -> LogId {
+    use std::hash::{BuildHasher, Hasher};
+    let mut bytes = [0u8; 16];
+    for chunk in bytes.chunks_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(driver::now_ns());
+        h.write_u32(std::process::id());
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    LogId(bytes)
+}
+
+impl Trail {
+    /// Opens (or creates) the trail in `dir`: takes the directory's lock, runs recovery, and
+    /// starts the IO driver. Recovery's findings (a torn tail cut, a seal finished...) are in
+    /// [`Trail::open_report`]; corruption it must not cut is an error naming its place.
+    pub async fn open(dir: impl AsRef<Path>, options: TrailOptions) -> Result<Trail> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|error| Error::Io {
+            path: dir.clone(),
+            error,
+        })?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|error| Error::Io {
+                path: lock_path.clone(),
+                error,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { dir }),
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(Error::Io {
+                    path: lock_path,
+                    error,
+                })
+            }
+        }
+        let log_id = options.log_id.unwrap_or_else(random_log_id);
+        let core = evident_core::Trail::open(options.core, log_id, driver::now_ns());
+        let snapshot = Arc::new(Mutex::new(Snapshot {
+            health: core.health(),
+            head: core.head(),
+            written_head: core.written_head(),
+        }));
+        let (tx, rx) = mpsc::channel(options.queue.unwrap_or(65_536).max(1));
+        let exec = FsExecutor::new(&dir);
+        let opened =
+            driver::spawn(core, exec, rx, snapshot.clone(), options.mirror).map_err(|error| {
+                Error::Io {
+                    path: dir.clone(),
+                    error,
+                }
+            })?;
+        let report = opened.await.map_err(|_| Error::Closed)??;
+        Ok(Trail {
+            inner: Arc::new(Inner {
+                tx,
+                snapshot,
+                dir,
+                log_id: report.log_id,
+                report,
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// What recovery found and did when this trail was opened.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.inner.report
+    }
+
+    /// The trail's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The trail's identity.
+    pub fn log_id(&self) -> LogId {
+        self.inner.log_id
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<std::result::Result<T, evident_core::Error>>) -> Cmd,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::Closed)?;
+        Ok(rx.await.map_err(|_| Error::Closed)??)
+    }
+
+    /// Appends one record, timestamped now; returns its receipt once it is acknowledged under
+    /// the durability policy (by default: after the fsync that covers it).
+    pub async fn append(&self, payload: impl Into<Vec<u8>>) -> Result<Receipt> {
+        let payload = payload.into();
+        self.ask(|reply| Cmd::Append {
+            payload,
+            ts: None,
+            reply,
+        })
+        .await
+    }
+
+    /// Appends one record with a caller-supplied timestamp (nanoseconds since the Unix epoch).
+    pub async fn append_at(&self, payload: impl Into<Vec<u8>>, ts: u64) -> Result<Receipt> {
+        let payload = payload.into();
+        self.ask(|reply| Cmd::Append {
+            payload,
+            ts: Some(ts),
+            reply,
+        })
+        .await
+    }
+
+    /// Appends a typed audit event (its canonical JSON).
+    pub async fn append_event(&self, event: &AuditEvent) -> Result<Receipt> {
+        self.append(event.to_json()).await
+    }
+
+    /// Appends many records at once, in order, contiguously; receipts in the same order. If any
+    /// of them fails the call fails (the others may have been acknowledged: check the trail).
+    pub async fn append_batch(&self, payloads: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
+        self.ask(|reply| Cmd::AppendBatch { payloads, reply }).await
+    }
+
+    /// Makes everything appended so far durable, whatever the policy; returns the durable head.
+    pub async fn sync(&self) -> Result<Checkpoint> {
+        self.ask(|reply| Cmd::Sync { reply }).await
+    }
+
+    /// Rewrites `head.checkpoint` atomically with the durable head and returns it.
+    pub async fn checkpoint(&self) -> Result<Checkpoint> {
+        self.ask(|reply| Cmd::Checkpoint { reply }).await
+    }
+
+    /// The durable head: a checkpoint to ship off the host (stdout, a SIEM, a witness).
+    pub fn head(&self) -> Checkpoint {
+        self.inner.snapshot.lock().expect("snapshot lock").head
+    }
+
+    /// The head including records acknowledged but not yet synced (`Os`/`Interval` policies).
+    pub fn written_head(&self) -> Checkpoint {
+        self.inner
+            .snapshot
+            .lock()
+            .expect("snapshot lock")
+            .written_head
+    }
+
+    /// Health state and counters.
+    pub fn health(&self) -> Health {
+        self.inner
+            .snapshot
+            .lock()
+            .expect("snapshot lock")
+            .health
+            .clone()
+    }
+
+    /// Writes and syncs everything accepted, writes the checkpoint, and stops the driver.
+    /// Other clones fail with [`Error::Closed`] afterwards.
+    pub async fn close(self) -> Result<Checkpoint> {
+        self.ask(|reply| Cmd::Close { reply }).await
+    }
+}
