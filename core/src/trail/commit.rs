@@ -52,6 +52,13 @@ impl Trail {
         if !self.unsynced.is_empty() {
             return Some(self.sync_op());
         }
+        // Before the next batch: under steady load the queue is never empty, and a checkpoint
+        // requested at rotation must still be written.
+        if self.checkpoint_requested {
+            self.checkpoint_requested = false;
+            self.start_checkpoint();
+            return self.next_action();
+        }
         if !self.queue.is_empty() {
             if self.rotation_due() {
                 self.start_rotation();
@@ -70,11 +77,6 @@ impl Trail {
                 return Some(self.sync_op());
             }
             return None;
-        }
-        if self.checkpoint_requested {
-            self.checkpoint_requested = false;
-            self.start_checkpoint();
-            return self.next_action();
         }
         self.maybe_finish_close()
     }

@@ -457,6 +457,14 @@ impl Trail {
         &self.segments
     }
 
+    /// The segment being appended to and the end of the records written in it (readers of
+    /// the writer's own process stop there instead of scanning preallocated space).
+    pub fn active_segment(&self) -> Option<(&str, u64)> {
+        self.active
+            .as_ref()
+            .map(|a| (a.name.as_str(), a.written_end))
+    }
+
     /// The options in force.
     pub fn options(&self) -> &Options {
         &self.opts
