@@ -135,3 +135,14 @@ fn os_policy_acknowledges_before_sync_and_sync_request_syncs() {
     assert_eq!(ev, vec![Event::Synced { token: 9 }]);
     assert_eq!(t.head().seq, 1);
 }
+
+#[test]
+fn sync_with_nothing_pending_is_answered_at_once() {
+    let mut disk = FakeDisk::new(4, Faults::default());
+    let (mut t, _) = open(&mut disk, Options::default());
+    t.handle_append(1, b"a".to_vec(), 1).unwrap();
+    drive(&mut t, &mut disk, 1000);
+    t.handle_sync(7);
+    assert_eq!(t.poll_io(), None, "nothing to write or sync");
+    assert_eq!(t.poll_event(), Some(Event::Synced { token: 7 }));
+}

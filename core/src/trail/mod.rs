@@ -385,6 +385,8 @@ impl Trail {
     /// [`Event::Synced`] with `token` follows.
     pub fn handle_sync(&mut self, token: u64) {
         self.sync_waiters.push_back((token, self.appends_received));
+        // Nothing to wait for: answer now (no IO will come to trigger it).
+        self.flush_sync_waiters();
     }
 
     /// Asks for `head.checkpoint` to be rewritten with the durable head.

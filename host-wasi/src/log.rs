@@ -1,0 +1,468 @@
+//! The `trail` interface: the `log` resource over the core state machine, run synchronously on
+//! the calling thread (a component instance is single-threaded: each call drains the core's IO
+//! before returning, so `append-batch` is one write and one fsync).
+
+use crate::bindings::evident::log::types as wit;
+use crate::bindings::exports::evident::log::trail::{
+    Durability as WitDurability, Guest, GuestLog, Log as LogHandle, OpenOptions,
+    OpenReport as WitOpenReport, RecoveryMode as WitRecoveryMode,
+};
+use crate::convert;
+use crate::wasi_fs::WasiExecutor;
+use evident_core::footer::Footer;
+use evident_core::header::{SegmentHeader, HEADER_LEN};
+use evident_core::scan::{ScanStart, SegmentScanner};
+use evident_core::verify::VerifyTask;
+use evident_core::{
+    Durability, Error, Event, IoDone, IoOp, LogId, OpenReport, Options, RecoveryMode, TailReport,
+    Trail,
+};
+use std::cell::RefCell;
+
+fn now() -> u64 {
+    let t = wasip2::clocks::wall_clock::now();
+    t.seconds
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.nanoseconds as u64)
+}
+
+struct State {
+    core: Trail,
+    exec: WasiExecutor,
+    report: OpenReport,
+    next_token: u64,
+}
+
+/// An open trail.
+pub struct Log {
+    state: RefCell<State>,
+}
+
+impl Guest for crate::Component {
+    type Log = Log;
+}
+
+fn core_error(e: Error) -> wit::Error {
+    convert::error(&e)
+}
+
+impl State {
+    /// Performs the core's IO until it has nothing to do; returns the events.
+    fn run(&mut self) -> Vec<Event> {
+        self.core.handle_timeout(now());
+        let mut events = Vec::new();
+        loop {
+            let mut progressed = false;
+            while let Some(req) = self.core.poll_io() {
+                let r = self.exec.perform(&req.op);
+                self.core.handle_io(req.id, r);
+                progressed = true;
+            }
+            while let Some(e) = self.core.poll_event() {
+                events.push(e);
+                progressed = true;
+            }
+            if !progressed {
+                return events;
+            }
+        }
+    }
+
+    fn append_many(&mut self, items: Vec<(Vec<u8>, u64)>) -> Result<Vec<wit::Receipt>, wit::Error> {
+        let max = self.core.options().max_payload as usize;
+        if let Some((p, _)) = items.iter().find(|(p, _)| p.len() > max) {
+            return Err(wit::Error::TooLarge(p.len() as u64));
+        }
+        let first = self.next_token;
+        let n = items.len();
+        for (payload, ts) in items {
+            let token = self.next_token;
+            self.next_token += 1;
+            self.core
+                .handle_append(token, payload, ts)
+                .map_err(core_error)?;
+        }
+        let mut receipts: Vec<Option<wit::Receipt>> = vec![None; n];
+        let mut failure = None;
+        for e in self.run() {
+            match e {
+                Event::Appended { token, receipt }
+                    if token >= first && token < first + n as u64 =>
+                {
+                    receipts[(token - first) as usize] = Some(wit::Receipt {
+                        seq: receipt.seq,
+                        timestamp: receipt.ts,
+                        hash: receipt.hash.to_hex(),
+                        durable: receipt.durable,
+                    });
+                }
+                Event::AppendFailed { error, .. } => {
+                    failure.get_or_insert(error);
+                }
+                _ => {}
+            }
+        }
+        if let Some(e) = failure {
+            return Err(core_error(e));
+        }
+        receipts
+            .into_iter()
+            .map(|r| r.ok_or_else(|| wit::Error::Failed("append not acknowledged".into())))
+            .collect()
+    }
+
+    fn read_bytes(&mut self, file: &str, offset: u64, len: u64) -> Result<Vec<u8>, wit::Error> {
+        let op = IoOp::Read {
+            file: file.to_string(),
+            offset,
+            len: len as u32,
+        };
+        match self.exec.perform(&op) {
+            Ok(IoDone::Read(d)) => Ok(d),
+            Ok(_) => Ok(Vec::new()),
+            Err(error) => Err(core_error(Error::Io {
+                op: "read",
+                location: evident_core::Location::file(file),
+                error,
+            })),
+        }
+    }
+
+    fn footer(&mut self, file: &str, len: u64) -> Option<Footer> {
+        let t = self.read_bytes(file, len.checked_sub(16)?, 16).ok()?;
+        let off = Footer::trailer_offset(&t, len).ok()?;
+        let b = self.read_bytes(file, off, len - off).ok()?;
+        Footer::decode(&b).ok()
+    }
+
+    fn file_len(&mut self, file: &str) -> Result<u64, wit::Error> {
+        match self.exec.perform(&IoOp::List) {
+            Ok(IoDone::Listed(entries)) => Ok(entries
+                .into_iter()
+                .find(|e| e.name == file)
+                .map_or(0, |e| e.len)),
+            Ok(_) => Ok(0),
+            Err(error) => Err(core_error(Error::Io {
+                op: "list",
+                location: Default::default(),
+                error,
+            })),
+        }
+    }
+
+    /// Up to `max` records from `from` on, using sealed segments' sparse indexes to skip ahead.
+    fn read(&mut self, from: u64, max: u32) -> Result<Vec<wit::Entry>, wit::Error> {
+        let from = from.max(1);
+        let segments = self.core.segments().to_vec();
+        let (active, active_end) = match self.core.active_segment() {
+            Some((n, e)) => (Some(n.to_string()), e),
+            None => (None, 0),
+        };
+        let mut out = Vec::new();
+        let start = segments
+            .partition_point(|(first, _)| *first <= from)
+            .saturating_sub(1);
+        for (first, name) in segments.iter().skip(start) {
+            if out.len() >= max as usize {
+                break;
+            }
+            let is_active = active.as_deref() == Some(name.as_str());
+            let len = if is_active {
+                active_end
+            } else {
+                self.file_len(name)?
+            };
+            let header = self.read_bytes(name, 0, HEADER_LEN as u64)?;
+            let h = SegmentHeader::decode(&header).map_err(|d| {
+                wit::Error::Corrupt(wit::Corruption {
+                    location: convert::location(Some(&evident_core::Location::file(name).at(0))),
+                    message: d.to_string(),
+                })
+            })?;
+            let mut start = ScanStart {
+                offset: HEADER_LEN as u64,
+                file_len: len,
+                seq: *first,
+                prev_hash: Some(h.anchor),
+                prev_ts: 0,
+                index_stride: evident_core::config::INDEX_STRIDE,
+                strict: !is_active,
+            };
+            if !is_active {
+                if let Some(e) = self
+                    .footer(name, len)
+                    .and_then(|f| f.seek_seq(from).copied())
+                {
+                    if e.seq > start.seq {
+                        start.offset = e.offset;
+                        start.seq = e.seq;
+                        start.prev_hash = None;
+                    }
+                }
+            }
+            let mut scanner = SegmentScanner::new(start);
+            let mut offset = start.offset;
+            'segment: while offset < len && out.len() < max as usize {
+                let chunk = self.read_bytes(name, offset, (len - offset).min(1 << 20))?;
+                if chunk.is_empty() {
+                    break;
+                }
+                offset += chunk.len() as u64;
+                scanner.push(&chunk);
+                while let Some(r) = scanner.next_record() {
+                    if r.seq >= from {
+                        out.push(wit::Entry {
+                            seq: r.seq,
+                            timestamp: r.ts,
+                            payload: r.payload.to_vec(),
+                            hash: r.hash.to_hex(),
+                        });
+                        if out.len() >= max as usize {
+                            break 'segment;
+                        }
+                    }
+                }
+                if scanner.is_done() {
+                    break;
+                }
+            }
+            if out.len() < max as usize {
+                if let evident_core::scan::SegmentEnd::Corrupt(d) = scanner.finish().end {
+                    let e = Error::Corrupt {
+                        location: evident_core::Location::file(name).at(d.offset).seq(d.seq),
+                        what: d.kind.to_string(),
+                    };
+                    return Err(core_error(e));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn options(o: &OpenOptions) -> Result<(Options, LogId), wit::Error> {
+    let mut opts = Options::default();
+    if let Some(b) = o.segment_bytes {
+        opts.segment_bytes = b;
+    }
+    if let Some(d) = &o.durability {
+        opts.durability = match d {
+            WitDurability::Always => Durability::Always,
+            WitDurability::Interval(ms) => Durability::Interval {
+                nanos: ms.saturating_mul(1_000_000),
+            },
+            WitDurability::Os => Durability::Os,
+        };
+    }
+    if let Some(m) = o.recovery_mode {
+        opts.recovery = match m {
+            WitRecoveryMode::AbsoluteConsistency => RecoveryMode::AbsoluteConsistency,
+            WitRecoveryMode::TolerateTornTail => RecoveryMode::TolerateTornTail,
+        };
+    }
+    if let Some(m) = o.max_payload {
+        opts.max_payload = m;
+    }
+    if let Some(p) = o.preallocate {
+        opts.preallocate = p;
+    }
+    let log_id = match &o.log_id {
+        Some(hex) => LogId::from_hex(hex).ok_or_else(|| {
+            wit::Error::InvalidArgument(format!("log id `{hex}` is not 32 hex digits"))
+        })?,
+        None => {
+            let bytes = wasip2::random::random::get_random_bytes(16);
+            let mut id = [0u8; 16];
+            id.copy_from_slice(&bytes[..16]);
+            LogId(id)
+        }
+    };
+    Ok((opts, log_id))
+}
+
+fn tail_text(t: &TailReport) -> String {
+    match t {
+        TailReport::Clean => "clean end".into(),
+        TailReport::Preallocated { bytes } => format!("clean end ({bytes} preallocated bytes)"),
+        TailReport::Sealed => "last segment sealed; a new one was started".into(),
+        TailReport::Truncated { file, offset, bytes, first_lost_seq, found } => format!(
+            "cut a torn tail of {bytes} bytes at {file} offset {offset} ({found}); seq {first_lost_seq} onwards had never been acknowledged"
+        ),
+        TailReport::AbandonedSegmentRemoved => "removed a segment whose creation was interrupted".into(),
+    }
+}
+
+impl Log {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<T, wit::Error>,
+    ) -> Result<T, wit::Error> {
+        let mut s = self.state.borrow_mut();
+        if s.core.is_closed() {
+            return Err(wit::Error::Closed);
+        }
+        f(&mut s)
+    }
+}
+
+impl GuestLog for Log {
+    fn open(dir: String, o: OpenOptions) -> Result<LogHandle, wit::Error> {
+        let (opts, log_id) = options(&o)?;
+        let exec = WasiExecutor::new(&dir).map_err(wit::Error::InvalidArgument)?;
+        let core = Trail::open(opts, log_id, now());
+        let mut state = State {
+            core,
+            exec,
+            report: OpenReport::default(),
+            next_token: 0,
+        };
+        for e in state.run() {
+            match e {
+                Event::Opened(r) => state.report = r,
+                Event::OpenFailed(e) => return Err(core_error(e)),
+                _ => {}
+            }
+        }
+        if !state.core.is_open() {
+            return Err(wit::Error::Failed("open did not complete".into()));
+        }
+        Ok(LogHandle::new(Log {
+            state: RefCell::new(state),
+        }))
+    }
+
+    fn open_report(&self) -> WitOpenReport {
+        let s = self.state.borrow();
+        let r = &s.report;
+        WitOpenReport {
+            log_id: r.log_id.to_hex(),
+            created: r.created,
+            segments: r.segments as u32,
+            head: convert::checkpoint(&r.head),
+            tail: tail_text(&r.tail),
+            truncated: matches!(r.tail, TailReport::Truncated { .. }),
+        }
+    }
+
+    fn append(&self, payload: Vec<u8>) -> Result<wit::Receipt, wit::Error> {
+        self.with(|s| s.append_many(vec![(payload, now())]))
+            .map(|mut v| v.remove(0))
+    }
+
+    fn append_at(&self, payload: Vec<u8>, timestamp: u64) -> Result<wit::Receipt, wit::Error> {
+        self.with(|s| s.append_many(vec![(payload, timestamp)]))
+            .map(|mut v| v.remove(0))
+    }
+
+    fn append_batch(&self, payloads: Vec<Vec<u8>>) -> Result<Vec<wit::Receipt>, wit::Error> {
+        let ts = now();
+        self.with(|s| s.append_many(payloads.into_iter().map(|p| (p, ts)).collect()))
+    }
+
+    fn append_batch_at(
+        &self,
+        payloads: Vec<Vec<u8>>,
+        timestamps: Vec<u64>,
+    ) -> Result<Vec<wit::Receipt>, wit::Error> {
+        if payloads.len() != timestamps.len() {
+            return Err(wit::Error::InvalidArgument(format!(
+                "{} payloads but {} timestamps",
+                payloads.len(),
+                timestamps.len()
+            )));
+        }
+        self.with(|s| s.append_many(payloads.into_iter().zip(timestamps).collect()))
+    }
+
+    fn sync(&self) -> Result<wit::Checkpoint, wit::Error> {
+        self.with(|s| {
+            let token = s.next_token;
+            s.next_token += 1;
+            s.core.handle_sync(token);
+            for e in s.run() {
+                match e {
+                    Event::Synced { token: t } if t == token => {
+                        return Ok(convert::checkpoint(&s.core.head()))
+                    }
+                    Event::SyncFailed { token: t, error } if t == token => {
+                        return Err(core_error(error))
+                    }
+                    _ => {}
+                }
+            }
+            Err(wit::Error::Failed("sync did not complete".into()))
+        })
+    }
+
+    fn head(&self) -> wit::Checkpoint {
+        convert::checkpoint(&self.state.borrow().core.head())
+    }
+
+    fn read(&self, from_seq: u64, max: u32) -> Result<Vec<wit::Entry>, wit::Error> {
+        self.with(|s| s.read(from_seq, max))
+    }
+
+    fn verify(&self) -> Result<wit::Checkpoint, wit::Error> {
+        self.with(|s| {
+            let mut task = VerifyTask::new(vec![s.core.head()], 1 << 20);
+            while let Some(op) = task.poll_io() {
+                let r = s.exec.perform(&op);
+                task.handle_io(&op, r);
+            }
+            match task.take_result() {
+                Some(Ok(r)) => Ok(convert::checkpoint(&r.head)),
+                Some(Err(e)) => Err(core_error(e)),
+                None => Err(wit::Error::Failed("verification did not finish".into())),
+            }
+        })
+    }
+
+    fn health(&self) -> wit::Health {
+        let s = self.state.borrow();
+        let h = s.core.health();
+        wit::Health {
+            state: match h.state {
+                evident_core::HealthState::Healthy => wit::HealthState::Healthy,
+                evident_core::HealthState::Degraded => wit::HealthState::Degraded,
+                evident_core::HealthState::Failed => wit::HealthState::Failed,
+            },
+            consecutive_failures: h.consecutive_failures,
+            total_failures: h.total_failures,
+            write_failures: h.write_failures,
+            sync_failures: h.sync_failures,
+            records: h.records,
+            bytes: h.bytes,
+            fsyncs: h.fsyncs,
+            batches: h.batches,
+            max_batch: h.max_batch,
+            last_error: h.last_error,
+            directory_sync: s.exec.directory_sync,
+        }
+    }
+
+    fn checkpoint(&self) -> Result<wit::Checkpoint, wit::Error> {
+        self.with(|s| {
+            s.core.handle_checkpoint();
+            for e in s.run() {
+                match e {
+                    Event::CheckpointWritten(cp) => return Ok(convert::checkpoint(&cp)),
+                    Event::CheckpointFailed(e) => return Err(core_error(e)),
+                    _ => {}
+                }
+            }
+            Err(wit::Error::Failed("checkpoint did not complete".into()))
+        })
+    }
+
+    fn close(&self) -> Result<wit::Checkpoint, wit::Error> {
+        self.with(|s| {
+            s.core.handle_close();
+            for e in s.run() {
+                if let Event::Closed { head } = e {
+                    return Ok(convert::checkpoint(&head));
+                }
+            }
+            Err(wit::Error::Failed("close did not complete".into()))
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! The `verify` interface: pure verification over bytes the host hands in.
+
+use crate::bindings::evident::log::types as wit;
+use crate::bindings::exports::evident::log::verify::{
+    Guest, GuestSession, SegmentFile, VerifyReport,
+};
+use crate::convert;
+use evident_core::verify::{Verifier, VerifyReport as CoreReport};
+use evident_core::Checkpoint;
+use std::cell::RefCell;
+
+fn report(r: CoreReport) -> VerifyReport {
+    VerifyReport {
+        log_id: r.log_id.to_hex(),
+        segments: r.segments,
+        records: r.records,
+        first_seq: r.first_seq,
+        head: convert::checkpoint(&r.head),
+        checkpoints_verified: r
+            .checkpoints_verified
+            .iter()
+            .map(convert::checkpoint)
+            .collect(),
+    }
+}
+
+fn checkpoints(cps: &[wit::Checkpoint]) -> Result<Vec<Checkpoint>, wit::Error> {
+    cps.iter().map(convert::from_checkpoint).collect()
+}
+
+impl Guest for crate::Component {
+    type Session = Session;
+
+    fn verify_segments(
+        mut segments: Vec<SegmentFile>,
+        cps: Vec<wit::Checkpoint>,
+    ) -> Result<VerifyReport, wit::Error> {
+        segments.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut v = Verifier::new(checkpoints(&cps)?, None);
+        let n = segments.len();
+        for (i, s) in segments.iter().enumerate() {
+            v.begin_segment(&s.name, s.bytes.len() as u64, i + 1 == n)
+                .map_err(|e| convert::error(&e))?;
+            v.push(&s.bytes).map_err(|e| convert::error(&e))?;
+            v.end_segment().map_err(|e| convert::error(&e))?;
+        }
+        v.finish().map(report).map_err(|e| convert::error(&e))
+    }
+
+    fn parse_checkpoint(text: String) -> Result<wit::Checkpoint, String> {
+        Checkpoint::parse(&text)
+            .map(|c| convert::checkpoint(&c))
+            .map_err(|e| e.to_string())
+    }
+
+    fn checkpoint_text(checkpoint: wit::Checkpoint) -> String {
+        match convert::from_checkpoint(&checkpoint) {
+            Ok(c) => c.to_text(),
+            Err(_) => String::new(),
+        }
+    }
+}
+
+/// A streaming verification.
+pub struct Session {
+    verifier: RefCell<Option<Verifier>>,
+    error: Option<wit::Error>,
+}
+
+impl Session {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Verifier) -> Result<T, evident_core::Error>,
+    ) -> Result<T, wit::Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let mut v = self.verifier.borrow_mut();
+        let v = v.as_mut().ok_or(wit::Error::Closed)?;
+        f(v).map_err(|e| convert::error(&e))
+    }
+}
+
+impl GuestSession for Session {
+    fn new(cps: Vec<wit::Checkpoint>) -> Session {
+        match checkpoints(&cps) {
+            Ok(cps) => Session {
+                verifier: RefCell::new(Some(Verifier::new(cps, None))),
+                error: None,
+            },
+            Err(e) => Session {
+                verifier: RefCell::new(None),
+                error: Some(e),
+            },
+        }
+    }
+
+    fn begin_segment(&self, name: String, length: u64, is_last: bool) -> Result<(), wit::Error> {
+        self.with(|v| v.begin_segment(&name, length, is_last))
+    }
+
+    fn push(&self, bytes: Vec<u8>) -> Result<(), wit::Error> {
+        self.with(|v| v.push(&bytes))
+    }
+
+    fn end_segment(&self) -> Result<(), wit::Error> {
+        self.with(|v| v.end_segment())
+    }
+
+    fn finish(&self) -> Result<VerifyReport, wit::Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let v = self
+            .verifier
+            .borrow_mut()
+            .take()
+            .ok_or(wit::Error::Closed)?;
+        v.finish().map(report).map_err(|e| convert::error(&e))
+    }
+}

@@ -1,0 +1,301 @@
+//! Performs the core's IO requests through `wasi:filesystem` descriptors.
+//!
+//! Every path is opened relative to the preopened directory that contains the trail, with
+//! exactly the rights it needs: files are opened read-write without `mutate-directory` (which
+//! jco's preview2-shim refuses and Rust std asks for), creations, renames and removals go
+//! through the preopen itself. Writes are positional (`descriptor.write(buf, offset)`), the
+//! cheapest write WASI offers.
+//!
+//! Directory sync: where the host cannot fsync a directory (it refuses to open a directory for
+//! sync, or `sync` on it is unsupported), the operation is reported as done and
+//! `directory_sync` turns false; new segment names then rely on the host file system's own
+//! ordering. wasmtime supports it; the README lists what each host does.
+
+use evident_core::{DirEntry, IoDone, IoError, IoErrorKind, IoOp, IoResult};
+use std::collections::HashMap;
+use wasip2::filesystem::types::{
+    Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
+};
+
+/// IO in one trail directory under a preopen.
+pub struct WasiExecutor {
+    base: Descriptor,
+    /// The trail directory relative to the preopen ("" when it is the preopen itself).
+    rel: String,
+    files: HashMap<String, Descriptor>,
+    /// Whether directory fsync works on this host.
+    pub directory_sync: bool,
+}
+
+fn kind(e: ErrorCode) -> IoErrorKind {
+    match e {
+        ErrorCode::NoEntry => IoErrorKind::NotFound,
+        ErrorCode::InsufficientSpace | ErrorCode::Quota => IoErrorKind::NoSpace,
+        ErrorCode::Access | ErrorCode::NotPermitted | ErrorCode::ReadOnly => {
+            IoErrorKind::PermissionDenied
+        }
+        ErrorCode::Unsupported => IoErrorKind::Unsupported,
+        _ => IoErrorKind::Other,
+    }
+}
+
+fn err(e: ErrorCode, what: &str) -> IoError {
+    IoError::new(kind(e), format!("{what}: {e:?}"))
+}
+
+impl WasiExecutor {
+    /// Finds the preopen containing `dir` (an absolute path, or relative to a preopen named
+    /// `.`) and creates the directory if needed.
+    pub fn new(dir: &str) -> Result<WasiExecutor, String> {
+        let preopens = wasip2::filesystem::preopens::get_directories();
+        let norm = |p: &str| p.trim_end_matches('/').to_string();
+        let want = norm(dir);
+        let mut best: Option<(usize, Descriptor, String)> = None;
+        for (d, path) in preopens {
+            let p = norm(&path);
+            let rel = if p == "." && !want.starts_with('/') {
+                Some(want.trim_start_matches("./").to_string())
+            } else if want == p {
+                Some(String::new())
+            } else if p.is_empty() && want.starts_with('/') {
+                Some(want.trim_start_matches('/').to_string())
+            } else {
+                want.strip_prefix(&format!("{p}/")).map(|r| r.to_string())
+            };
+            if let Some(rel) = rel {
+                if best.as_ref().is_none_or(|(len, _, _)| p.len() > *len) {
+                    best = Some((p.len(), d, rel));
+                }
+            }
+        }
+        let Some((_, base, rel)) = best else {
+            return Err(format!(
+                "`{dir}` is not under any directory the host preopened"
+            ));
+        };
+        if rel.split('/').any(|c| c == "..") {
+            return Err(format!("`{dir}`: `..` is not allowed"));
+        }
+        let mut sofar = String::new();
+        for comp in rel.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            if !sofar.is_empty() {
+                sofar.push('/');
+            }
+            sofar.push_str(comp);
+            match base.create_directory_at(&sofar) {
+                Ok(()) | Err(ErrorCode::Exist) => {}
+                Err(e) => return Err(format!("cannot create `{sofar}` under the preopen: {e:?}")),
+            }
+        }
+        Ok(WasiExecutor {
+            base,
+            rel: sofar,
+            files: HashMap::new(),
+            directory_sync: true,
+        })
+    }
+
+    fn path(&self, name: &str) -> String {
+        if self.rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.rel)
+        }
+    }
+
+    fn file(&mut self, name: &str) -> Result<&Descriptor, IoError> {
+        if !self.files.contains_key(name) {
+            let d = self
+                .base
+                .open_at(
+                    PathFlags::empty(),
+                    &self.path(name),
+                    OpenFlags::empty(),
+                    DescriptorFlags::READ | DescriptorFlags::WRITE,
+                )
+                .map_err(|e| err(e, &format!("open {name}")))?;
+            self.files.insert(name.to_string(), d);
+        }
+        Ok(&self.files[name])
+    }
+
+    fn dir(&self) -> Result<Option<Descriptor>, ErrorCode> {
+        if self.rel.is_empty() {
+            return Ok(None);
+        }
+        self.base
+            .open_at(
+                PathFlags::empty(),
+                &self.rel,
+                OpenFlags::DIRECTORY,
+                DescriptorFlags::READ,
+            )
+            .map(Some)
+    }
+
+    fn write_all(
+        d: &Descriptor,
+        mut data: &[u8],
+        mut offset: u64,
+        name: &str,
+    ) -> Result<(), IoError> {
+        while !data.is_empty() {
+            let n = d
+                .write(data, offset)
+                .map_err(|e| err(e, &format!("write {name}")))? as usize;
+            if n == 0 {
+                return Err(IoError::new(
+                    IoErrorKind::Other,
+                    format!("write {name}: wrote nothing"),
+                ));
+            }
+            data = &data[n..];
+            offset += n as u64;
+        }
+        Ok(())
+    }
+
+    fn read_all(d: &Descriptor, len: u64, offset: u64, name: &str) -> Result<Vec<u8>, IoError> {
+        let mut out = Vec::with_capacity(len as usize);
+        while (out.len() as u64) < len {
+            let (chunk, eof) = d
+                .read(len - out.len() as u64, offset + out.len() as u64)
+                .map_err(|e| err(e, &format!("read {name}")))?;
+            out.extend_from_slice(&chunk);
+            if eof || chunk.is_empty() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Performs one request.
+    pub fn perform(&mut self, op: &IoOp) -> IoResult {
+        match op {
+            IoOp::List => {
+                let stream = match self.dir().map_err(|e| err(e, "open directory"))? {
+                    Some(d) => d.read_directory(),
+                    None => self.base.read_directory(),
+                }
+                .map_err(|e| err(e, "list directory"))?;
+                let mut out = Vec::new();
+                while let Some(entry) = stream
+                    .read_directory_entry()
+                    .map_err(|e| err(e, "list directory"))?
+                {
+                    if entry.type_ != DescriptorType::RegularFile {
+                        continue;
+                    }
+                    let stat = self
+                        .base
+                        .stat_at(PathFlags::empty(), &self.path(&entry.name))
+                        .map_err(|e| err(e, &format!("stat {}", entry.name)))?;
+                    out.push(DirEntry {
+                        name: entry.name,
+                        len: stat.size,
+                    });
+                }
+                Ok(IoDone::Listed(out))
+            }
+            IoOp::Read { file, offset, len } => {
+                let d = self.file(file)?;
+                Ok(IoDone::Read(Self::read_all(d, *len as u64, *offset, file)?))
+            }
+            IoOp::Write { file, offset, data } => {
+                let d = self.file(file)?;
+                Self::write_all(d, data, *offset, file)?;
+                Ok(IoDone::Written(data.len() as u64))
+            }
+            IoOp::Sync { file, metadata } => {
+                let d = self.file(file)?;
+                if *metadata { d.sync() } else { d.sync_data() }
+                    .map_err(|e| err(e, &format!("sync {file}")))?;
+                Ok(IoDone::Ok)
+            }
+            IoOp::Create { file } => {
+                let d = self
+                    .base
+                    .open_at(
+                        PathFlags::empty(),
+                        &self.path(file),
+                        OpenFlags::CREATE | OpenFlags::TRUNCATE,
+                        DescriptorFlags::READ | DescriptorFlags::WRITE,
+                    )
+                    .map_err(|e| err(e, &format!("create {file}")))?;
+                self.files.insert(file.clone(), d);
+                Ok(IoDone::Ok)
+            }
+            IoOp::Truncate { file, len } => {
+                self.file(file)?
+                    .set_size(*len)
+                    .map_err(|e| err(e, &format!("truncate {file}")))?;
+                Ok(IoDone::Ok)
+            }
+            IoOp::Preallocate { file, len } => {
+                let d = self.file(file)?;
+                let size = d.stat().map_err(|e| err(e, &format!("stat {file}")))?.size;
+                if size < *len {
+                    d.set_size(*len)
+                        .map_err(|e| err(e, &format!("preallocate {file}")))?;
+                }
+                Ok(IoDone::Ok)
+            }
+            IoOp::Close { file } => {
+                self.files.remove(file);
+                Ok(IoDone::Ok)
+            }
+            IoOp::Remove { file } => {
+                self.files.remove(file);
+                match self.base.unlink_file_at(&self.path(file)) {
+                    Ok(()) | Err(ErrorCode::NoEntry) => Ok(IoDone::Ok),
+                    Err(e) => Err(err(e, &format!("remove {file}"))),
+                }
+            }
+            IoOp::Rename { from, to } => {
+                self.base
+                    .rename_at(&self.path(from), &self.base, &self.path(to))
+                    .map_err(|e| err(e, &format!("rename {from} to {to}")))?;
+                self.files.remove(to);
+                if let Some(d) = self.files.remove(from) {
+                    self.files.insert(to.clone(), d);
+                }
+                Ok(IoDone::Ok)
+            }
+            IoOp::Copy { from, to } => {
+                let src = self.file(from)?;
+                let size = src
+                    .stat()
+                    .map_err(|e| err(e, &format!("stat {from}")))?
+                    .size;
+                let data = Self::read_all(src, size, 0, from)?;
+                self.perform(&IoOp::Create { file: to.clone() })?;
+                let d = self.file(to)?;
+                Self::write_all(d, &data, 0, to)?;
+                d.sync().map_err(|e| err(e, &format!("sync {to}")))?;
+                Ok(IoDone::Ok)
+            }
+            IoOp::SyncDir => {
+                let r = match self.dir() {
+                    Ok(Some(d)) => d.sync(),
+                    Ok(None) => self.base.sync(),
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(()) => Ok(IoDone::Ok),
+                    Err(
+                        ErrorCode::Unsupported
+                        | ErrorCode::Invalid
+                        | ErrorCode::BadDescriptor
+                        | ErrorCode::NotPermitted
+                        | ErrorCode::Access
+                        | ErrorCode::IsDirectory,
+                    ) => {
+                        self.directory_sync = false;
+                        Ok(IoDone::Ok)
+                    }
+                    Err(e) => Err(err(e, "sync directory")),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! A wasmtime host for the evident-wasi component: the same thing a plugin host embedding the
+//! component writes (see the README's wasm quick start).
+
+// The WIT error variant is what the component returns; boxing it here would only hide that.
+#![allow(clippy::result_large_err)]
+
+use std::path::Path;
+use std::sync::OnceLock;
+use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({ path: "../wit", world: "audit-log", additional_derives: [PartialEq] });
+
+pub use evident::log::types::{Checkpoint, Entry, Error, Health, HealthState, Receipt};
+pub use exports::evident::log::trail::{Durability, OpenOptions, OpenReport, RecoveryMode};
+pub use exports::evident::log::verify::{SegmentFile, VerifyReport};
+
+/// Path of the built component (`target/component/audit-log/...`).
+pub const COMPONENT: &str = env!("EVIDENT_COMPONENT");
+/// Path of the built verifier-only component.
+pub const VERIFIER_COMPONENT: &str = env!("EVIDENT_VERIFIER_COMPONENT");
+
+/// The host state: a WASI context and its resource table.
+pub struct Host {
+    ctx: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
+fn engine_and_component() -> &'static (Engine, Component) {
+    static CELL: OnceLock<(Engine, Component)> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let engine = Engine::default();
+        let component = Component::from_file(&engine, COMPONENT).expect("the component compiles");
+        (engine, component)
+    })
+}
+
+/// One instance of the component with `dir` preopened as `/data`.
+pub struct Instance {
+    /// The store.
+    pub store: Store<Host>,
+    /// The exports.
+    pub bindings: AuditLog,
+}
+
+/// Default options: `None` everywhere, as a host that does not care would pass.
+pub fn default_options() -> OpenOptions {
+    OpenOptions {
+        segment_bytes: None,
+        durability: None,
+        recovery_mode: None,
+        max_payload: None,
+        preallocate: None,
+        log_id: None,
+    }
+}
+
+impl Instance {
+    /// Instantiates the component with `dir` preopened read-write at `/data`.
+    pub fn new(dir: &Path) -> Instance {
+        let (engine, component) = engine_and_component();
+        let mut linker = Linker::<Host>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI links");
+        let mut b = WasiCtxBuilder::new();
+        // Before preopened_dir: otherwise every filesystem call hops through a thread pool.
+        b.allow_blocking_current_thread(true);
+        b.preopened_dir(dir, "/data", FsPerms::ReadWrite)
+            .expect("preopen");
+        b.inherit_stderr();
+        let mut store = Store::new(
+            engine,
+            Host {
+                ctx: b.build(),
+                table: ResourceTable::new(),
+            },
+        );
+        let bindings = AuditLog::instantiate(&mut store, component, &linker).expect("instantiate");
+        Instance { store, bindings }
+    }
+
+    /// `log.open`.
+    pub fn open(&mut self, dir: &str, options: &OpenOptions) -> Result<ResourceAny, Error> {
+        let log = self.bindings.evident_log_trail().log();
+        log.call_open(&mut self.store, dir, options)
+            .expect("no trap")
+    }
+
+    /// `log.open-report`.
+    pub fn open_report(&mut self, log: ResourceAny) -> OpenReport {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_open_report(&mut self.store, log)
+            .expect("no trap")
+    }
+
+    /// `log.append`.
+    pub fn append(&mut self, log: ResourceAny, payload: &[u8]) -> Result<Receipt, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_append(&mut self.store, log, payload)
+            .expect("no trap")
+    }
+
+    /// `log.append-at`.
+    pub fn append_at(
+        &mut self,
+        log: ResourceAny,
+        payload: &[u8],
+        ts: u64,
+    ) -> Result<Receipt, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_append_at(&mut self.store, log, payload, ts)
+            .expect("no trap")
+    }
+
+    /// `log.append-batch`.
+    pub fn append_batch(
+        &mut self,
+        log: ResourceAny,
+        payloads: &[Vec<u8>],
+    ) -> Result<Vec<Receipt>, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_append_batch(&mut self.store, log, payloads)
+            .expect("no trap")
+    }
+
+    /// `log.append-batch-at`.
+    pub fn append_batch_at(
+        &mut self,
+        log: ResourceAny,
+        payloads: &[Vec<u8>],
+        ts: &[u64],
+    ) -> Result<Vec<Receipt>, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_append_batch_at(&mut self.store, log, payloads, ts)
+            .expect("no trap")
+    }
+
+    /// `log.sync`.
+    pub fn sync(&mut self, log: ResourceAny) -> Result<Checkpoint, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_sync(&mut self.store, log)
+            .expect("no trap")
+    }
+
+    /// `log.head`.
+    pub fn head(&mut self, log: ResourceAny) -> Checkpoint {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_head(&mut self.store, log)
+            .expect("no trap")
+    }
+
+    /// `log.read`.
+    pub fn read(&mut self, log: ResourceAny, from: u64, max: u32) -> Result<Vec<Entry>, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_read(&mut self.store, log, from, max)
+            .expect("no trap")
+    }
+
+    /// `log.verify`.
+    pub fn verify(&mut self, log: ResourceAny) -> Result<Checkpoint, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_verify(&mut self.store, log)
+            .expect("no trap")
+    }
+
+    /// `log.health`.
+    pub fn health(&mut self, log: ResourceAny) -> Health {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_health(&mut self.store, log)
+            .expect("no trap")
+    }
+
+    /// `log.checkpoint`.
+    pub fn checkpoint(&mut self, log: ResourceAny) -> Result<Checkpoint, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_checkpoint(&mut self.store, log)
+            .expect("no trap")
+    }
+
+    /// `log.close`.
+    pub fn close(&mut self, log: ResourceAny) -> Result<Checkpoint, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_close(&mut self.store, log)
+            .expect("no trap")
+    }
+
+    /// Drops the resource (without close).
+    pub fn drop_log(&mut self, log: ResourceAny) {
+        log.resource_drop(&mut self.store).expect("drop");
+    }
+
+    /// `verify.verify-segments`.
+    pub fn verify_segments(
+        &mut self,
+        segments: &[SegmentFile],
+        cps: &[Checkpoint],
+    ) -> Result<VerifyReport, Error> {
+        self.bindings
+            .evident_log_verify()
+            .call_verify_segments(&mut self.store, segments, cps)
+            .expect("no trap")
+    }
+
+    /// `verify.parse-checkpoint`.
+    pub fn parse_checkpoint(&mut self, text: &str) -> Result<Checkpoint, String> {
+        self.bindings
+            .evident_log_verify()
+            .call_parse_checkpoint(&mut self.store, text)
+            .expect("no trap")
+    }
+}
