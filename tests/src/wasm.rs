@@ -36,10 +36,14 @@ impl WasiView for Host {
     }
 }
 
-fn engine_and_component() -> &'static (Engine, Component) {
-    static CELL: OnceLock<(Engine, Component)> = OnceLock::new();
-    CELL.get_or_init(|| {
-        let engine = Engine::default();
+fn engine_and_component(fuel: bool) -> &'static (Engine, Component) {
+    static PLAIN: OnceLock<(Engine, Component)> = OnceLock::new();
+    static FUELED: OnceLock<(Engine, Component)> = OnceLock::new();
+    let cell = if fuel { &FUELED } else { &PLAIN };
+    cell.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.consume_fuel(fuel);
+        let engine = Engine::new(&config).expect("engine");
         let component = Component::from_file(&engine, COMPONENT).expect("the component compiles");
         (engine, component)
     })
@@ -68,7 +72,22 @@ pub fn default_options() -> OpenOptions {
 impl Instance {
     /// Instantiates the component with `dir` preopened read-write at `/data`.
     pub fn new(dir: &Path) -> Instance {
-        let (engine, component) = engine_and_component();
+        Instance::build(dir, None)
+    }
+
+    /// Like [`Instance::new`], but the instance traps once it has used `fuel` units of work:
+    /// a way to kill a plugin in the middle of a call.
+    pub fn with_fuel(dir: &Path, fuel: u64) -> Instance {
+        Instance::build(dir, Some(fuel))
+    }
+
+    /// Sets the remaining fuel of an instance made with [`Instance::with_fuel`].
+    pub fn set_fuel(&mut self, fuel: u64) {
+        self.store.set_fuel(fuel).expect("fuel is enabled");
+    }
+
+    fn build(dir: &Path, fuel: Option<u64>) -> Instance {
+        let (engine, component) = engine_and_component(fuel.is_some());
         let mut linker = Linker::<Host>::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI links");
         let mut b = WasiCtxBuilder::new();
@@ -84,6 +103,9 @@ impl Instance {
                 table: ResourceTable::new(),
             },
         );
+        if let Some(f) = fuel {
+            store.set_fuel(f).expect("fuel is enabled");
+        }
         let bindings = AuditLog::instantiate(&mut store, component, &linker).expect("instantiate");
         Instance { store, bindings }
     }
@@ -138,6 +160,18 @@ impl Instance {
             .log()
             .call_append_batch(&mut self.store, log, payloads)
             .expect("no trap")
+    }
+
+    /// `log.append-batch`, returning a trap instead of panicking on it.
+    pub fn try_append_batch(
+        &mut self,
+        log: ResourceAny,
+        payloads: &[Vec<u8>],
+    ) -> wasmtime::Result<Result<Vec<Receipt>, Error>> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_append_batch(&mut self.store, log, payloads)
     }
 
     /// `log.append-batch-at`.
