@@ -27,6 +27,7 @@ pub mod header;
 pub mod health;
 pub mod io;
 pub mod naming;
+pub mod query;
 pub mod scan;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -287,6 +287,11 @@ impl SegmentScanner {
         self.fed_to() >= self.start.file_len
     }
 
+    /// Whether the records have ended (the scanner is only classifying what follows them).
+    pub fn records_ended(&self) -> bool {
+        !matches!(self.state, State::Records)
+    }
+
     /// Whether the scanner has decided how the segment ends (no more input is useful).
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done(_))

@@ -61,3 +61,18 @@ pub fn verify(
     disk.faults = saved;
     task.take_result().expect("the task finished")
 }
+
+/// Runs a query on the disk (no faults injected while it runs).
+pub fn query(
+    disk: &mut FakeDisk,
+    spec: crate::query::QuerySpec,
+) -> Result<crate::query::QueryResult, Error> {
+    let saved = std::mem::take(&mut disk.faults);
+    let mut task = crate::query::QueryTask::new(spec, 64 * 1024);
+    while let Some(op) = task.poll_io() {
+        let r = disk.perform(&op);
+        task.handle_io(&op, r);
+    }
+    disk.faults = saved;
+    task.take_result().expect("the task finished")
+}

@@ -1,0 +1,507 @@
+//! Queries over a trail: records by seq, by time range, by agent and time range, the N most
+//! recent, whether an agent has any record. Driven through [`IoOp`] requests like verification.
+//!
+//! Cost grows with the answer, not with the trail: a seq is located from segment file names
+//! alone; a time is located by binary search over sealed segments' footers (their first and last
+//! timestamps, O(log segments) small reads) and then inside a segment by its sparse index (one
+//! entry per 64 KiB), so a time-range query reads only the segments it returns records from,
+//! from the index entry before its start. Timestamps never decrease along a trail, which is what
+//! makes this sound. Agent filters scan, streaming, with memory bounded by one segment chunk
+//! and the answer's limit.
+//!
+//! Every record returned carries its chain hash, and the one before it when the scan started at
+//! a segment's beginning (`prev_hash`), so a client can recompute it; the result carries the
+//! trail's head checkpoint at the time of the query, which `verify` proves the records chain to.
+
+use crate::checkpoint::Checkpoint;
+use crate::config::INDEX_STRIDE;
+use crate::error::{Error, Location};
+use crate::event::AuditEvent;
+use crate::footer::{Footer, TRAILER_LEN};
+use crate::hash::{Hash, LogId};
+use crate::header::{SegmentHeader, HEADER_LEN};
+use crate::io::{IoDone, IoOp, IoResult};
+use crate::naming;
+use crate::scan::{ScanStart, SegmentEnd, SegmentScanner};
+use std::collections::VecDeque;
+
+/// What to look for. Every field narrows the result; the default returns every record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuerySpec {
+    /// Only records with seq ≥ this.
+    pub from_seq: Option<u64>,
+    /// Only records with seq ≤ this.
+    pub to_seq: Option<u64>,
+    /// Only records with timestamp ≥ this (ns since the epoch).
+    pub since: Option<u64>,
+    /// Only records with timestamp < this.
+    pub until: Option<u64>,
+    /// Only audit events of this agent (`gen_ai.agent.id`).
+    pub agent: Option<String>,
+    /// At most this many records.
+    pub limit: Option<usize>,
+    /// Return the *last* `limit` matching records (still in seq order) instead of the first.
+    pub newest: bool,
+}
+
+/// One record found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Sequence number.
+    pub seq: u64,
+    /// Timestamp.
+    pub ts: u64,
+    /// Chain hash after this record.
+    pub hash: Hash,
+    /// Chain hash before it, when the scan that found it began at its segment's start (a client
+    /// recomputes `hash` = chain(prev_hash, leaf(record))).
+    pub prev_hash: Option<Hash>,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+/// The answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryResult {
+    /// Matching records in seq order.
+    pub records: Vec<Found>,
+    /// The trail's head when the query ran (last seq and hash of the last segment scanned to its
+    /// end, or from the footer/last segment): what the records chain to.
+    pub head: Option<Checkpoint>,
+    /// Segment files read (for the cost claims: compare with the trail's segment count).
+    pub segments_read: usize,
+    /// Bytes read.
+    pub bytes_read: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Seg {
+    first: u64,
+    name: String,
+    len: u64,
+    footer: Option<Option<Footer>>,
+}
+
+#[derive(Debug)]
+enum Stage {
+    List,
+    /// Reading segment `i`'s trailer (then footer) for the binary search or a seek.
+    Trailer {
+        i: usize,
+    },
+    Footer {
+        i: usize,
+        offset: u64,
+    },
+    Header {
+        i: usize,
+    },
+    Scan {
+        i: usize,
+        offset: u64,
+    },
+    Done,
+}
+
+/// A query, driven through IO requests: [`QueryTask::poll_io`], perform, [`QueryTask::handle_io`],
+/// until [`QueryTask::take_result`] returns `Some`.
+pub struct QueryTask {
+    spec: QuerySpec,
+    chunk: u32,
+    segs: Vec<Seg>,
+    stage: Stage,
+    // Binary search over segments by time: the answer lies in [lo, hi).
+    lo: usize,
+    hi: usize,
+    searching: bool,
+    /// Segment order to scan (forward, or backward for `newest`).
+    cursor: Option<usize>,
+    scanner: Option<SegmentScanner>,
+    scan_end: u64,
+    scan_from_start: bool,
+    prev_hash: Option<Hash>,
+    log_id: Option<LogId>,
+    out: VecDeque<Found>,
+    /// For `newest`: records found in the segment being scanned (prepended when it ends).
+    seg_out: Vec<Found>,
+    head: Option<Checkpoint>,
+    /// Timestamp of the first record scanned in the current segment.
+    seg_first_ts: Option<u64>,
+    /// Segments past this index cannot hold a match (by seq).
+    scan_hi: usize,
+    segments_read: usize,
+    bytes_read: u64,
+    result: Option<Result<QueryResult, Error>>,
+}
+
+impl QueryTask {
+    /// A query reading `chunk` bytes at a time.
+    pub fn new(spec: QuerySpec, chunk: u32) -> QueryTask {
+        QueryTask {
+            spec,
+            chunk: chunk.max(4096),
+            segs: Vec::new(),
+            stage: Stage::List,
+            lo: 0,
+            hi: 0,
+            searching: false,
+            cursor: None,
+            scanner: None,
+            scan_end: 0,
+            scan_from_start: false,
+            prev_hash: None,
+            log_id: None,
+            out: VecDeque::new(),
+            seg_out: Vec::new(),
+            head: None,
+            seg_first_ts: None,
+            scan_hi: 0,
+            segments_read: 0,
+            bytes_read: 0,
+            result: None,
+        }
+    }
+
+    /// The next request, or `None` once the result is known.
+    pub fn poll_io(&mut self) -> Option<IoOp> {
+        let read = |s: &Seg, offset: u64, len: u64| IoOp::Read {
+            file: s.name.clone(),
+            offset,
+            len: len as u32,
+        };
+        match self.stage {
+            Stage::List => Some(IoOp::List),
+            Stage::Trailer { i } => {
+                let s = &self.segs[i];
+                Some(read(
+                    s,
+                    s.len.saturating_sub(TRAILER_LEN as u64),
+                    TRAILER_LEN as u64,
+                ))
+            }
+            Stage::Footer { i, offset } => {
+                Some(read(&self.segs[i], offset, self.segs[i].len - offset))
+            }
+            Stage::Header { i } => Some(read(&self.segs[i], 0, HEADER_LEN as u64)),
+            Stage::Scan { i, offset } => Some(read(
+                &self.segs[i],
+                offset,
+                (self.scan_end - offset).min(self.chunk as u64),
+            )),
+            Stage::Done => None,
+        }
+    }
+
+    /// Takes the answer once it is known.
+    pub fn take_result(&mut self) -> Option<Result<QueryResult, Error>> {
+        self.result.take()
+    }
+
+    fn finish(&mut self, r: Result<(), Error>) {
+        self.stage = Stage::Done;
+        self.result = Some(r.map(|()| QueryResult {
+            records: std::mem::take(&mut self.out).into(),
+            head: self.head,
+            segments_read: self.segments_read,
+            bytes_read: self.bytes_read,
+        }));
+    }
+
+    /// Feeds the result of the last request.
+    pub fn handle_io(&mut self, op: &IoOp, result: IoResult) {
+        let done = match result {
+            Ok(d) => d,
+            Err(error) => {
+                let location = op.file().map(Location::file).unwrap_or_default();
+                return self.finish(Err(Error::Io {
+                    op: op.name(),
+                    location,
+                    error,
+                }));
+            }
+        };
+        if let IoDone::Read(d) = &done {
+            self.bytes_read += d.len() as u64;
+        }
+        let r = match (&self.stage, done) {
+            (Stage::List, IoDone::Listed(entries)) => self.on_list(entries),
+            (&Stage::Trailer { i }, IoDone::Read(d)) => self.on_trailer(i, &d),
+            (&Stage::Footer { i, offset }, IoDone::Read(d)) => {
+                self.segs[i].footer = Some(Footer::decode(&d).ok().filter(|f| f.offset == offset));
+                self.next()
+            }
+            (&Stage::Header { i }, IoDone::Read(d)) => self.on_header(i, &d),
+            (&Stage::Scan { i, offset }, IoDone::Read(d)) => self.on_chunk(i, offset, &d),
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            self.finish(Err(e));
+        }
+    }
+
+    fn on_list(&mut self, entries: Vec<crate::io::DirEntry>) -> Result<(), Error> {
+        for e in entries {
+            if let Some(first) = naming::parse_segment_name(&e.name) {
+                self.segs.push(Seg {
+                    first,
+                    name: e.name,
+                    len: e.len,
+                    footer: None,
+                });
+            }
+        }
+        self.segs.sort_by_key(|s| s.first);
+        if self.segs.is_empty() {
+            self.finish(Ok(()));
+            return Ok(());
+        }
+        // Narrow by seq from the names alone.
+        let n = self.segs.len();
+        self.lo = match self.spec.from_seq {
+            Some(from) => self
+                .segs
+                .partition_point(|s| s.first <= from)
+                .saturating_sub(1),
+            None => 0,
+        };
+        self.hi = match self.spec.to_seq {
+            Some(to) => self.segs.partition_point(|s| s.first <= to).max(1),
+            None => n,
+        };
+        self.scan_hi = self.hi;
+        if self.spec.newest {
+            // From the last candidate segment backwards; time bounds are checked per record.
+            self.cursor = Some(self.hi - 1);
+            return self.next();
+        }
+        self.searching = self.spec.since.is_some();
+        self.next()
+    }
+
+    /// Decides the next stage: continue the binary search, or start or continue scanning.
+    fn next(&mut self) -> Result<(), Error> {
+        if self.searching {
+            // Find the first segment in [lo, hi) whose last timestamp is ≥ since. The last
+            // segment of the trail (unsealed) counts as reaching the present.
+            let since = self.spec.since.expect("searching by time");
+            while self.lo + 1 < self.hi {
+                let mid = self.lo + (self.hi - self.lo) / 2 - 1;
+                match &self.segs[mid].footer {
+                    None => {
+                        self.stage = Stage::Trailer { i: mid };
+                        return Ok(());
+                    }
+                    Some(Some(f)) => {
+                        if f.last_ts >= since {
+                            self.hi = mid + 1;
+                        } else {
+                            self.lo = mid + 1;
+                        }
+                    }
+                    // A sealed segment without a readable footer: stop narrowing, scan from lo.
+                    Some(None) => break,
+                }
+            }
+            self.searching = false;
+            self.cursor = Some(self.lo);
+            self.hi = self.segs.len();
+        }
+        let Some(i) = self.cursor else {
+            self.cursor = Some(self.lo);
+            return self.next();
+        };
+        // To seek inside a sealed segment we want its footer.
+        let wants_seek =
+            self.spec.since.is_some() || self.spec.from_seq.is_some_and(|f| f > self.segs[i].first);
+        let last = i + 1 == self.segs.len();
+        if wants_seek && !last && self.segs[i].footer.is_none() && !self.spec.newest {
+            self.stage = Stage::Trailer { i };
+            return Ok(());
+        }
+        self.stage = Stage::Header { i };
+        Ok(())
+    }
+
+    fn on_trailer(&mut self, i: usize, d: &[u8]) -> Result<(), Error> {
+        match Footer::trailer_offset(d, self.segs[i].len) {
+            Ok(offset) => self.stage = Stage::Footer { i, offset },
+            Err(_) => {
+                self.segs[i].footer = Some(None);
+                return self.next();
+            }
+        }
+        Ok(())
+    }
+
+    fn on_header(&mut self, i: usize, d: &[u8]) -> Result<(), Error> {
+        let seg = &self.segs[i];
+        let h = SegmentHeader::decode(d).map_err(|e| Error::Corrupt {
+            location: Location::file(&seg.name).at(0),
+            what: e.to_string(),
+        })?;
+        self.log_id.get_or_insert(h.log_id);
+        let mut start = ScanStart {
+            offset: HEADER_LEN as u64,
+            file_len: seg.len,
+            seq: h.first_seq,
+            prev_hash: Some(h.anchor),
+            prev_ts: 0,
+            index_stride: INDEX_STRIDE,
+            strict: i + 1 < self.segs.len(),
+        };
+        let mut end = seg.len;
+        if let Some(Some(f)) = &seg.footer {
+            end = f.offset;
+            start.file_len = f.offset;
+            start.strict = false;
+            let entry = match (self.spec.since, self.spec.from_seq) {
+                (Some(since), _) => f.seek_ts(since),
+                (None, Some(from)) => f.seek_seq(from),
+                _ => None,
+            };
+            if let Some(e) = entry.filter(|e| e.offset > HEADER_LEN as u64) {
+                start.offset = e.offset;
+                start.seq = e.seq;
+                start.prev_hash = None;
+            }
+        }
+        self.scan_from_start = start.prev_hash.is_some();
+        self.prev_hash = start.prev_hash;
+        self.scan_end = end;
+        self.scanner = Some(SegmentScanner::new(start));
+        self.seg_first_ts = None;
+        self.segments_read += 1;
+        if start.offset >= end {
+            return self.end_segment(i);
+        }
+        self.stage = Stage::Scan {
+            i,
+            offset: start.offset,
+        };
+        Ok(())
+    }
+
+    fn matches(&self, seq: u64, ts: u64, payload: &[u8]) -> bool {
+        let s = &self.spec;
+        if s.from_seq.is_some_and(|f| seq < f) || s.to_seq.is_some_and(|t| seq > t) {
+            return false;
+        }
+        if s.since.is_some_and(|v| ts < v) || s.until.is_some_and(|u| ts >= u) {
+            return false;
+        }
+        match &s.agent {
+            Some(a) => AuditEvent::from_json(payload).is_ok_and(|e| &e.agent_id == a),
+            None => true,
+        }
+    }
+
+    /// Whether nothing later in the trail can match (forward scans).
+    fn past_the_end(&self, seq: u64, ts: u64) -> bool {
+        self.spec.to_seq.is_some_and(|t| seq > t) || self.spec.until.is_some_and(|u| ts >= u)
+    }
+
+    fn on_chunk(&mut self, i: usize, offset: u64, d: &[u8]) -> Result<(), Error> {
+        let mut scanner = self.scanner.take().expect("scanning");
+        scanner.push(d);
+        let mut stop = false;
+        while let Some(r) = scanner.next_record() {
+            let prev = self.prev_hash;
+            self.prev_hash = Some(r.hash);
+            if self.head.is_none_or(|h| r.seq > h.seq) {
+                self.head = Some(Checkpoint {
+                    log_id: self.log_id.unwrap_or_default(),
+                    seq: r.seq,
+                    hash: r.hash,
+                });
+            }
+            self.seg_first_ts.get_or_insert(r.ts);
+            if !self.spec.newest && self.past_the_end(r.seq, r.ts) {
+                stop = true;
+                break;
+            }
+            if self.matches(r.seq, r.ts, r.payload) {
+                let found = Found {
+                    seq: r.seq,
+                    ts: r.ts,
+                    hash: r.hash,
+                    prev_hash: prev,
+                    payload: r.payload.to_vec(),
+                };
+                if self.spec.newest {
+                    self.seg_out.push(found);
+                } else {
+                    self.out.push_back(found);
+                    if self.spec.limit.is_some_and(|l| self.out.len() >= l) {
+                        stop = true;
+                        break;
+                    }
+                }
+            }
+        }
+        let next = offset + d.len() as u64;
+        // Preallocated space at the end of the live segment: the records have ended, and a
+        // reader need not read megabytes of zeros to classify them.
+        let zeros = scanner.records_ended() && !d.is_empty() && d.iter().all(|&b| b == 0);
+        self.scanner = Some(scanner);
+        if zeros && i + 1 == self.segs.len() {
+            self.scanner = None;
+            return self.after_segment(i);
+        }
+        if stop {
+            self.finish(Ok(()));
+            return Ok(());
+        }
+        if next < self.scan_end
+            && !d.is_empty()
+            && !self.scanner.as_ref().is_some_and(|s| s.is_done())
+        {
+            self.stage = Stage::Scan { i, offset: next };
+            return Ok(());
+        }
+        self.end_segment(i)
+    }
+
+    fn end_segment(&mut self, i: usize) -> Result<(), Error> {
+        let summary = self.scanner.take().expect("scanning").finish();
+        if let SegmentEnd::Corrupt(d) = summary.end {
+            return Err(Error::Corrupt {
+                location: Location::file(&self.segs[i].name).at(d.offset).seq(d.seq),
+                what: d.kind.to_string(),
+            });
+        }
+        self.after_segment(i)
+    }
+
+    fn after_segment(&mut self, i: usize) -> Result<(), Error> {
+        if self.spec.newest {
+            let mut seg_out = std::mem::take(&mut self.seg_out);
+            if let Some(l) = self.spec.limit {
+                let want = l.saturating_sub(self.out.len());
+                if seg_out.len() > want {
+                    seg_out.drain(..seg_out.len() - want);
+                }
+            }
+            for f in seg_out.into_iter().rev() {
+                self.out.push_front(f);
+            }
+            let full = self.spec.limit.is_some_and(|l| self.out.len() >= l);
+            // Earlier segments hold earlier timestamps only.
+            let before_since = self
+                .spec
+                .since
+                .is_some_and(|s| self.seg_first_ts.is_some_and(|t| t < s));
+            if full || before_since || i <= self.lo {
+                self.finish(Ok(()));
+                return Ok(());
+            }
+            self.cursor = Some(i - 1);
+            return self.next();
+        }
+        if i + 1 >= self.scan_hi {
+            self.finish(Ok(()));
+            return Ok(());
+        }
+        self.cursor = Some(i + 1);
+        self.next()
+    }
+}
