@@ -354,10 +354,12 @@ impl QueryTask {
             end = f.offset;
             start.file_len = f.offset;
             start.strict = false;
-            let entry = match (self.spec.since, self.spec.from_seq) {
-                (Some(since), _) => f.seek_ts(since),
-                (None, Some(from)) => f.seek_seq(from),
-                _ => None,
+            // Start from whichever index entry is later: the one for `since` or for `from_seq`.
+            let by_ts = self.spec.since.and_then(|since| f.seek_ts(since));
+            let by_seq = self.spec.from_seq.and_then(|from| f.seek_seq(from));
+            let entry = match (by_ts, by_seq) {
+                (Some(a), Some(b)) => Some(if a.offset >= b.offset { a } else { b }),
+                (a, b) => a.or(b),
             };
             if let Some(e) = entry.filter(|e| e.offset > HEADER_LEN as u64) {
                 start.offset = e.offset;

@@ -21,6 +21,7 @@ mod error;
 pub mod fs_exec;
 pub mod jsonl;
 mod mirror;
+pub mod query;
 pub mod reader;
 pub mod repair;
 mod trail;

@@ -8,6 +8,7 @@
 mod append;
 mod demo;
 mod fix;
+mod query;
 mod read;
 
 use clap::{Parser, Subcommand};
@@ -74,8 +75,13 @@ enum Command {
     Verify(read::VerifyArgs),
     /// Print the trail's verified head as a checkpoint (for `verify --checkpoint`).
     Head(read::DirArgs),
-    /// Print every record as one JSON object per line.
-    Export(read::ExportArgs),
+    /// Print records as one JSON object per line (jsonl, or OCSF API Activity), filtered by
+    /// time, agent and seq.
+    Export(query::ExportArgs),
+    /// Records of an agent in a time range, the N most recent, or whether any exist.
+    Query(query::QueryArgs),
+    /// Counts by kind, agent and decision.
+    Stats(query::StatsArgs),
     /// Print the last records, and with -f follow new ones.
     Tail(read::TailArgs),
     /// Segments, sizes, seq ranges, the checkpoint and the trail's state.
@@ -103,6 +109,20 @@ pub fn exit_for(e: &Error) -> u8 {
 }
 
 fn main() -> ExitCode {
+    // `evident export … | head` closes our stdout early: that ends the command quietly, as it
+    // would a C program killed by SIGPIPE, instead of a panic message from `println!`.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -114,7 +134,9 @@ fn main() -> ExitCode {
             Command::Append(a) => append::run(a).await,
             Command::Verify(a) => read::verify(a),
             Command::Head(a) => read::head(a),
-            Command::Export(a) => read::export(a),
+            Command::Export(a) => query::export(a),
+            Command::Query(a) => query::query_cmd(a),
+            Command::Stats(a) => query::stats_cmd(a),
             Command::Tail(a) => read::tail(a).await,
             Command::Inspect(a) => read::inspect(a),
             Command::Recover(a) => fix::recover(a).await,

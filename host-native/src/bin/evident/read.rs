@@ -4,12 +4,11 @@ use crate::{existing_dir, print_json, Outcome};
 use evident_core::footer::Footer;
 use evident_core::{naming, Checkpoint};
 use evident_native::fs_exec::verify_dir;
-use evident_native::jsonl::{parse_time, record_json};
-use evident_native::{AuditEvent, Error, Reader};
+use evident_native::jsonl::record_json;
+use evident_native::{Error, Reader};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::collections::VecDeque;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,27 +38,6 @@ pub struct VerifyArgs {
 }
 
 #[derive(clap::Args)]
-pub struct ExportArgs {
-    /// The trail directory.
-    dir: PathBuf,
-    /// Output format (one JSON object per record).
-    #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
-    format: String,
-    /// Only records at or after this time (RFC 3339, or nanoseconds since the epoch).
-    #[arg(long, value_parser = time_arg)]
-    since: Option<u64>,
-    /// Only records before this time.
-    #[arg(long, value_parser = time_arg)]
-    until: Option<u64>,
-    /// Only events of this agent.
-    #[arg(long)]
-    agent: Option<String>,
-    /// No progress bar.
-    #[arg(long, short)]
-    quiet: bool,
-}
-
-#[derive(clap::Args)]
 pub struct TailArgs {
     /// The trail directory.
     dir: PathBuf,
@@ -69,12 +47,6 @@ pub struct TailArgs {
     /// Keep printing records as they are appended.
     #[arg(short = 'f', long)]
     follow: bool,
-}
-
-fn time_arg(s: &str) -> Result<u64, String> {
-    parse_time(s).ok_or_else(|| {
-        format!("`{s}`: expected RFC 3339 UTC (2024-05-01T12:00:00Z) or nanoseconds")
-    })
 }
 
 fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
@@ -196,53 +168,6 @@ pub fn head(a: DirArgs) -> Result<Outcome, Error> {
     } else {
         print!("{}", r.head.to_text());
     }
-    Ok(Outcome::Ok)
-}
-
-fn agent_of(payload: &[u8]) -> Option<String> {
-    AuditEvent::from_json(payload).ok().map(|e| e.agent_id)
-}
-
-pub fn export(a: ExportArgs) -> Result<Outcome, Error> {
-    existing_dir(&a.dir)?;
-    let mut reader = Reader::open(&a.dir)?;
-    let total: u64 = reader.segments().len() as u64;
-    let pb = if a.quiet {
-        ProgressBar::hidden()
-    } else {
-        progress_bar(total * (64 << 20), false)
-    };
-    pb.set_length(total);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    reader.seek(1)?;
-    let mut last_segment_first = 0;
-    while let Some(r) = reader.next_available()? {
-        if a.since.is_some_and(|s| r.ts < s) || a.until.is_some_and(|u| r.ts >= u) {
-            continue;
-        }
-        if let Some(agent) = &a.agent {
-            if agent_of(&r.payload).as_deref() != Some(agent.as_str()) {
-                continue;
-            }
-        }
-        let seg_first = reader
-            .segments()
-            .iter()
-            .rev()
-            .find(|(f, _)| *f <= r.seq)
-            .map_or(0, |(f, _)| *f);
-        if seg_first != last_segment_first {
-            last_segment_first = seg_first;
-            pb.inc(1);
-        }
-        let line = record_json(r.seq, r.ts, &r.hash, &r.payload);
-        if writeln!(out, "{line}").is_err() {
-            break; // a closed pipe (`| head`) is not an error
-        }
-    }
-    let _ = out.flush();
-    pb.finish_and_clear();
     Ok(Outcome::Ok)
 }
 

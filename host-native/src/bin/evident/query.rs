@@ -1,0 +1,277 @@
+//! `evident query`, `evident stats` and `evident export`: records by agent, time and seq, counts,
+//! and the SIEM export — all streaming, located through the segments' footers and indexes.
+
+use crate::{existing_dir, print_json, Outcome};
+use evident_core::query::{Found, QuerySpec};
+use evident_core::AuditEvent;
+use evident_native::jsonl::{parse_time, record_json, rfc3339};
+use evident_native::query::{query, stats};
+use evident_native::Error;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+
+fn time_arg(s: &str) -> Result<u64, String> {
+    parse_time(s).ok_or_else(|| {
+        format!("`{s}`: expected RFC 3339 UTC (2024-05-01T12:00:00Z) or nanoseconds")
+    })
+}
+
+/// Filters shared by query, stats and export.
+#[derive(clap::Args, Clone)]
+pub struct Filter {
+    /// Only records at or after this time (RFC 3339 UTC, or nanoseconds since the epoch).
+    #[arg(long, value_parser = time_arg)]
+    since: Option<u64>,
+    /// Only records before this time.
+    #[arg(long, value_parser = time_arg)]
+    until: Option<u64>,
+    /// Only events of this agent (`gen_ai.agent.id`).
+    #[arg(long)]
+    agent: Option<String>,
+    /// Only records with seq ≥ this.
+    #[arg(long)]
+    from_seq: Option<u64>,
+    /// Only records with seq ≤ this.
+    #[arg(long)]
+    to_seq: Option<u64>,
+}
+
+impl Filter {
+    fn spec(&self) -> QuerySpec {
+        QuerySpec {
+            from_seq: self.from_seq,
+            to_seq: self.to_seq,
+            since: self.since,
+            until: self.until,
+            agent: self.agent.clone(),
+            limit: None,
+            newest: false,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct QueryArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    filter: Filter,
+    /// At most this many records.
+    #[arg(long, short = 'n')]
+    limit: Option<usize>,
+    /// The most recent matching records (with --limit: the last N) instead of the first.
+    #[arg(long)]
+    newest: bool,
+    /// Only say whether any record matches (exit 0 if so, 1 if none).
+    #[arg(long)]
+    exists: bool,
+    /// Print each record with its proof: its chain hash, the previous hash when known, and the
+    /// head checkpoint the records chain to (`evident verify --checkpoint` proves the chain).
+    #[arg(long)]
+    proof: bool,
+}
+
+#[derive(clap::Args)]
+pub struct StatsArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    filter: Filter,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    /// `jsonl`: one JSON object per record (seq, ts, time, hash, event or payload);
+    /// `ocsf`: OCSF API Activity (class 6003) objects, one per line.
+    #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "ocsf"])]
+    format: String,
+    #[command(flatten)]
+    filter: Filter,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn found_json(f: &Found, proof: bool) -> Value {
+    let mut v = record_json(f.seq, f.ts, &f.hash, &f.payload);
+    if proof {
+        v["prev_hash"] = json!(f.prev_hash.map(|h| h.to_hex()));
+    }
+    v
+}
+
+pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let mut spec = a.filter.spec();
+    spec.limit = if a.exists { Some(1) } else { a.limit };
+    spec.newest = a.newest;
+    let r = query(&a.dir, spec)?;
+    if a.exists {
+        println!("{}", !r.records.is_empty());
+        return if r.records.is_empty() {
+            Err(Error::Io {
+                path: a.dir,
+                error: std::io::Error::new(std::io::ErrorKind::NotFound, "no matching record"),
+            })
+        } else {
+            Ok(Outcome::Ok)
+        };
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for f in &r.records {
+        if writeln!(out, "{}", found_json(f, a.proof)).is_err() {
+            return Ok(Outcome::Ok);
+        }
+    }
+    if a.proof {
+        if let Some(h) = r.head {
+            let _ = writeln!(
+                out,
+                "{}",
+                json!({"head": {"log_id": h.log_id.to_hex(), "seq": h.seq, "hash": h.hash.to_hex()}})
+            );
+        }
+    }
+    let _ = out.flush();
+    Ok(Outcome::Ok)
+}
+
+pub fn stats_cmd(a: StatsArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let s = stats(&a.dir, a.filter.spec())?;
+    if a.json {
+        print_json(&json!({
+            "records": s.records,
+            "raw": s.raw,
+            "by_kind": s.by_kind,
+            "by_agent": s.by_agent,
+            "by_decision": s.by_decision,
+            "from": s.time_range.map(|t| rfc3339(t.0)),
+            "to": s.time_range.map(|t| rfc3339(t.1)),
+        }));
+        return Ok(Outcome::Ok);
+    }
+    println!("records: {} ({} not audit events)", s.records, s.raw);
+    if let Some((a, b)) = s.time_range {
+        println!("from {} to {}", rfc3339(a), rfc3339(b));
+    }
+    for (title, map) in [
+        ("by kind", &s.by_kind),
+        ("by decision", &s.by_decision),
+        ("by agent", &s.by_agent),
+    ] {
+        if map.is_empty() {
+            continue;
+        }
+        println!("{title}:");
+        let mut rows: Vec<_> = map.iter().collect();
+        rows.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+        for (k, n) in rows {
+            println!("  {k:<32} {n:>12}");
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// OCSF API Activity (class 6003): the agent is the actor, the tool or command the API operation.
+fn ocsf(f: &Found) -> Value {
+    let ev = AuditEvent::from_json(&f.payload).ok();
+    let (operation, status_id, status) = match ev.as_ref().map(|e| &e.body) {
+        Some(evident_core::EventBody::ToolCall {
+            tool_name,
+            decision,
+            ..
+        }) => {
+            let denied = matches!(decision, evident_core::Decision::Deny);
+            (
+                tool_name.clone(),
+                if denied { 2 } else { 1 },
+                decision.as_str().to_string(),
+            )
+        }
+        Some(evident_core::EventBody::ExecDenied { .. }) => ("exec".into(), 2, "deny".into()),
+        Some(b) => (b.kind().to_string(), 1, "success".into()),
+        None => ("record".into(), 0, "unknown".into()),
+    };
+    json!({
+        "class_uid": 6003,
+        "class_name": "API Activity",
+        "category_uid": 6,
+        "category_name": "Application Activity",
+        "activity_id": 99,
+        "activity_name": "Other",
+        "type_uid": 600399,
+        "severity_id": 1,
+        "status_id": status_id,
+        "status": status,
+        "time": f.ts / 1_000_000,
+        "actor": {"user": {"uid": ev.as_ref().map(|e| e.agent_id.clone()), "type": "Agent"}},
+        "api": {
+            "operation": operation,
+            "request": {"uid": ev.as_ref().map(|e| e.correlation_id.clone())},
+        },
+        "metadata": {
+            "version": "1.3.0",
+            "product": {"name": "evident", "vendor_name": "evident"},
+            "uid": f.hash.to_hex(),
+            "sequence": f.seq,
+            "original_time": rfc3339(f.ts),
+        },
+        "unmapped": record_json(f.seq, f.ts, &f.hash, &f.payload),
+    })
+}
+
+pub fn export(a: ExportArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    use std::io::IsTerminal;
+    let segments = evident_native::Reader::open(&a.dir)?.segments().len() as u64;
+    let pb = if a.quiet || segments < 4 || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {pos} records {per_sec}")
+                .expect("a valid template"),
+        );
+        pb
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    // Pages of records: memory holds one page, not the trail.
+    let mut spec = a.filter.spec();
+    loop {
+        let page = query(
+            &a.dir,
+            QuerySpec {
+                limit: Some(8192),
+                ..spec.clone()
+            },
+        )?;
+        for f in &page.records {
+            let line = if a.format == "ocsf" {
+                ocsf(f)
+            } else {
+                found_json(f, false)
+            };
+            if writeln!(out, "{line}").is_err() {
+                return Ok(Outcome::Ok); // a closed pipe (`| head`) is not an error
+            }
+        }
+        pb.inc(page.records.len() as u64);
+        match page.records.last() {
+            Some(last) if page.records.len() == 8192 => spec.from_seq = Some(last.seq + 1),
+            _ => break,
+        }
+    }
+    let _ = out.flush();
+    pb.finish_and_clear();
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,99 @@
+//! Queries and statistics over a trail directory (read-only; works beside a live writer).
+
+use crate::error::{Error, Result};
+use crate::fs_exec::FsExecutor;
+use evident_core::query::{QueryResult, QuerySpec, QueryTask};
+use evident_core::AuditEvent;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Runs a query on the trail in `dir`: records by seq, time range, agent; the N most recent
+/// (`newest` with `limit`). See [`evident_core::query`] for the cost guarantees.
+pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
+    if !dir.is_dir() {
+        return Err(Error::Io {
+            path: dir.to_path_buf(),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such trail directory"),
+        });
+    }
+    let mut exec = FsExecutor::new(dir);
+    let mut task = QueryTask::new(spec, 1 << 20);
+    while let Some(op) = task.poll_io() {
+        let r = exec.perform(&op);
+        task.handle_io(&op, r);
+    }
+    task.take_result()
+        .expect("the task ends with a result")
+        .map_err(Error::Trail)
+}
+
+/// Whether `agent` has any record in the trail (stops at the first).
+pub fn agent_has_records(dir: &Path, agent: &str) -> Result<bool> {
+    let spec = QuerySpec {
+        agent: Some(agent.to_string()),
+        limit: Some(1),
+        ..QuerySpec::default()
+    };
+    Ok(!query(dir, spec)?.records.is_empty())
+}
+
+/// Counts over a trail (or a time range of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records counted.
+    pub records: u64,
+    /// Records that are not audit events (raw payloads, other JSON).
+    pub raw: u64,
+    /// Events per kind (`exec.request`, `tool.call`, ...).
+    pub by_kind: BTreeMap<String, u64>,
+    /// Events per agent.
+    pub by_agent: BTreeMap<String, u64>,
+    /// Tool-call and exec decisions (`allow`, `deny`, ...).
+    pub by_decision: BTreeMap<String, u64>,
+    /// First and last timestamp seen.
+    pub time_range: Option<(u64, u64)>,
+}
+
+/// Counts by kind, agent and decision over the records `spec` selects (streaming: memory holds
+/// the counts, not the records).
+pub fn stats(dir: &Path, spec: QuerySpec) -> Result<Stats> {
+    // Page through the trail so memory stays bounded by one page of records.
+    let mut s = Stats::default();
+    let mut from = spec.from_seq;
+    loop {
+        let page = query(
+            dir,
+            QuerySpec {
+                from_seq: from,
+                limit: Some(4096),
+                newest: false,
+                ..spec.clone()
+            },
+        )?;
+        let Some(last) = page.records.last().map(|r| r.seq) else {
+            break;
+        };
+        for r in &page.records {
+            s.records += 1;
+            s.time_range = Some(match s.time_range {
+                None => (r.ts, r.ts),
+                Some((a, _)) => (a, r.ts),
+            });
+            match AuditEvent::from_json(&r.payload) {
+                Ok(e) => {
+                    *s.by_kind.entry(e.body.kind().to_string()).or_default() += 1;
+                    *s.by_agent.entry(e.agent_id.clone()).or_default() += 1;
+                    if let Some(d) = e.body.decision() {
+                        *s.by_decision.entry(d.as_str().to_string()).or_default() += 1;
+                    }
+                }
+                Err(_) => s.raw += 1,
+            }
+        }
+        if page.records.len() < 4096 {
+            break;
+        }
+        from = Some(last + 1);
+    }
+    Ok(s)
+}
