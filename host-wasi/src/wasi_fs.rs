@@ -119,18 +119,25 @@ impl WasiExecutor {
         Ok(&self.files[name])
     }
 
+    /// The trail directory opened for listing and sync. For a trail at the preopen's root this
+    /// opens `.` under it: some hosts (jco's preview2-shim) cannot list or sync the preopen
+    /// descriptor itself. `None` means: use the preopen.
     fn dir(&self) -> Result<Option<Descriptor>, ErrorCode> {
-        if self.rel.is_empty() {
-            return Ok(None);
+        let path = if self.rel.is_empty() {
+            "."
+        } else {
+            self.rel.as_str()
+        };
+        match self.base.open_at(
+            PathFlags::empty(),
+            path,
+            OpenFlags::DIRECTORY,
+            DescriptorFlags::READ,
+        ) {
+            Ok(d) => Ok(Some(d)),
+            Err(_) if self.rel.is_empty() => Ok(None),
+            Err(e) => Err(e),
         }
-        self.base
-            .open_at(
-                PathFlags::empty(),
-                &self.rel,
-                OpenFlags::DIRECTORY,
-                DescriptorFlags::READ,
-            )
-            .map(Some)
     }
 
     fn write_all(
