@@ -36,8 +36,10 @@ pub enum RecoveryMode {
 /// Everything configurable about a trail. `Options::default()` is what the README documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Rotate to a new segment before a record would make the current one exceed this size
-    /// (a segment always holds at least one record). Default 64 MiB.
+    /// Rotate to a new segment before a record would make the current one's records exceed
+    /// this size (a segment always holds at least one record). The footer that seals a segment
+    /// comes after its records, so a sealed file is this size plus its footer (104 bytes plus
+    /// 24 per 64 KiB of records). Default 64 MiB.
     pub segment_bytes: u64,
     /// Largest payload accepted by `append`, at most [`crate::frame::MAX_PAYLOAD`]. Default 1 MiB.
     pub max_payload: u32,

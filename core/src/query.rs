@@ -10,8 +10,9 @@
 //! and the answer's limit.
 //!
 //! Every record returned carries its chain hash, and the one before it when the scan started at
-//! a segment's beginning (`prev_hash`), so a client can recompute it; the result carries the
-//! trail's head checkpoint at the time of the query, which `verify` proves the records chain to.
+//! a segment's beginning (`prev_hash`), so a client can recompute it; the result carries a
+//! checkpoint at the last record read, which the returned records chain to and which `verify
+//! --checkpoint` proves.
 
 use crate::checkpoint::Checkpoint;
 use crate::config::INDEX_STRIDE;
@@ -65,8 +66,9 @@ pub struct Found {
 pub struct QueryResult {
     /// Matching records in seq order.
     pub records: Vec<Found>,
-    /// The trail's head when the query ran (last seq and hash of the last segment scanned to its
-    /// end, or from the footer/last segment): what the records chain to.
+    /// A checkpoint at the last record the query read (at or after every record returned; the
+    /// trail's head when the scan reached the end, as `newest` queries always do): the returned
+    /// records chain to it, and `verify --checkpoint` proves it.
     pub head: Option<Checkpoint>,
     /// Segment files read (for the cost claims: compare with the trail's segment count).
     pub segments_read: usize,

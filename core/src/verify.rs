@@ -57,6 +57,10 @@ struct Current {
     header_buf: Vec<u8>,
     header: Option<SegmentHeader>,
     scanner: Option<SegmentScanner>,
+    /// The last segment's header does not decode: if nothing but zeros follows, this is a
+    /// segment whose creation was interrupted (recovery removes it), not damage.
+    bad_header: Option<crate::header::HeaderDefect>,
+    data_after_bad_header: Option<u64>,
 }
 
 /// Verifies a trail fed as bytes. Call [`Verifier::begin_segment`] for each segment in name
@@ -124,6 +128,8 @@ impl Verifier {
             header_buf: Vec::with_capacity(HEADER_LEN),
             header: None,
             scanner: None,
+            bad_header: None,
+            data_after_bad_header: None,
         });
         Ok(())
     }
@@ -149,8 +155,17 @@ impl Verifier {
                 what: "bytes pushed outside a segment".into(),
             }));
         };
+        let at = cur.fed;
         cur.fed += bytes.len() as u64;
         self.bytes += bytes.len() as u64;
+        if cur.bad_header.is_some() {
+            if cur.data_after_bad_header.is_none() {
+                if let Some(i) = bytes.iter().position(|&b| b != 0) {
+                    cur.data_after_bad_header = Some(at + i as u64);
+                }
+            }
+            return Ok(());
+        }
         if cur.header.is_none() {
             let take = (HEADER_LEN - cur.header_buf.len()).min(bytes.len());
             cur.header_buf.extend_from_slice(&bytes[..take]);
@@ -160,6 +175,14 @@ impl Verifier {
             }
             let r = self.on_header();
             r.map_err(|e| self.fail(e))?;
+            let cur = self.current.as_mut().expect("in a segment");
+            if cur.bad_header.is_some() {
+                let base = cur.fed - bytes.len() as u64;
+                if let Some(i) = bytes.iter().position(|&b| b != 0) {
+                    cur.data_after_bad_header = Some(base + i as u64);
+                }
+                return Ok(());
+            }
         }
         if !bytes.is_empty() {
             self.scan(bytes).map_err(|e| self.fail(e))?;
@@ -170,10 +193,20 @@ impl Verifier {
     fn on_header(&mut self) -> Result<(), Error> {
         let cur = self.current.as_mut().expect("in a segment");
         let loc = Location::file(&cur.name);
-        let h = SegmentHeader::decode(&cur.header_buf).map_err(|d| Error::Corrupt {
-            location: loc.clone().at(0),
-            what: d.to_string(),
-        })?;
+        let h = match SegmentHeader::decode(&cur.header_buf) {
+            Ok(h) => h,
+            Err(d) if cur.is_last => {
+                // Decided at the end of the segment, once we know whether data follows.
+                cur.bad_header = Some(d);
+                return Ok(());
+            }
+            Err(d) => {
+                return Err(Error::Corrupt {
+                    location: loc.at(0),
+                    what: d.to_string(),
+                })
+            }
+        };
         let loc = loc.segment(h.segno);
         if naming::parse_segment_name(&cur.name) != Some(h.first_seq) {
             return Err(Error::Corrupt {
@@ -314,7 +347,29 @@ impl Verifier {
 
     fn end(&mut self, cur: Current) -> Result<(), Error> {
         let loc = Location::file(&cur.name);
+        if let Some(defect) = cur.bad_header {
+            self.segments += 1;
+            return Err(match cur.data_after_bad_header {
+                // Nothing but zeros after a header that was never (completely) written: an
+                // interrupted segment creation; recovery removes the file, nothing is lost.
+                None => Error::TornTail {
+                    location: loc.at(0),
+                    len: cur.file_len,
+                },
+                Some(at) => Error::Corrupt {
+                    location: loc.at(0),
+                    what: format!("{defect}, and data follows it at offset {at}"),
+                },
+            });
+        }
         let Some(h) = cur.header else {
+            if cur.is_last {
+                // A file shorter than a header: its creation was interrupted.
+                return Err(Error::TornTail {
+                    location: loc.at(0),
+                    len: cur.file_len,
+                });
+            }
             let what = crate::header::HeaderDefect::Short(cur.header_buf.len()).to_string();
             return Err(Error::Corrupt {
                 location: loc.at(0),

@@ -146,3 +146,54 @@ fn sync_with_nothing_pending_is_answered_at_once() {
     assert_eq!(t.poll_io(), None, "nothing to write or sync");
     assert_eq!(t.poll_event(), Some(Event::Synced { token: 7 }));
 }
+
+#[test]
+fn a_headerless_last_segment_is_a_torn_tail_for_verify_and_removed_by_recovery() {
+    let mut disk = FakeDisk::new(5, Faults::default());
+    let (mut t, _) = open(&mut disk, opts());
+    for i in 0..50u64 {
+        t.handle_append(i, vec![b'z'; 200], i).unwrap();
+    }
+    drive(&mut t, &mut disk, 100_000);
+    drop(t);
+    // The shape a crash between creating the next segment file and writing its header leaves:
+    // sealed segments, then a last segment with no header (empty, or zeros).
+    let names: Vec<String> = disk
+        .file_names()
+        .into_iter()
+        .filter(|n| n.ends_with(".evseg"))
+        .collect();
+    assert!(names.len() >= 2, "{names:?}");
+    let last = names.last().unwrap().clone();
+    let sealed_records = evident_core::naming::parse_segment_name(&last).unwrap() - 1;
+    for content in [Vec::new(), vec![0u8; 4096], vec![0u8; 60]] {
+        disk.write_file(&last, content);
+        match verify(&mut disk, vec![]) {
+            Err(evident_core::Error::TornTail { location, .. }) => {
+                assert_eq!(
+                    (location.file.as_deref(), location.offset),
+                    (Some(last.as_str()), Some(0))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Data after a missing header is damage, not an interrupted creation.
+    let mut bad = vec![0u8; 4096];
+    bad[300] = 1;
+    disk.write_file(&last, bad);
+    assert!(matches!(
+        verify(&mut disk, vec![]),
+        Err(evident_core::Error::Corrupt { .. })
+    ));
+    disk.write_file(&last, vec![0u8; 4096]);
+    let (_t, ev) = open(&mut disk, opts());
+    match &ev[0] {
+        Event::Opened(r) => {
+            assert_eq!(r.tail, TailReport::AbandonedSegmentRemoved, "{r:?}");
+            assert!(r.removed_files.contains(&last));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(verify(&mut disk, vec![]).unwrap().records, sealed_records);
+}

@@ -11,6 +11,7 @@ use crate::mirror::Mirror;
 use evident_core::{Checkpoint, Event, Health, OpenReport, Receipt, Trail as Core};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fs::File;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -78,18 +79,23 @@ struct Driver {
     opened: Option<oneshot::Sender<Result<OpenReport, evident_core::Error>>>,
     mirror: Option<Mirror>,
     disconnected: bool,
+    /// The directory's writer lock: held while this driver may still touch the files, released
+    /// before the close (or the failed open) is answered.
+    lock: Option<File>,
 }
 
 /// Answers the open: the recovery report, or why the trail could not be opened.
 pub(crate) type OpenReply = oneshot::Receiver<Result<OpenReport, evident_core::Error>>;
 
-/// Starts the driver thread; the returned receiver yields the open result.
+/// Starts the driver thread; the returned receiver yields the open result. The driver owns the
+/// directory's `lock` from now on.
 pub(crate) fn spawn(
     core: Core,
     exec: FsExecutor,
     rx: mpsc::Receiver<Cmd>,
     shared: Arc<Mutex<Snapshot>>,
     mirror: Option<Mirror>,
+    lock: File,
 ) -> std::io::Result<OpenReply> {
     let (open_tx, open_rx) = oneshot::channel();
     let handle = std::thread::Builder::new()
@@ -108,6 +114,7 @@ pub(crate) fn spawn(
                 opened: Some(open_tx),
                 mirror,
                 disconnected: false,
+                lock: Some(lock),
             };
             d.run();
         })?;
@@ -236,9 +243,19 @@ impl Driver {
     }
 
     fn dispatch_events(&mut self) {
-        let mut changed = false;
-        while let Some(ev) = self.core.poll_event() {
-            changed = true;
+        let events: Vec<Event> = std::iter::from_fn(|| self.core.poll_event()).collect();
+        if events.is_empty() {
+            return;
+        }
+        // The snapshot first: a caller woken by its reply must see a head (and health) that
+        // already includes what the reply reports.
+        {
+            let mut s = self.shared.lock().expect("snapshot lock");
+            s.health = self.core.health();
+            s.head = self.core.head();
+            s.written_head = self.core.written_head();
+        }
+        for ev in events {
             match ev {
                 Event::Opened(report) => {
                     if let Some(tx) = self.opened.take() {
@@ -246,6 +263,7 @@ impl Driver {
                     }
                 }
                 Event::OpenFailed(e) => {
+                    self.lock = None; // nothing more is done in the directory
                     if let Some(tx) = self.opened.take() {
                         let _ = tx.send(Err(e));
                     }
@@ -284,18 +302,14 @@ impl Driver {
                     }
                 }
                 Event::Closed { head } => {
+                    // Everything is written and synced: another writer may open the trail.
+                    self.lock = None;
                     for tx in self.closers.drain(..) {
                         let _ = tx.send(Ok(head));
                     }
                 }
                 Event::HealthChanged { .. } | Event::Rotated { .. } => {}
             }
-        }
-        if changed {
-            let mut s = self.shared.lock().expect("snapshot lock");
-            s.health = self.core.health();
-            s.head = self.core.head();
-            s.written_head = self.core.written_head();
         }
     }
 

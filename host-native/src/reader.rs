@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use evident_core::footer::Footer;
 use evident_core::frame::{self, Frame, KIND_ENTRY};
 use evident_core::hash::{chain, leaf, Hash};
-use evident_core::header::{SegmentHeader, HEADER_LEN};
+use evident_core::header::{HeaderDefect, SegmentHeader, HEADER_LEN};
 use evident_core::{naming, Location};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -44,6 +44,9 @@ pub struct Reader {
     dir: PathBuf,
     segments: Vec<(u64, String)>,
     cur: Option<Cursor>,
+    /// Records before this seq are skipped (the target of the last seek, which may lie beyond
+    /// what is written yet).
+    skip_before: u64,
 }
 
 #[derive(Debug)]
@@ -66,6 +69,7 @@ impl Reader {
             dir: dir.as_ref().to_path_buf(),
             segments: Vec::new(),
             cur: None,
+            skip_before: 0,
         };
         r.refresh()?;
         Ok(r)
@@ -109,6 +113,7 @@ impl Reader {
     /// after it that exists). Uses the sealed segment's sparse index to skip ahead.
     pub fn seek(&mut self, seq: u64) -> Result<()> {
         let seq = seq.max(1);
+        self.skip_before = seq;
         let mut index = self.locate(seq);
         if index.is_none_or(|i| i + 1 == self.segments.len()) {
             self.refresh()?;
@@ -119,7 +124,15 @@ impl Reader {
             self.cur = None;
             return Ok(());
         }
-        let mut cur = self.open_segment(index)?;
+        let mut cur = match self.try_open_segment(index)? {
+            Some(cur) => cur,
+            // The writer is creating this segment: start from the end of the previous one.
+            None if index > 0 => self.open_segment(index - 1)?,
+            None => {
+                self.cur = None;
+                return Ok(());
+            }
+        };
         if let Some(entry) = self.footer_of(&cur)?.and_then(|f| f.seek_seq(seq).copied()) {
             if entry.seq > cur.next_seq {
                 cur.offset = entry.offset;
@@ -132,7 +145,9 @@ impl Reader {
             if r >= seq {
                 break;
             }
-            self.next_available()?;
+            if self.next_record()?.is_none() {
+                break; // `seq` is not written yet; later records before it are skipped then
+            }
         }
         Ok(())
     }
@@ -168,6 +183,15 @@ impl Reader {
     }
 
     fn open_segment(&self, index: usize) -> Result<Cursor> {
+        self.try_open_segment(index)?.ok_or_else(|| {
+            let name = &self.segments[index].1;
+            corrupt(name, 0, 0, "segment header not written".into())
+        })
+    }
+
+    /// Opens segment `index`; `None` when it is the last segment and its header is not
+    /// (completely) written yet: the writer is creating it, so there is nothing in it yet.
+    fn try_open_segment(&self, index: usize) -> Result<Option<Cursor>> {
         let (_, name) = &self.segments[index];
         let path = self.dir.join(name);
         let file = File::open(&path).map_err(|error| Error::Io {
@@ -175,12 +199,22 @@ impl Reader {
             error,
         })?;
         let mut hb = [0u8; HEADER_LEN];
-        file.read_exact_at(&mut hb, 0).map_err(|error| Error::Io {
-            path: path.clone(),
-            error,
-        })?;
-        let h = SegmentHeader::decode(&hb).map_err(|d| corrupt(name, 0, 0, d.to_string()))?;
-        Ok(Cursor {
+        let mut got = 0;
+        while got < HEADER_LEN {
+            match file.read_at(&mut hb[got..], got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(Error::Io { path, error }),
+            }
+        }
+        let is_last = index + 1 == self.segments.len();
+        let h = match SegmentHeader::decode(&hb[..got]) {
+            Ok(h) => h,
+            Err(HeaderDefect::Short(_) | HeaderDefect::Zero) if is_last => return Ok(None),
+            Err(d) => return Err(corrupt(name, 0, 0, d.to_string())),
+        };
+        Ok(Some(Cursor {
             index,
             file,
             name: name.clone(),
@@ -190,18 +224,30 @@ impl Reader {
             buf: Vec::new(),
             buf_offset: HEADER_LEN as u64,
             sealed_done: false,
-        })
+        }))
     }
 
     /// The next record if one is available now; `None` when the reader has reached the end of
     /// what is written (call again later to follow the trail).
     pub fn next_available(&mut self) -> Result<Option<Record>> {
+        loop {
+            match self.next_record()? {
+                Some(r) if r.seq < self.skip_before => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn next_record(&mut self) -> Result<Option<Record>> {
         if self.cur.is_none() {
             self.refresh()?;
             if self.segments.is_empty() {
                 return Ok(None);
             }
-            self.cur = Some(self.open_segment(0)?);
+            match self.try_open_segment(0)? {
+                Some(cur) => self.cur = Some(cur),
+                None => return Ok(None), // the first segment is being created
+            }
         }
         loop {
             let cur = self.cur.as_mut().expect("set above");
@@ -216,7 +262,9 @@ impl Reader {
                     if next >= self.segments.len() {
                         return Ok(None);
                     }
-                    let c = self.open_segment(next)?;
+                    let Some(c) = self.try_open_segment(next)? else {
+                        return Ok(None); // being created: its header comes next
+                    };
                     if c.next_seq != seq {
                         return Err(corrupt(
                             &c.name,

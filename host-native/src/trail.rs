@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::fs_exec::FsExecutor;
 use crate::mirror::Mirror;
 use evident_core::{AuditEvent, Checkpoint, Health, LogId, OpenReport, Options, Receipt};
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -34,12 +34,12 @@ struct Inner {
     dir: PathBuf,
     log_id: LogId,
     report: OpenReport,
-    _lock: File,
 }
 
 /// An open trail. Clone it freely: every clone talks to the same driver. The trail closes
 /// cleanly when [`Trail::close`] is called or the last clone is dropped (then the driver flushes
-/// what it accepted, syncs and writes the checkpoint on its own).
+/// what it accepted, syncs and writes the checkpoint on its own, keeping the directory locked
+/// until it is done).
 #[derive(Clone)]
 pub struct Trail {
     inner: Arc<Inner>,
@@ -107,12 +107,12 @@ impl Trail {
         }));
         let (tx, rx) = mpsc::channel(options.queue.unwrap_or(65_536).max(1));
         let exec = FsExecutor::new(&dir);
-        let opened =
-            driver::spawn(core, exec, rx, snapshot.clone(), options.mirror).map_err(|error| {
-                Error::Io {
-                    path: dir.clone(),
-                    error,
-                }
+        // The driver holds the lock until it has stopped touching the files, which may be after
+        // every handle is gone (it flushes and closes on its own then).
+        let opened = driver::spawn(core, exec, rx, snapshot.clone(), options.mirror, lock)
+            .map_err(|error| Error::Io {
+                path: dir.clone(),
+                error,
             })?;
         let report = opened.await.map_err(|_| Error::Closed)??;
         Ok(Trail {
@@ -122,7 +122,6 @@ impl Trail {
                 dir,
                 log_id: report.log_id,
                 report,
-                _lock: lock,
             }),
         })
     }

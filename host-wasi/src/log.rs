@@ -7,6 +7,9 @@ use crate::bindings::exports::evident::log::trail::{
     Durability as WitDurability, Guest, GuestLog, Log as LogHandle, OpenOptions,
     OpenReport as WitOpenReport, RecoveryMode as WitRecoveryMode,
 };
+use crate::bindings::exports::evident::log::trail::{
+    Query as WitQuery, QueryResult as WitQueryResult,
+};
 use crate::convert;
 use crate::wasi_fs::WasiExecutor;
 use evident_core::footer::Footer;
@@ -400,6 +403,43 @@ impl GuestLog for Log {
 
     fn read(&self, from_seq: u64, max: u32) -> Result<Vec<wit::Entry>, wit::Error> {
         self.with(|s| s.read(from_seq, max))
+    }
+
+    fn query(&self, q: WitQuery) -> Result<WitQueryResult, wit::Error> {
+        self.with(|s| {
+            let spec = evident_core::query::QuerySpec {
+                from_seq: q.from_seq,
+                to_seq: q.to_seq,
+                since: q.since,
+                until: q.until,
+                agent: q.agent,
+                limit: q.limit.map(|l| l as usize),
+                newest: q.newest,
+            };
+            let mut task = evident_core::query::QueryTask::new(spec, 1 << 20);
+            while let Some(op) = task.poll_io() {
+                let r = s.exec.perform(&op);
+                task.handle_io(&op, r);
+            }
+            let r = task
+                .take_result()
+                .ok_or_else(|| wit::Error::Failed("query did not finish".into()))?
+                .map_err(core_error)?;
+            Ok(WitQueryResult {
+                entries: r
+                    .records
+                    .into_iter()
+                    .map(|f| wit::Entry {
+                        seq: f.seq,
+                        timestamp: f.ts,
+                        payload: f.payload,
+                        hash: f.hash.to_hex(),
+                    })
+                    .collect(),
+                head: r.head.as_ref().map(convert::checkpoint),
+                segments_read: r.segments_read as u32,
+            })
+        })
     }
 
     fn verify(&self) -> Result<wit::Checkpoint, wit::Error> {

@@ -13,7 +13,9 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 wasmtime::component::bindgen!({ path: "../wit", world: "audit-log", additional_derives: [PartialEq] });
 
 pub use evident::log::types::{Checkpoint, Entry, Error, Health, HealthState, Receipt};
-pub use exports::evident::log::trail::{Durability, OpenOptions, OpenReport, RecoveryMode};
+pub use exports::evident::log::trail::{
+    Durability, OpenOptions, OpenReport, Query, QueryResult, RecoveryMode,
+};
 pub use exports::evident::log::verify::{SegmentFile, VerifyReport};
 
 /// Path of the built component (`target/component/audit-log/...`).
@@ -212,6 +214,15 @@ impl Instance {
             .evident_log_trail()
             .log()
             .call_read(&mut self.store, log, from, max)
+            .expect("no trap")
+    }
+
+    /// `log.query`.
+    pub fn query(&mut self, log: ResourceAny, q: &Query) -> Result<QueryResult, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_query(&mut self.store, log, q)
             .expect("no trap")
     }
 

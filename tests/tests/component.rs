@@ -3,7 +3,7 @@
 //! oversized record).
 
 use evident_tests::wasm::{
-    default_options, Durability, Error, HealthState, Instance, OpenOptions, SegmentFile,
+    default_options, Durability, Error, HealthState, Instance, OpenOptions, Query, SegmentFile,
 };
 
 fn opts() -> OpenOptions {
@@ -239,4 +239,68 @@ fn verify_interface_checks_bytes_handed_in() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn queries_through_the_component() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut i = Instance::new(tmp.path());
+    let log = i.open("/data/q", &opts()).unwrap();
+    let agents = ["a1", "a2", "a3"];
+    for n in 0..300u64 {
+        let ev = format!(
+            r#"{{"gen_ai.agent.id":"{}","correlation.id":"c{n}","kind":"exec.started","pid":{n}}}"#,
+            agents[n as usize % 3]
+        );
+        i.append_at(log, ev.as_bytes(), 1_000_000 + n * 10).unwrap();
+    }
+    let q = |since, until, agent: Option<&str>, limit, newest| Query {
+        from_seq: None,
+        to_seq: None,
+        since,
+        until,
+        agent: agent.map(str::to_string),
+        limit,
+        newest,
+    };
+    // Time range [1_000_500, 1_001_000): records 51..=100.
+    let r = i
+        .query(log, &q(Some(1_000_500), Some(1_001_000), None, None, false))
+        .unwrap();
+    assert_eq!(
+        r.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (51..=100).collect::<Vec<_>>()
+    );
+    // One agent in that range.
+    let r = i
+        .query(
+            log,
+            &q(Some(1_000_500), Some(1_001_000), Some("a2"), None, false),
+        )
+        .unwrap();
+    assert!(
+        r.entries.iter().all(|e| e.seq % 3 == 2) && r.entries.len() == 17,
+        "{:?}",
+        r.entries.len()
+    );
+    // The five most recent.
+    let r = i.query(log, &q(None, None, None, Some(5), true)).unwrap();
+    assert_eq!(
+        r.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![296, 297, 298, 299, 300]
+    );
+    assert_eq!(r.head.unwrap().seq, 300);
+    // Whether an agent has any record.
+    assert_eq!(
+        i.query(log, &q(None, None, Some("a3"), Some(1), false))
+            .unwrap()
+            .entries
+            .len(),
+        1
+    );
+    assert!(i
+        .query(log, &q(None, None, Some("nobody"), Some(1), false))
+        .unwrap()
+        .entries
+        .is_empty());
 }

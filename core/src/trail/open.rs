@@ -611,7 +611,7 @@ impl Opener {
         match summary.end {
             SegmentEnd::Clean => {}
             SegmentEnd::ZeroTail { len: zeros, .. } => {
-                self.report.tail = TailReport::Preallocated { bytes: zeros }
+                self.note_tail(TailReport::Preallocated { bytes: zeros })
             }
             SegmentEnd::Sealed {
                 footer,
@@ -628,7 +628,7 @@ impl Opener {
                         metadata: true,
                     });
                 }
-                self.report.tail = TailReport::Sealed;
+                self.note_tail(TailReport::Sealed);
                 sealed = Some(footer);
             }
             SegmentEnd::Torn {
@@ -737,6 +737,14 @@ impl Opener {
         opened.report.next_seq = summary.next_seq;
         self.done = Some(Box::new(opened));
         Ok(())
+    }
+
+    /// Records how the tail looked, unless an abandoned segment was removed: that is the more
+    /// telling event (a cut torn tail still wins over it; `removed_files` lists the removal).
+    fn note_tail(&mut self, t: TailReport) {
+        if self.report.tail != TailReport::AbandonedSegmentRemoved {
+            self.report.tail = t;
+        }
     }
 
     /// Queues the steps that create a segment and returns the active state it will have.
