@@ -279,7 +279,7 @@ fn queries_through_the_component() {
         )
         .unwrap();
     assert!(
-        r.entries.iter().all(|e| e.seq % 3 == 2) && r.entries.len() == 17,
+        r.entries.iter().all(|e| e.seq % 3 == 2) && r.entries.len() == 16,
         "{:?}",
         r.entries.len()
     );
