@@ -35,4 +35,4 @@ pub use evident_core::{
 };
 pub use mirror::Mirror;
 pub use reader::{Reader, Record};
-pub use trail::{Trail, TrailOptions, LOCK_FILE};
+pub use trail::{lock_dir, Trail, TrailOptions, LOCK_FILE};

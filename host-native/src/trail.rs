@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::fs_exec::FsExecutor;
 use crate::mirror::Mirror;
 use evident_core::{AuditEvent, Checkpoint, Health, LogId, OpenReport, Options, Receipt};
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -67,6 +67,32 @@ fn random_log_id() -> LogId {
     LogId(bytes)
 }
 
+/// Takes the exclusive writer lock of a trail directory (the `LOCK` file, `flock`): held for as
+/// long as the returned file is open. [`Error::Locked`] when another writer holds it.
+pub fn lock_dir(dir: &Path) -> Result<File> {
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|error| Error::Io {
+            path: lock_path.clone(),
+            error,
+        })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            dir: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(error)) => Err(Error::Io {
+            path: lock_path,
+            error,
+        }),
+    }
+}
+
 impl Trail {
     /// Opens (or creates) the trail in `dir`: takes the directory's lock, runs recovery, and
     /// starts the IO driver. Recovery's findings (a torn tail cut, a seal finished...) are in
@@ -77,27 +103,7 @@ impl Trail {
             path: dir.clone(),
             error,
         })?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|error| Error::Io {
-                path: lock_path.clone(),
-                error,
-            })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { dir }),
-            Err(std::fs::TryLockError::Error(error)) => {
-                return Err(Error::Io {
-                    path: lock_path,
-                    error,
-                })
-            }
-        }
+        let lock = lock_dir(&dir)?;
         let log_id = options.log_id.unwrap_or_else(random_log_id);
         let core = evident_core::Trail::open(options.core, log_id, driver::now_ns());
         let snapshot = Arc::new(Mutex::new(Snapshot {

@@ -283,18 +283,6 @@ fn options(o: &OpenOptions) -> Result<(Options, LogId), wit::Error> {
     Ok((opts, log_id))
 }
 
-fn tail_text(t: &TailReport) -> String {
-    match t {
-        TailReport::Clean => "clean end".into(),
-        TailReport::Preallocated { bytes } => format!("clean end ({bytes} preallocated bytes)"),
-        TailReport::Sealed => "last segment sealed; a new one was started".into(),
-        TailReport::Truncated { file, offset, bytes, first_lost_seq, found } => format!(
-            "cut a torn tail of {bytes} bytes at {file} offset {offset} ({found}); seq {first_lost_seq} onwards had never been acknowledged"
-        ),
-        TailReport::AbandonedSegmentRemoved => "removed a segment whose creation was interrupted".into(),
-    }
-}
-
 impl Log {
     fn with<T>(
         &self,
@@ -342,7 +330,7 @@ impl GuestLog for Log {
             created: r.created,
             segments: r.segments as u32,
             head: convert::checkpoint(&r.head),
-            tail: tail_text(&r.tail),
+            tail: r.tail.to_string(),
             truncated: matches!(r.tail, TailReport::Truncated { .. }),
         }
     }

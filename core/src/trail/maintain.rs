@@ -215,6 +215,20 @@ impl Trail {
 
     /// Cuts what a failed write may have left after the last good record.
     pub(super) fn start_cut_after_write_failure(&mut self, end: u64) {
+        // Synced before anything else is written: otherwise a power loss could bring back
+        // records of the failed write in place of later, acknowledged ones.
+        let steps = self.cut_steps(end, None, After::TailCut);
+        self.run(Job::CutTail, steps);
+    }
+
+    /// The steps that cut the active segment at `end`, optionally write `rewrite` = (offset,
+    /// bytes) again, re-reserve its space, and sync it; `done` marks the sync.
+    fn cut_steps(
+        &mut self,
+        end: u64,
+        rewrite: Option<(u64, Vec<u8>)>,
+        done: After,
+    ) -> Vec<(IoOp, After)> {
         let name = self.active.as_ref().expect("active").name.clone();
         let mut steps = vec![(
             IoOp::Truncate {
@@ -223,6 +237,16 @@ impl Trail {
             },
             After::Nothing,
         )];
+        if let Some((offset, data)) = rewrite {
+            steps.push((
+                IoOp::Write {
+                    file: name.clone(),
+                    offset,
+                    data,
+                },
+                After::Nothing,
+            ));
+        }
         if self.opts.preallocate {
             steps.push((
                 IoOp::Preallocate {
@@ -232,23 +256,23 @@ impl Trail {
                 After::Tolerant,
             ));
         }
-        // Synced before anything else is written: otherwise a power loss could bring back
-        // records of the failed write in place of later, acknowledged ones.
         steps.push((
             IoOp::Sync {
                 file: name,
                 metadata: true,
             },
-            After::TailCut,
+            done,
         ));
+        let preallocate = self.opts.preallocate;
+        let segment_bytes = self.opts.segment_bytes;
         if let Some(a) = self.active.as_mut() {
-            a.file_len = if self.opts.preallocate {
-                self.opts.segment_bytes.max(end)
+            a.file_len = if preallocate {
+                segment_bytes.max(end)
             } else {
                 end
             };
         }
-        self.run(Job::CutTail, steps);
+        steps
     }
 
     pub(super) fn start_rotation(&mut self) {
@@ -445,52 +469,12 @@ impl Trail {
             );
             return self.resync_fatal(what);
         }
-        let a = self.active.as_ref().expect("active");
-        let name = a.name.clone();
-        let synced_end = a.synced_end;
+        let synced_end = self.active.as_ref().expect("active").synced_end;
         let target = r.target;
         let rewrite = std::mem::take(&mut r.rewrite);
-        let mut steps = vec![(
-            IoOp::Truncate {
-                file: name.clone(),
-                len: target,
-            },
-            After::Nothing,
-        )];
-        if target > synced_end && !rewrite.is_empty() {
-            // The kernel may have dropped these pages after the failed sync: write them again.
-            steps.push((
-                IoOp::Write {
-                    file: name.clone(),
-                    offset: synced_end,
-                    data: rewrite,
-                },
-                After::Nothing,
-            ));
-        }
-        if self.opts.preallocate {
-            steps.push((
-                IoOp::Preallocate {
-                    file: name.clone(),
-                    len: self.opts.segment_bytes,
-                },
-                After::Tolerant,
-            ));
-        }
-        steps.push((
-            IoOp::Sync {
-                file: name,
-                metadata: true,
-            },
-            After::ResyncDone,
-        ));
-        if let Some(a) = self.active.as_mut() {
-            a.file_len = if self.opts.preallocate {
-                self.opts.segment_bytes.max(target)
-            } else {
-                target
-            };
-        }
+        // The kernel may have dropped the pages after the failed sync: write them again.
+        let rewrite = (target > synced_end && !rewrite.is_empty()).then_some((synced_end, rewrite));
+        let steps = self.cut_steps(target, rewrite, After::ResyncDone);
         self.plan.extend(steps);
     }
 

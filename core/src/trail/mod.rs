@@ -73,6 +73,21 @@ pub enum TailReport {
     AbandonedSegmentRemoved,
 }
 
+impl std::fmt::Display for TailReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TailReport::Clean => write!(f, "clean end"),
+            TailReport::Preallocated { bytes } => write!(f, "clean end ({bytes} preallocated bytes)"),
+            TailReport::Sealed => write!(f, "last segment sealed; a new one was started"),
+            TailReport::Truncated { file, offset, bytes, first_lost_seq, found } => write!(
+                f,
+                "cut a torn tail of {bytes} bytes at {file} offset {offset} ({found}); seq {first_lost_seq} onwards had never been acknowledged"
+            ),
+            TailReport::AbandonedSegmentRemoved => write!(f, "removed a segment whose creation was interrupted"),
+        }
+    }
+}
+
 /// What opening found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpenReport {

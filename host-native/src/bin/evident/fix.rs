@@ -2,7 +2,7 @@
 //! (an explicit cut before damage, after copying the damaged files aside).
 
 use crate::{existing_dir, print_json, Outcome};
-use evident_native::{Error, RecoveryMode, TailReport, Trail, TrailOptions};
+use evident_native::{Error, RecoveryMode, Trail, TrailOptions};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -26,18 +26,6 @@ pub struct RepairArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
-}
-
-fn tail_text(t: &TailReport) -> String {
-    match t {
-        TailReport::Clean => "clean end".into(),
-        TailReport::Preallocated { bytes } => format!("clean end ({bytes} preallocated bytes)"),
-        TailReport::Sealed => "last segment sealed; a new one was started".into(),
-        TailReport::Truncated { file, offset, bytes, first_lost_seq, found } => format!(
-            "cut a torn tail of {bytes} bytes at {file} offset {offset} ({found}); seq {first_lost_seq} onwards had never been acknowledged"
-        ),
-        TailReport::AbandonedSegmentRemoved => "removed a segment whose creation was interrupted".into(),
-    }
 }
 
 pub async fn recover(a: RecoverArgs) -> Result<Outcome, Error> {
@@ -64,12 +52,12 @@ pub async fn recover(a: RecoverArgs) -> Result<Outcome, Error> {
     if a.json {
         print_json(&json!({
             "ok": true,
-            "tail": tail_text(&report.tail),
+            "tail": report.tail.to_string(),
             "removed_files": report.removed_files,
             "head": {"seq": head.seq, "hash": head.hash.to_hex()},
         }));
     } else {
-        println!("recovered: {}", tail_text(&report.tail));
+        println!("recovered: {}", report.tail);
         for f in &report.removed_files {
             println!("removed leftover file {f}");
         }
@@ -81,20 +69,7 @@ pub async fn recover(a: RecoverArgs) -> Result<Outcome, Error> {
 pub fn repair(a: RepairArgs) -> Result<Outcome, Error> {
     existing_dir(&a.dir)?;
     // Hold the writer lock while repairing.
-    let lock_path = a.dir.join(evident_native::LOCK_FILE);
-    let lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-        .map_err(|error| Error::Io {
-            path: lock_path.clone(),
-            error,
-        })?;
-    if lock.try_lock().is_err() {
-        return Err(Error::Locked { dir: a.dir });
-    }
+    let lock = evident_native::lock_dir(&a.dir)?;
     let report = evident_native::repair::repair(&a.dir, evident_native::now_ns())?;
     drop(lock);
     match report {
