@@ -612,3 +612,66 @@ async fn os_durability_acknowledges_before_sync() {
     assert_eq!((closed.seq, closed.hash), (21, r.hash));
     verify_dir(&dir, vec![synced, closed], |_, _| {}).unwrap();
 }
+
+/// A writer the test can read back: the mirror's sink.
+#[derive(Clone, Default)]
+struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_mirror_prints_every_committed_record_as_one_json_line_in_seq_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sink = SharedBuf::default();
+    let trail = Trail::open(
+        tmp.path().join("t"),
+        evident_native::TrailOptions {
+            mirror: Some(evident_native::Mirror::to(Box::new(sink.clone()))),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let ev = r#"{"gen_ai.agent.id":"a","correlation.id":"c","kind":"exec.started","pid":7}"#;
+    let mut tasks = Vec::new();
+    for i in 0..50u32 {
+        let t = trail.clone();
+        let payload = if i == 0 {
+            ev.as_bytes().to_vec()
+        } else {
+            format!("line {i}").into_bytes()
+        };
+        tasks.push(tokio::spawn(
+            async move { t.append(payload).await.unwrap() },
+        ));
+    }
+    let mut receipts = Vec::new();
+    for t in tasks {
+        receipts.push(t.await.unwrap());
+    }
+    trail.close().await.unwrap();
+    let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 50, "one line per record");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["seq"], i as u64 + 1, "in seq order");
+        let r = receipts.iter().find(|r| r.seq == i as u64 + 1).unwrap();
+        assert_eq!(l["hash"], r.hash.to_hex());
+    }
+    let event_line = lines
+        .iter()
+        .find(|l| l.get("event").is_some())
+        .expect("the event is rendered as an event");
+    assert_eq!(event_line["event"]["pid"], 7);
+}
