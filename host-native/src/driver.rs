@@ -17,6 +17,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
+/// Nanoseconds on a monotonic clock (since the first call in this process): what the core's
+/// timers run on, so a wall-clock step does not delay or hasten an interval sync. Record
+/// timestamps use the wall clock ([`now_ns`]).
+pub(crate) fn monotonic_ns() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
+}
+
 /// Nanoseconds since the Unix epoch, from the wall clock.
 pub fn now_ns() -> u64 {
     SystemTime::now()
@@ -130,7 +141,7 @@ impl Driver {
             .expect("a current-thread runtime");
         loop {
             self.drain_commands();
-            self.core.handle_timeout(now_ns());
+            self.core.handle_timeout(monotonic_ns());
             if let Some(req) = self.core.poll_io() {
                 let result = self.exec.perform(&req.op);
                 self.core.handle_io(req.id, result);
@@ -152,7 +163,7 @@ impl Driver {
             let cmd = rt.block_on(async {
                 match deadline {
                     Some(t) => {
-                        let wait = Duration::from_nanos(t.saturating_sub(now_ns()));
+                        let wait = Duration::from_nanos(t.saturating_sub(monotonic_ns()));
                         tokio::time::timeout(wait, rx.recv()).await.ok()
                     }
                     None => Some(rx.recv().await),

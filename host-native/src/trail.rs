@@ -105,7 +105,7 @@ impl Trail {
         })?;
         let lock = lock_dir(&dir)?;
         let log_id = options.log_id.unwrap_or_else(random_log_id);
-        let core = evident_core::Trail::open(options.core, log_id, driver::now_ns());
+        let core = evident_core::Trail::open(options.core, log_id, driver::monotonic_ns());
         let snapshot = Arc::new(Mutex::new(Snapshot {
             health: core.health(),
             head: core.head(),

@@ -29,6 +29,11 @@ fn now() -> u64 {
         .saturating_add(t.nanoseconds as u64)
 }
 
+/// The timer clock: monotonic, so a wall-clock step does not move an interval sync.
+fn monotonic() -> u64 {
+    wasip2::clocks::monotonic_clock::now()
+}
+
 struct State {
     core: Trail,
     exec: WasiExecutor,
@@ -52,7 +57,7 @@ fn core_error(e: Error) -> wit::Error {
 impl State {
     /// Performs the core's IO until it has nothing to do; returns the events.
     fn run(&mut self) -> Vec<Event> {
-        self.core.handle_timeout(now());
+        self.core.handle_timeout(monotonic());
         let mut events = Vec::new();
         loop {
             let mut progressed = false;
@@ -300,7 +305,7 @@ impl GuestLog for Log {
     fn open(dir: String, o: OpenOptions) -> Result<LogHandle, wit::Error> {
         let (opts, log_id) = options(&o)?;
         let exec = WasiExecutor::new(&dir).map_err(wit::Error::InvalidArgument)?;
-        let core = Trail::open(opts, log_id, now());
+        let core = Trail::open(opts, log_id, monotonic());
         let mut state = State {
             core,
             exec,

@@ -326,8 +326,9 @@ pub struct Trail {
 
 impl Trail {
     /// Starts opening the trail in the host's directory. `new_log_id` (random, from the host) is
-    /// used only if the directory holds no trail yet; `now` is the host's current time in
-    /// nanoseconds. Drain [`Trail::poll_io`] to run recovery; [`Event::Opened`] or
+    /// used only if the directory holds no trail yet; `now` is the host's timer clock in
+    /// nanoseconds (a monotonic clock is best: it only drives the interval sync; record
+    /// timestamps are given with each append). Drain [`Trail::poll_io`] to run recovery; [`Event::Opened`] or
     /// [`Event::OpenFailed`] follows. Appends made meanwhile are queued.
     pub fn open(opts: Options, new_log_id: LogId, now: u64) -> Trail {
         let mut opts = opts;
@@ -415,7 +416,8 @@ impl Trail {
         self.closing = true;
     }
 
-    /// Tells the state machine the host's current time (nanoseconds).
+    /// Tells the state machine the time on the host's timer clock (nanoseconds, the clock given
+    /// to [`Trail::open`]).
     pub fn handle_timeout(&mut self, now: u64) {
         self.now = self.now.max(now);
     }
