@@ -1,0 +1,219 @@
+//! The end-to-end benchmark of evident against the peers a user would pick instead, run in one
+//! process on one disk, contenders interleaved (A B A B ...), each run labelled by an fdatasync
+//! probe taken before and after it (this kind of machine flips between a fast and a slow fsync
+//! state every few minutes), ratios reported only between runs of the same state.
+//!
+//! ```text
+//! cargo run --release -p evident-tests --bin bench -- [--quick] [--sections 1,2,...] [--out FILE]
+//!                                                     [--dir DIR] [--keep] [--records N]
+//! ```
+//!
+//! Sections:
+//! 1. durable appends, 1 producer: evident vs SQLite vs JSON lines + fsync vs a bare thread;
+//! 2. durable appends under 8, 64 and 512 producers (group commit), same contenders;
+//! 3. unsynced append throughput vs the bare cost of BLAKE3 and CRC32C over the same records;
+//! 4. verify throughput vs single-core BLAKE3; open time vs the number of sealed segments;
+//! 5. p50/p99 acknowledgement latency (reported inside sections 1, 2, 3 and 6);
+//! 6. the WASI component under wasmtime vs the native adapter, durable and not;
+//! 7. a trail of 10 million records: time-range query vs full scans, open time, peak memory.
+//!
+//! Section 7 runs its phases in child processes (this binary with `__child ...`) so that each
+//! phase's peak RSS (VmHWM) is its own.
+
+mod durable;
+mod events;
+mod large;
+mod peers;
+mod probe;
+mod report;
+mod unsynced;
+mod verify;
+mod wasm;
+
+use report::Report;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a section needs.
+pub struct Ctx {
+    /// A smoke run: short runs, few rounds, a small large trail.
+    pub quick: bool,
+    /// Scratch space on the disk under test; every run gets a fresh subdirectory.
+    pub dir: PathBuf,
+    /// Keep section 7's large trail.
+    pub keep: bool,
+    /// Records in section 7's large trail.
+    pub large_records: u64,
+    /// The runtime the native trail's producers run on.
+    pub rt: tokio::runtime::Runtime,
+    /// Realistic audit events, about 250 bytes each.
+    pub events: Arc<Vec<Vec<u8>>>,
+    /// The fdatasync probe.
+    pub probe: probe::Probe,
+    /// The Markdown being written.
+    pub report: Report,
+    next_scratch: u64,
+}
+
+impl Ctx {
+    /// A fresh, empty scratch directory.
+    pub fn scratch(&mut self, what: &str) -> PathBuf {
+        self.next_scratch += 1;
+        let d = self.dir.join(format!("{what}-{}", self.next_scratch));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("creating a scratch directory");
+        d
+    }
+
+    /// Rounds of interleaved runs: fewer in a quick run.
+    pub fn rounds(&self, full: usize) -> usize {
+        if self.quick {
+            2
+        } else {
+            full
+        }
+    }
+
+    /// Length of one timed run.
+    pub fn run_time(&self, full_ms: u64) -> Duration {
+        if self.quick {
+            Duration::from_millis((full_ms / 8).max(100))
+        } else {
+            Duration::from_millis(full_ms)
+        }
+    }
+}
+
+/// Removes a scratch directory, ignoring errors (a failed benchmark leaves it for inspection
+/// only if removal fails).
+pub fn remove(dir: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+struct Args {
+    quick: bool,
+    sections: Vec<u32>,
+    out: Option<PathBuf>,
+    dir: PathBuf,
+    keep: bool,
+    records: Option<u64>,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench [--quick] [--sections 1,2,3,4,5,6,7] [--out FILE] [--dir DIR] [--keep] \
+         [--records N]\n\
+         \n  --quick      a smoke run (well under a minute)\
+         \n  --sections   which sections to run (default: all; 5, the latencies, is part of 1, 2, 3, 6)\
+         \n  --out FILE   also write the Markdown report to FILE\
+         \n  --dir DIR    scratch directory on the disk under test (default: target/bench)\
+         \n  --keep       keep section 7's large trail\
+         \n  --records N  records in section 7's large trail (default 10,000,000; quick 200,000)"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        quick: false,
+        sections: vec![1, 2, 3, 4, 5, 6, 7],
+        out: None,
+        dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench")),
+        keep: false,
+        records: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => a.quick = true,
+            "--keep" => a.keep = true,
+            "--sections" => {
+                let v = it.next().unwrap_or_else(|| usage());
+                a.sections = v
+                    .split(',')
+                    .map(|s| s.trim().parse().unwrap_or_else(|_| usage()))
+                    .collect();
+            }
+            "--out" => a.out = Some(it.next().unwrap_or_else(|| usage()).into()),
+            "--dir" => a.dir = it.next().unwrap_or_else(|| usage()).into(),
+            "--records" => {
+                a.records = Some(
+                    it.next()
+                        .and_then(|v| v.replace('_', "").parse().ok())
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            "-h" | "--help" => usage(),
+            _ => usage(),
+        }
+    }
+    a
+}
+
+fn main() {
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some("__child") {
+        large::child(&raw[2..]);
+        return;
+    }
+    let args = parse_args();
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; run with --release for meaningful numbers");
+    }
+    std::fs::create_dir_all(&args.dir).expect("creating the scratch directory");
+    let dir = args
+        .dir
+        .canonicalize()
+        .expect("the scratch directory exists")
+        .join(format!("run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("creating the run directory");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let events = Arc::new(events::generate(4096));
+    let probe = probe::Probe::new(&dir);
+    let mut report = Report::new(args.out.clone());
+    let started = std::time::Instant::now();
+    report.header(&raw, args.quick, &dir, &events);
+    let mut ctx = Ctx {
+        quick: args.quick,
+        dir: dir.clone(),
+        keep: args.keep,
+        large_records: args
+            .records
+            .unwrap_or(if args.quick { 200_000 } else { 10_000_000 }),
+        rt,
+        events,
+        probe,
+        report,
+        next_scratch: 0,
+    };
+    let want = |n: u32| args.sections.contains(&n);
+    if want(1) || (want(5) && !want(2)) {
+        durable::section1(&mut ctx);
+    }
+    if want(2) {
+        durable::section2(&mut ctx);
+    }
+    if want(3) {
+        unsynced::section3(&mut ctx);
+    }
+    if want(4) {
+        verify::section4(&mut ctx);
+    }
+    if want(6) {
+        wasm::section6(&mut ctx);
+    }
+    if want(7) {
+        large::section7(&mut ctx);
+    }
+    ctx.report.targets();
+    ctx.report.line(&format!(
+        "\nTotal wall time: {:.0} s.\n",
+        started.elapsed().as_secs_f64()
+    ));
+    ctx.report.finish();
+    remove(&dir);
+}

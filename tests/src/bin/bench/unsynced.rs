@@ -1,0 +1,293 @@
+//! Section 3: unsynced append throughput (framing + CRC32C + BLAKE3 chain, written to the OS
+//! but not fsynced) against the bare cost of the hashing the format requires per record.
+
+use crate::peers::{self, pick};
+use crate::probe::State;
+use crate::report::{Compare, Measure};
+use crate::{remove, Ctx};
+use evident_core::frame::{encode_entry, entry_frame_len, KIND_ENTRY};
+use evident_core::hash::{chain, leaf, Hash, K_CHAIN, K_LEAF};
+use evident_core::{Durability, IoDone, IoOp, LogId, Options};
+use evident_native::{Trail, TrailOptions};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const NAMES: [&str; 9] = [
+    "bare: BLAKE3 (payload) + chain step + CRC32C (frame)",
+    "bare: BLAKE3 only (payload + chain step)",
+    "bare: CRC32C only (frame)",
+    "bare: the hashing above + pwrite of the frames (page cache, 1024 per write)",
+    "core: leaf + chain + encode_entry",
+    "core: Trail state machine, IO discarded (batches of 1024)",
+    "native: append_batch(1024), Durability::Os",
+    "native: append, 1 task, Durability::Os",
+    "native: append, 64 tasks, Durability::Os",
+];
+const BASE: usize = 0;
+const CORE_SM: usize = 5;
+const NATIVE_BATCH: usize = 6;
+
+/// Runs `step(i)` for i = 0, 1, ... in blocks of 1024 until `dur` has passed.
+fn for_time(dur: Duration, mut step: impl FnMut(u64)) -> Measure {
+    let start = Instant::now();
+    let mut i = 0u64;
+    while start.elapsed() < dur {
+        for _ in 0..1024 {
+            step(i);
+            i += 1;
+        }
+    }
+    Measure::timed(i, 0, start)
+}
+
+/// The bare cost of the format's hashing for one record, with no framing or bookkeeping:
+/// keyed BLAKE3 of the payload, one chain step (one 64-byte block), CRC32C of a frame-sized
+/// buffer holding the same bytes.
+fn bare(events: &[Vec<u8>], frames: &[Vec<u8>], dur: Duration, b3: bool, crc: bool) -> Measure {
+    let mut head = [0u8; 32];
+    for_time(dur, |i| {
+        let k = i as usize % events.len();
+        if b3 {
+            let l = blake3::keyed_hash(&K_LEAF, &events[k]);
+            let mut block = [0u8; 64];
+            block[..32].copy_from_slice(&head);
+            block[32..].copy_from_slice(l.as_bytes());
+            head = *blake3::keyed_hash(&K_CHAIN, &block).as_bytes();
+        }
+        if crc {
+            black_box(crc32c::crc32c(&frames[k]));
+        }
+        black_box(&head);
+    })
+}
+
+/// The bare hashing plus the write the format needs: the frames copied into one buffer per
+/// 1024 records and written with one `pwrite` at the end of a preallocated file, unsynced (what
+/// an unsynced append costs physically, without framing logic or a state machine).
+fn bare_write(ctx: &mut Ctx, events: &[Vec<u8>], frames: &[Vec<u8>], dur: Duration) -> Measure {
+    use std::os::unix::fs::FileExt;
+    let dir = ctx.scratch("bare-write");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join("bare.log"))
+        .expect("creating the file");
+    let _ = rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, 1 << 30);
+    let mut head = [0u8; 32];
+    let mut buf = Vec::with_capacity(1 << 20);
+    let mut offset = 0u64;
+    let start = Instant::now();
+    let mut i = 0usize;
+    while start.elapsed() < dur {
+        buf.clear();
+        for _ in 0..1024 {
+            let k = i % events.len();
+            let l = blake3::keyed_hash(&K_LEAF, &events[k]);
+            let mut block = [0u8; 64];
+            block[..32].copy_from_slice(&head);
+            block[32..].copy_from_slice(l.as_bytes());
+            head = *blake3::keyed_hash(&K_CHAIN, &block).as_bytes();
+            black_box(crc32c::crc32c(&frames[k]));
+            buf.extend_from_slice(&frames[k]);
+            i += 1;
+        }
+        file.write_all_at(&buf, offset).expect("write");
+        offset += buf.len() as u64;
+    }
+    let m = Measure::timed(i as u64, 0, start);
+    drop(file);
+    remove(&dir);
+    m
+}
+
+fn core_encode(events: &[Vec<u8>], dur: Duration) -> Measure {
+    let mut head = Hash::default();
+    let mut buf = Vec::with_capacity(2 << 20);
+    let ts = evident_native::now_ns();
+    let m = for_time(dur, |i| {
+        let p = &events[i as usize % events.len()];
+        let seq = i + 1;
+        head = chain(&head, &leaf(KIND_ENTRY, seq, ts, p));
+        encode_entry(&mut buf, seq, ts, &head, p);
+        if buf.len() > 1 << 20 {
+            black_box(&buf);
+            buf.clear();
+        }
+    });
+    black_box(head);
+    m
+}
+
+/// Answers the core's IO requests without doing them: the cost of the state machine itself.
+fn drive_null(core: &mut evident_core::Trail) -> u64 {
+    let mut appended = 0;
+    loop {
+        let mut progressed = false;
+        while let Some(req) = core.poll_io() {
+            let r = match &req.op {
+                IoOp::List => Ok(IoDone::Listed(Vec::new())),
+                IoOp::Read { .. } => Ok(IoDone::Read(Vec::new())),
+                IoOp::Write { data, .. } => Ok(IoDone::Written(data.len() as u64)),
+                _ => Ok(IoDone::Ok),
+            };
+            core.handle_io(req.id, r);
+            progressed = true;
+        }
+        while let Some(e) = core.poll_event() {
+            if matches!(e, evident_core::Event::Appended { .. }) {
+                appended += 1;
+            }
+            progressed = true;
+        }
+        if !progressed {
+            return appended;
+        }
+    }
+}
+
+fn core_state_machine(events: &[Vec<u8>], dur: Duration) -> Measure {
+    let opts = Options {
+        durability: Durability::Os,
+        preallocate: false,
+        segment_bytes: 1 << 50, // no rotation: the IO is discarded
+        ..Options::default()
+    };
+    let mut core = evident_core::Trail::open(opts, LogId([7; 16]), evident_native::now_ns());
+    drive_null(&mut core);
+    assert!(core.is_open(), "the core opens on an empty directory");
+    let start = Instant::now();
+    let mut n = 0u64;
+    let mut token = 0u64;
+    while start.elapsed() < dur {
+        let ts = evident_native::now_ns();
+        for _ in 0..1024 {
+            token += 1;
+            let p = events[token as usize % events.len()].clone();
+            core.handle_append(token, p, ts).expect("append");
+        }
+        n += drive_null(&mut core);
+    }
+    Measure::timed(n, 0, start)
+}
+
+fn os_options() -> TrailOptions {
+    TrailOptions {
+        core: Options {
+            durability: Durability::Os,
+            ..Options::default()
+        },
+        ..TrailOptions::default()
+    }
+}
+
+fn native_batch(ctx: &mut Ctx, dur: Duration) -> Measure {
+    let dir = ctx.scratch("unsynced-batch");
+    let events = ctx.events.clone();
+    let m = ctx.rt.block_on(async {
+        let trail = Trail::open(&dir, os_options()).await.expect("open");
+        let start = Instant::now();
+        let mut n = 0u64;
+        let mut k = 0usize;
+        while start.elapsed() < dur {
+            let batch: Vec<Vec<u8>> = (0..1024)
+                .map(|j| events[(k + j) % events.len()].clone())
+                .collect();
+            k += 1024;
+            n += trail.append_batch(batch).await.expect("append_batch").len() as u64;
+        }
+        let m = Measure::timed(n, 0, start);
+        trail.close().await.expect("close");
+        m
+    });
+    remove(&dir);
+    m
+}
+
+fn native_single(ctx: &mut Ctx, producers: usize, dur: Duration) -> Measure {
+    let dir = ctx.scratch("unsynced-single");
+    let events = ctx.events.clone();
+    let m = ctx.rt.block_on(async {
+        let trail = Trail::open(&dir, os_options()).await.expect("open");
+        let t = trail.clone();
+        let m = peers::tasks(producers, dur, move |p, i| {
+            let (t, events) = (t.clone(), events.clone());
+            async move {
+                t.append(pick(&events, p, i).to_vec())
+                    .await
+                    .expect("append");
+            }
+        })
+        .await;
+        trail.close().await.expect("close");
+        m
+    });
+    remove(&dir);
+    m
+}
+
+/// Section 3.
+pub fn section3(ctx: &mut Ctx) {
+    eprintln!("section 3: unsynced appends vs bare hashing");
+    ctx.report.line(
+        "\n## 3. Unsynced appends vs the bare cost of BLAKE3 and CRC32C\n\n\
+         The same records (the benchmark's audit events) through: the bare hashing the format \
+         requires per record (keyed BLAKE3 of the payload, one 64-byte chain step, CRC32C of a \
+         frame-sized buffer); the core's framing; the core's state machine with its IO answered \
+         but not performed; and the native adapter with `Durability::Os` (written to the page \
+         cache, acknowledged without fsync; a rotation every 64 MiB still syncs). One thread \
+         unless stated; the machine has 2 cores.",
+    );
+    let events = ctx.events.clone();
+    let frames: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| {
+            let mut f = Vec::with_capacity(entry_frame_len(e.len()));
+            encode_entry(&mut f, 1, 1, &Hash::default(), e);
+            f
+        })
+        .collect();
+    let rounds = ctx.rounds(5);
+    let short = ctx.run_time(1000);
+    let long = ctx.run_time(1500);
+    let s = ctx.interleave(
+        &format!("Unsynced appends ({rounds} rounds)"),
+        &NAMES,
+        rounds,
+        Compare::VsBase(BASE),
+        |ctx, c| match c {
+            0 => bare(&events, &frames, short, true, true),
+            1 => bare(&events, &frames, short, true, false),
+            2 => bare(&events, &frames, short, false, true),
+            3 => bare_write(ctx, &events, &frames, short),
+            4 => core_encode(&events, short),
+            5 => core_state_machine(&events, short),
+            6 => native_batch(ctx, long),
+            7 => native_single(ctx, 1, long),
+            _ => native_single(ctx, 64, long),
+        },
+    );
+    ctx.report.series(&s);
+    for st in [State::Fast, State::Slow, State::Mixed] {
+        if s.median_rate(NATIVE_BATCH, st).is_none() || st == State::Mixed {
+            continue;
+        }
+        ctx.report.target(
+            "unsynced raw appends (native append_batch, Os) ≥ 0.5× bare BLAKE3 chain step + CRC32C per record",
+            st,
+            s.rate_ratio(NATIVE_BATCH, BASE, st),
+            0.5,
+            true,
+            "",
+        );
+        ctx.report.target(
+            "… the same for the core state machine alone (IO discarded)",
+            st,
+            s.rate_ratio(CORE_SM, BASE, st),
+            0.5,
+            true,
+            "",
+        );
+    }
+}
