@@ -396,7 +396,7 @@ impl Sim {
 
     fn check_after_recovery(&mut self, power_loss: bool) {
         let head = self.trail.head();
-        let records =
+        let (records, last_ts) =
             read_all(&self.disk).unwrap_or_else(|e| self.fail(format!("reading the trail: {e}")));
         if let Err(e) = verify(&mut self.disk, vec![]) {
             self.fail(format!("verify after recovery: {e}"));
@@ -430,7 +430,7 @@ impl Sim {
         self.acked.retain(|seq, _| *seq <= head.seq);
         self.last_seq = head.seq;
         self.last_hash = head.hash;
-        self.last_ts = last_ts(&self.disk);
+        self.last_ts = last_ts;
     }
 
     fn step(&mut self) {
@@ -494,14 +494,16 @@ fn short(op: &IoOp) -> String {
     }
 }
 
-/// Every record of the trail on disk: seq -> hash (the last segment scanned non-strictly).
-fn read_all(disk: &FakeDisk) -> Result<BTreeMap<u64, Hash>, String> {
+/// Every record of the trail on disk, seq -> hash (the last segment scanned non-strictly), and
+/// the timestamp of the last one.
+fn read_all(disk: &FakeDisk) -> Result<(BTreeMap<u64, Hash>, u64), String> {
     let names: Vec<String> = disk
         .file_names()
         .into_iter()
         .filter(|n| naming::parse_segment_name(n).is_some())
         .collect();
     let mut out = BTreeMap::new();
+    let mut last_ts = 0;
     for (i, name) in names.iter().enumerate() {
         let bytes = disk.read_file(name).unwrap();
         let h = evident_core::header::SegmentHeader::decode(bytes)
@@ -518,36 +520,10 @@ fn read_all(disk: &FakeDisk) -> Result<BTreeMap<u64, Hash>, String> {
         s.push(&bytes[128..]);
         while let Some(r) = s.next_record() {
             out.insert(r.seq, r.hash);
+            last_ts = r.ts;
         }
     }
-    Ok(out)
-}
-
-fn last_ts(disk: &FakeDisk) -> u64 {
-    let names: Vec<String> = disk
-        .file_names()
-        .into_iter()
-        .filter(|n| naming::parse_segment_name(n).is_some())
-        .collect();
-    let mut ts = 0;
-    for name in names {
-        let bytes = disk.read_file(&name).unwrap();
-        let h = evident_core::header::SegmentHeader::decode(bytes).unwrap();
-        let mut s = SegmentScanner::new(ScanStart {
-            offset: 128,
-            file_len: bytes.len() as u64,
-            seq: h.first_seq,
-            prev_hash: Some(h.anchor),
-            prev_ts: 0,
-            index_stride: evident_core::config::INDEX_STRIDE,
-            strict: false,
-        });
-        s.push(&bytes[128..]);
-        while let Some(r) = s.next_record() {
-            ts = r.ts;
-        }
-    }
-    ts
+    Ok((out, last_ts))
 }
 
 fn run_seed(seed: u64, steps: usize) {
