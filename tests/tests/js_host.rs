@@ -120,17 +120,7 @@ fn javascript_host_writes_a_trail_the_native_adapter_verifies() {
     let t = Instant::now();
     let output = cmd.output().expect("running node");
     let host_time = t.elapsed();
-    if !output.status.success() {
-        let kept = tmp.keep();
-        panic!(
-            "node host.mjs failed ({}); trail kept in {}\n--- stdout\n{}\n--- stderr\n{}",
-            output.status,
-            kept.display(),
-            String::from_utf8_lossy(&output.stdout),
-            stderr(&output)
-        );
-    }
-    let s = summary(&output);
+    let (s, _tmp) = host_summary("node host.mjs", &output, tmp);
     eprintln!(
         "node host.mjs: {host_time:.1?} (host's own count {} ms)",
         s["millis"]

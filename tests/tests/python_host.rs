@@ -75,17 +75,7 @@ fn python_host_writes_a_trail_the_native_adapter_verifies() {
         .output()
         .expect("running the venv's python");
     let host_time = t.elapsed();
-    if !output.status.success() {
-        let kept = tmp.keep();
-        panic!(
-            "python host.py failed ({}); trail kept in {}\n--- stdout\n{}\n--- stderr\n{}",
-            output.status,
-            kept.display(),
-            String::from_utf8_lossy(&output.stdout),
-            stderr(&output)
-        );
-    }
-    let s = summary(&output);
+    let (s, _tmp) = host_summary("python host.py", &output, tmp);
     eprintln!(
         "python host.py: {host_time:.1?} (compile {} ms, host's own count {} ms)",
         s["compile_millis"], s["millis"]

@@ -111,6 +111,26 @@ pub fn lock(path: &Path) -> FileLock {
 }
 
 /// Parses the JSON summary a host printed as the last line of its stdout.
+/// The host's JSON summary when it exited 0; otherwise keeps the trail directory for a look and
+/// fails with the host's output.
+pub fn host_summary(
+    host: &str,
+    output: &Output,
+    tmp: tempfile::TempDir,
+) -> (serde_json::Value, tempfile::TempDir) {
+    if !output.status.success() {
+        let kept = tmp.keep();
+        panic!(
+            "{host} failed ({}); trail kept in {}\n--- stdout\n{}\n--- stderr\n{}",
+            output.status,
+            kept.display(),
+            String::from_utf8_lossy(&output.stdout),
+            stderr(output)
+        );
+    }
+    (summary(output), tmp)
+}
+
 pub fn summary(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout
