@@ -842,6 +842,39 @@ fn zero_hole_before_valid_records_is_corruption() {
     }
 }
 
+#[test]
+fn long_zero_runs_are_walked_without_missing_a_byte() {
+    // Preallocated space is walked in large zero blocks; a single non-zero byte anywhere in it
+    // (at a block edge, inside a word, at the very end) must still make the tail torn, and a
+    // record after a long hole must still be found.
+    let seg = five();
+    let at = seg.recs[3].offset as usize;
+    let gap = 70_000;
+    for p in [0, 1, 7, 8, 255, 256, 257, 4095, 4096, 65_535, gap - 1] {
+        let mut file = concat(&[&seg.bytes[..at], &zeros(gap)]);
+        file[at + p] = 0x5a;
+        let (got, sum) = scan_tail(&seg, &file);
+        assert_accepted(&seg, &got, &sum, 3);
+        assert_eq!(
+            torn(&sum.end),
+            (at as u64, gap as u64),
+            "non-zero byte {p} bytes into the zeros"
+        );
+    }
+    let file = concat(&[&seg.bytes[..at], &zeros(gap), &seg.bytes[at..]]);
+    let (got, sum) = scan_tail(&seg, &file);
+    assert_accepted(&seg, &got, &sum, 3);
+    assert_eq!(
+        sum.end,
+        damage(
+            at as u64,
+            seg.recs[3].seq,
+            DamageKind::Hole,
+            Some(((at + gap) as u64, seg.recs[3].seq))
+        )
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 10. Records of another trail
 // ---------------------------------------------------------------------------------------------
