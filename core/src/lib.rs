@@ -26,6 +26,7 @@ pub mod hash;
 pub mod header;
 pub mod health;
 pub mod io;
+pub mod leaves;
 pub mod naming;
 pub mod query;
 pub mod scan;

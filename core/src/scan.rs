@@ -21,6 +21,8 @@
 use crate::footer::{Footer, IndexBuilder};
 use crate::frame::{self, FrameDefect, ALIGN, KIND_ENTRY, KIND_FOOTER, RECORD_HEADER_LEN};
 use crate::hash::{self, Hash};
+use crate::leaves::PrecomputedLeaf;
+use std::collections::VecDeque;
 
 /// What the scanner knows before the first record of the segment.
 #[derive(Debug, Clone, Copy)]
@@ -255,6 +257,8 @@ pub struct SegmentScanner {
     last_ts: u64,
     end_offset: u64,
     index: IndexBuilder,
+    /// Leaves hashed ahead (see [`crate::leaves`]), in offset order.
+    leaves: VecDeque<PrecomputedLeaf>,
 }
 
 impl SegmentScanner {
@@ -273,8 +277,17 @@ impl SegmentScanner {
             last_ts: start.prev_ts,
             end_offset: start.offset,
             index: IndexBuilder::new(start.index_stride),
+            leaves: VecDeque::new(),
             start,
         }
+    }
+
+    /// Hands over leaf hashes computed ahead (see [`crate::leaves`]), in offset order, for
+    /// records not yet scanned. Each must be [`crate::hash::leaf`] of the entry at its offset
+    /// in the bytes pushed into this scanner; one whose offset and seq do not match a record
+    /// the scanner reaches is dropped unused.
+    pub fn provide_leaves(&mut self, leaves: impl IntoIterator<Item = PrecomputedLeaf>) {
+        self.leaves.extend(leaves);
     }
 
     /// File offset up to which bytes have been pushed.
@@ -399,10 +412,11 @@ impl SegmentScanner {
                         continue;
                     }
                     if self.chain_known {
-                        let computed = hash::chain(
-                            &self.last_hash,
-                            &hash::leaf(KIND_ENTRY, e.seq, e.ts, e.payload),
-                        );
+                        let leaf = match take_leaf(&mut self.leaves, pos, e.seq) {
+                            Some(leaf) => leaf,
+                            None => hash::leaf(KIND_ENTRY, e.seq, e.ts, e.payload),
+                        };
+                        let computed = hash::chain(&self.last_hash, &leaf);
                         if computed != e.hash {
                             self.corrupt(pos, DamageKind::ChainMismatch, None);
                             continue;
@@ -681,4 +695,18 @@ fn zero_words(bytes: &[u8]) -> usize {
 
 fn is_zero(bytes: &[u8]) -> bool {
     bytes.iter().fold(0u8, |acc, &b| acc | b) == 0
+}
+
+/// The provided leaf of the entry at `offset` with `seq`, dropping provided leaves before it.
+fn take_leaf(leaves: &mut VecDeque<PrecomputedLeaf>, offset: u64, seq: u64) -> Option<Hash> {
+    while let Some(l) = leaves.front() {
+        if l.offset > offset {
+            return None;
+        }
+        let l = leaves.pop_front().expect("front exists");
+        if l.offset == offset && l.seq == seq {
+            return Some(l.leaf);
+        }
+    }
+    None
 }

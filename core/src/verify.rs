@@ -18,6 +18,7 @@ use crate::error::{Error, Location};
 use crate::hash::{genesis, Hash, LogId};
 use crate::header::{SegmentHeader, HEADER_LEN};
 use crate::io::{IoDone, IoErrorKind, IoOp, IoResult};
+use crate::leaves::PrecomputedLeaf;
 use crate::naming;
 use crate::scan::{ScanStart, SegmentEnd, SegmentScanner};
 
@@ -61,6 +62,8 @@ struct Current {
     /// segment whose creation was interrupted (recovery removes it), not damage.
     bad_header: Option<crate::header::HeaderDefect>,
     data_after_bad_header: Option<u64>,
+    /// Leaves provided before the header was decoded (the scanner does not exist yet).
+    early_leaves: Vec<PrecomputedLeaf>,
 }
 
 /// Verifies a trail fed as bytes. Call [`Verifier::begin_segment`] for each segment in name
@@ -130,8 +133,22 @@ impl Verifier {
             scanner: None,
             bad_header: None,
             data_after_bad_header: None,
+            early_leaves: Vec::new(),
         });
         Ok(())
+    }
+
+    /// Hands over leaf hashes of the current segment computed ahead, possibly on other threads
+    /// (see [`crate::leaves`]); give them before pushing the bytes they were computed from.
+    /// They save work and never change a verdict.
+    pub fn provide_leaves(&mut self, leaves: Vec<PrecomputedLeaf>) {
+        let Some(cur) = self.current.as_mut() else {
+            return;
+        };
+        match cur.scanner.as_mut() {
+            Some(scanner) => scanner.provide_leaves(leaves),
+            None => cur.early_leaves.extend(leaves),
+        }
     }
 
     fn check(&self) -> Result<(), Error> {
@@ -279,7 +296,7 @@ impl Verifier {
         self.next_seq = h.first_seq;
         self.last_hash = h.anchor;
         cur.header = Some(h);
-        cur.scanner = Some(SegmentScanner::new(ScanStart {
+        let mut scanner = SegmentScanner::new(ScanStart {
             offset: HEADER_LEN as u64,
             file_len: cur.file_len,
             seq: h.first_seq,
@@ -287,7 +304,9 @@ impl Verifier {
             prev_ts: self.last_ts,
             index_stride: INDEX_STRIDE,
             strict: !cur.is_last,
-        }));
+        });
+        scanner.provide_leaves(std::mem::take(&mut cur.early_leaves));
+        cur.scanner = Some(scanner);
         // A checkpoint at the seq just before this segment is checked against its anchor.
         let name = cur.name.clone();
         for cp in &self.checkpoints {
@@ -549,6 +568,15 @@ impl VerifyTask {
                 })
             }
             TaskStage::Done => None,
+        }
+    }
+
+    /// Hands over leaf hashes computed ahead for the bytes of the read request just performed
+    /// (see [`crate::leaves`]); call it before [`VerifyTask::handle_io`] with that read's
+    /// result. They save work and never change a verdict.
+    pub fn provide_leaves(&mut self, leaves: Vec<PrecomputedLeaf>) {
+        if let (TaskStage::Segment { .. }, Some(v)) = (&self.stage, self.verifier.as_mut()) {
+            v.provide_leaves(leaves);
         }
     }
 

@@ -1424,3 +1424,45 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Leaves hashed ahead (evident_core::leaves)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn provided_leaves_are_used_only_at_their_offset_and_seq() {
+    use evident_core::leaves::{LeafPlanner, PrecomputedLeaf};
+    let seg = five();
+    let file = seg.bytes.clone();
+    let scan_with_leaves = |leaves: Vec<PrecomputedLeaf>| {
+        let mut sc = SegmentScanner::new(start_for(&seg, &file, true));
+        sc.provide_leaves(leaves);
+        sc.push(&file[HEADER_LEN..]);
+        while sc.next_record().is_some() {}
+        sc.finish()
+    };
+    // The planner's leaves: every record, and the same verdict as without them.
+    let planned: Vec<PrecomputedLeaf> = LeafPlanner::new()
+        .plan(0, &file)
+        .iter()
+        .map(|j| j.compute(&file))
+        .collect();
+    assert_eq!(planned.len(), 5);
+    let (_, plain) = scan_strict(&seg, &file);
+    assert_eq!(scan_with_leaves(planned.clone()), plain);
+
+    // A wrong leaf at a record's offset and seq is used (so the scanner trusts its caller, who
+    // must hash the very bytes it pushes): the chain check fails there.
+    let mut wrong = planned.clone();
+    wrong[2].leaf = Hash([7; 32]);
+    let end = scan_with_leaves(wrong).end;
+    assert_eq!(corrupt(&end).offset, seg.recs[2].offset);
+    assert_eq!(corrupt(&end).kind, DamageKind::ChainMismatch);
+
+    // Leaves at offsets or seqs no record has are dropped unused.
+    let mut stray = planned.clone();
+    stray[2].seq += 1;
+    stray[3].leaf = Hash([7; 32]);
+    stray[3].offset += 8;
+    assert_eq!(scan_with_leaves(stray), plain);
+}

@@ -180,10 +180,23 @@ impl FsExecutor {
     }
 }
 
-/// Runs a core verification of `dir` to the end (blocking).
+/// Runs a core verification of `dir` to the end (blocking), hashing record leaves on every
+/// available core (up to 8).
 pub fn verify_dir(
     dir: &Path,
     checkpoints: Vec<evident_core::Checkpoint>,
+    progress: impl FnMut(u64, u64),
+) -> Result<evident_core::verify::VerifyReport, evident_core::Error> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    verify_dir_with(dir, checkpoints, cores.min(8), progress)
+}
+
+/// [`verify_dir`] with `threads` threads hashing record leaves (1: all work on the calling
+/// thread). The verdict does not depend on `threads`.
+pub fn verify_dir_with(
+    dir: &Path,
+    checkpoints: Vec<evident_core::Checkpoint>,
+    threads: usize,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<evident_core::verify::VerifyReport, evident_core::Error> {
     if !dir.is_dir() {
@@ -197,9 +210,11 @@ pub fn verify_dir(
         });
     }
     let mut exec = FsExecutor::new(dir);
+    let mut leaves = crate::leaf_threads::LeafThreads::new(threads);
     let mut task = evident_core::verify::VerifyTask::new(checkpoints, 1 << 20);
     while let Some(op) = task.poll_io() {
         let r = exec.perform(&op);
+        task.provide_leaves(leaves.leaves_for(&op, &r));
         task.handle_io(&op, r);
         let (done, total) = task.progress();
         progress(done, total);

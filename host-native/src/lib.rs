@@ -20,6 +20,7 @@ mod driver;
 mod error;
 pub mod fs_exec;
 pub mod jsonl;
+mod leaf_threads;
 mod mirror;
 pub mod query;
 pub mod reader;
