@@ -22,8 +22,20 @@ pub struct IoRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IoOp {
     /// List the directory's regular files with their lengths → [`IoDone::Listed`]. A missing
-    /// directory is created first (empty listing).
+    /// directory is created first (empty listing). Costs a stat per file: for tasks that read
+    /// every file anyway (verification, queries).
     List,
+    /// List the names of the directory's regular files, without their lengths
+    /// → [`IoDone::Names`]. A missing directory is created first (empty listing). A host should
+    /// not stat each file for it (the directory entry's type suffices): opening a trail uses it
+    /// so that its cost does not grow with the number of sealed segments.
+    ListNames,
+    /// The current length of one file → [`IoDone::Length`]; a missing file is a
+    /// [`IoErrorKind::NotFound`] error.
+    Length {
+        /// File name.
+        file: String,
+    },
     /// Read up to `len` bytes at `offset` → [`IoDone::Read`] (shorter only at end of file).
     Read {
         /// File name.
@@ -106,6 +118,8 @@ impl IoOp {
     pub fn name(&self) -> &'static str {
         match self {
             IoOp::List => "list",
+            IoOp::ListNames => "list names",
+            IoOp::Length { .. } => "length",
             IoOp::Read { .. } => "read",
             IoOp::Write { .. } => "write",
             IoOp::Sync { .. } => "sync",
@@ -123,7 +137,8 @@ impl IoOp {
     /// The file the operation concerns, if any.
     pub fn file(&self) -> Option<&str> {
         match self {
-            IoOp::Read { file, .. }
+            IoOp::Length { file }
+            | IoOp::Read { file, .. }
             | IoOp::Write { file, .. }
             | IoOp::Sync { file, .. }
             | IoOp::Create { file }
@@ -132,7 +147,7 @@ impl IoOp {
             | IoOp::Close { file }
             | IoOp::Remove { file } => Some(file),
             IoOp::Rename { from, .. } | IoOp::Copy { from, .. } => Some(from),
-            IoOp::List | IoOp::SyncDir => None,
+            IoOp::List | IoOp::ListNames | IoOp::SyncDir => None,
         }
     }
 }
@@ -153,6 +168,10 @@ pub enum IoDone {
     Ok,
     /// Answer to [`IoOp::List`].
     Listed(Vec<DirEntry>),
+    /// Answer to [`IoOp::ListNames`]: the regular files' names, in any order.
+    Names(Vec<String>),
+    /// Answer to [`IoOp::Length`]: the file's length in bytes.
+    Length(u64),
     /// Answer to [`IoOp::Read`].
     Read(Vec<u8>),
     /// Answer to [`IoOp::Write`]: bytes written.

@@ -87,6 +87,27 @@ impl FsExecutor {
                 }
                 Ok(IoDone::Listed(out))
             }
+            IoOp::ListNames => {
+                std::fs::create_dir_all(&self.dir)?;
+                let mut out = Vec::new();
+                for entry in std::fs::read_dir(&self.dir)? {
+                    let entry = entry?;
+                    // The type comes with the directory entry (d_type) on Linux: no stat per
+                    // file, which is the point of this operation. Like `List`'s
+                    // `entry.metadata()`, it does not follow symlinks.
+                    if entry.file_type()?.is_file() {
+                        if let Some(name) = entry.file_name().to_str() {
+                            out.push(name.to_string());
+                        }
+                    }
+                }
+                Ok(IoDone::Names(out))
+            }
+            IoOp::Length { file } => {
+                // Through the handle the next read of the file uses anyway: an open and an
+                // fstat instead of a stat and an open.
+                Ok(IoDone::Length(self.file(file)?.metadata()?.len()))
+            }
             IoOp::Read { file, offset, len } => {
                 let f = self.file(file)?;
                 let mut buf = vec![0u8; *len as usize];
@@ -220,4 +241,46 @@ pub fn verify_dir_with(
         progress(done, total);
     }
     task.take_result().expect("the task ends with a result")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_names_and_length() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("trail");
+        let mut exec = FsExecutor::new(&dir);
+        // A missing directory is created, and listed empty.
+        assert_eq!(exec.perform(&IoOp::ListNames), Ok(IoDone::Names(vec![])));
+        assert!(dir.is_dir());
+        std::fs::write(dir.join("a"), b"12345").unwrap();
+        std::fs::write(dir.join("b"), b"").unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        std::os::unix::fs::symlink(dir.join("a"), dir.join("link")).unwrap();
+        let mut names = match exec.perform(&IoOp::ListNames) {
+            Ok(IoDone::Names(n)) => n,
+            other => panic!("{other:?}"),
+        };
+        names.sort();
+        assert_eq!(names, ["a", "b"], "regular files only, as `List`");
+        let length = |exec: &mut FsExecutor, file: &str| {
+            exec.perform(&IoOp::Length {
+                file: file.to_string(),
+            })
+        };
+        assert_eq!(length(&mut exec, "a"), Ok(IoDone::Length(5)));
+        assert_eq!(length(&mut exec, "b"), Ok(IoDone::Length(0)));
+        // The length follows writes through the executor's open handle.
+        exec.perform(&IoOp::Write {
+            file: "b".into(),
+            offset: 0,
+            data: vec![1; 7],
+        })
+        .unwrap();
+        assert_eq!(length(&mut exec, "b"), Ok(IoDone::Length(7)));
+        let missing = length(&mut exec, "missing").unwrap_err();
+        assert_eq!(missing.kind, IoErrorKind::NotFound);
+    }
 }

@@ -268,6 +268,76 @@ async fn rotation_across_many_segments_verifies_and_reads_in_order() {
     assert_eq!(rest, (1990..=2000).collect::<Vec<_>>());
 }
 
+/// Opening lists names only and asks the length of the last two segments: after many rotations
+/// it still finds the right tail, counts every segment, and cuts a torn last record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopen_after_many_rotations_reports_the_right_tail() {
+    let (tmp, dir) = temp_trail();
+    const N: usize = 600;
+    let payloads: Vec<Vec<u8>> = (0..N)
+        .map(|i| format!("record {i:05} of a rotating trail").into_bytes())
+        .collect();
+    let receipts = build(&dir, opts(4096), &payloads).await;
+    let segs = segments(&dir);
+    assert!(segs.len() >= 5, "expected rotations, got {segs:?}");
+    // A directory is not a file: the names listing skips it even with a segment's name.
+    std::fs::create_dir(dir.join(naming::segment_name(1_000_000))).unwrap();
+
+    let torn = tmp.path().join("torn");
+    common::copy_dir(&dir, &torn);
+
+    let trail = Trail::open(&dir, opts(4096)).await.unwrap();
+    let report = trail.open_report().clone();
+    assert_eq!(report.segments, segs.len(), "{report:?}");
+    assert_eq!(report.head.seq, N as u64);
+    assert_eq!(report.head.hash, receipts[N - 1].hash);
+    assert!(
+        matches!(
+            report.tail,
+            TailReport::Clean | TailReport::Preallocated { .. }
+        ),
+        "{report:?}"
+    );
+    let r = trail.append("after reopen").await.unwrap();
+    assert_eq!(r.seq, N as u64 + 1);
+    trail.close().await.unwrap();
+
+    // Tear the last record of the last segment, as a crash before the close would have left it
+    // (no checkpoint covering that record: one would refuse the cut as a shortened trail).
+    std::fs::remove_file(torn.join(naming::HEAD_CHECKPOINT)).unwrap();
+    let last_seg = segs.last().unwrap();
+    let bytes = std::fs::read(torn.join(last_seg)).unwrap();
+    let last = *common::frames(&bytes)
+        .last()
+        .expect("records in the last segment");
+    assert_eq!(last.seq, N as u64);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(torn.join(last_seg))
+        .unwrap()
+        .set_len(last.offset + last.len / 2)
+        .unwrap();
+    let trail = Trail::open(&torn, opts(4096)).await.unwrap();
+    let report = trail.open_report().clone();
+    match &report.tail {
+        TailReport::Truncated {
+            file,
+            offset,
+            first_lost_seq,
+            ..
+        } => {
+            assert_eq!(file, last_seg);
+            assert_eq!(*offset, last.offset);
+            assert_eq!(*first_lost_seq, N as u64);
+        }
+        other => panic!("expected a truncated tail, got {other:?}"),
+    }
+    assert_eq!(report.segments, segs.len());
+    assert_eq!(trail.head().hash, receipts[N - 2].hash);
+    let head = trail.close().await.unwrap();
+    verify_dir(&torn, vec![head], |_, _| {}).expect("verifies after the cut");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reader_following_a_live_writer_sees_every_new_record_in_order() {
     let (_tmp, dir) = temp_trail();

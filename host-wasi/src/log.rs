@@ -17,8 +17,8 @@ use evident_core::header::{SegmentHeader, HEADER_LEN};
 use evident_core::scan::{ScanStart, SegmentScanner};
 use evident_core::verify::VerifyTask;
 use evident_core::{
-    Durability, Error, Event, IoDone, IoOp, LogId, OpenReport, Options, RecoveryMode, TailReport,
-    Trail,
+    Durability, Error, Event, IoDone, IoErrorKind, IoOp, LogId, OpenReport, Options, RecoveryMode,
+    TailReport, Trail,
 };
 use std::cell::RefCell;
 
@@ -143,16 +143,17 @@ impl State {
         Footer::decode(&b).ok()
     }
 
+    /// The length of one file (0 if it is missing), without listing the directory.
     fn file_len(&mut self, file: &str) -> Result<u64, wit::Error> {
-        match self.exec.perform(&IoOp::List) {
-            Ok(IoDone::Listed(entries)) => Ok(entries
-                .into_iter()
-                .find(|e| e.name == file)
-                .map_or(0, |e| e.len)),
+        match self.exec.perform(&IoOp::Length {
+            file: file.to_string(),
+        }) {
+            Ok(IoDone::Length(len)) => Ok(len),
             Ok(_) => Ok(0),
+            Err(error) if error.kind == IoErrorKind::NotFound => Ok(0),
             Err(error) => Err(core_error(Error::Io {
-                op: "list",
-                location: Default::default(),
+                op: "length",
+                location: evident_core::Location::file(file),
                 error,
             })),
         }

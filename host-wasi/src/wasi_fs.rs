@@ -204,6 +204,31 @@ impl WasiExecutor {
                 }
                 Ok(IoDone::Listed(out))
             }
+            IoOp::ListNames => {
+                let stream = match self.dir().map_err(|e| err(e, "open directory"))? {
+                    Some(d) => d.read_directory(),
+                    None => self.base.read_directory(),
+                }
+                .map_err(|e| err(e, "list directory"))?;
+                let mut out = Vec::new();
+                // Each entry carries its type: no stat per file.
+                while let Some(entry) = stream
+                    .read_directory_entry()
+                    .map_err(|e| err(e, "list directory"))?
+                {
+                    if entry.type_ == DescriptorType::RegularFile {
+                        out.push(entry.name);
+                    }
+                }
+                Ok(IoDone::Names(out))
+            }
+            IoOp::Length { file } => {
+                let stat = self
+                    .base
+                    .stat_at(PathFlags::empty(), &self.path(file))
+                    .map_err(|e| err(e, &format!("stat {file}")))?;
+                Ok(IoDone::Length(stat.size))
+            }
             IoOp::Read { file, offset, len } => {
                 let d = self.file(file)?;
                 Ok(IoDone::Read(Self::read_all(d, *len as u64, *offset, file)?))

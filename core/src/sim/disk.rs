@@ -27,7 +27,7 @@ pub struct Faults {
     pub short_write: f64,
     /// A sync fails (and its pending changes are dropped).
     pub sync_fail: f64,
-    /// A read fails with EIO.
+    /// A read, or a length request, fails with EIO.
     pub read_fail: f64,
     /// Another operation (create, truncate, rename, ...) fails with EIO.
     pub other_fail: f64,
@@ -83,6 +83,10 @@ pub enum OpKind {
     Read,
     /// `IoOp::Rename`.
     Rename,
+    /// `IoOp::ListNames`.
+    ListNames,
+    /// `IoOp::Length`.
+    Length,
 }
 
 impl OpKind {
@@ -103,6 +107,8 @@ impl OpKind {
             (OpKind::Truncate, IoOp::Truncate { .. }) => true,
             (OpKind::Read, IoOp::Read { .. }) => true,
             (OpKind::Rename, IoOp::Rename { .. }) => true,
+            (OpKind::ListNames, IoOp::ListNames) => true,
+            (OpKind::Length, IoOp::Length { .. }) => true,
             _ => false,
         }
     }
@@ -228,6 +234,13 @@ impl FakeDisk {
                     })
                     .collect(),
             )),
+            IoOp::ListNames => Ok(IoDone::Names(self.dir.keys().cloned().collect())),
+            IoOp::Length { file } => {
+                if self.fault(f.read_fail) {
+                    return Err(eio("length"));
+                }
+                Ok(IoDone::Length(self.inode(file)?.cache.len() as u64))
+            }
             IoOp::Read { file, offset, len } => {
                 if self.fault(f.read_fail) {
                     return Err(eio("read"));

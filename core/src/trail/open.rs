@@ -1,13 +1,14 @@
 //! Opening a trail: recovery, driven as IO requests like everything else.
 //!
 //! Order of work, and why:
-//! 1. list the directory; remove temporary checkpoint files left by a crash;
+//! 1. list the directory's names (no lengths: a stat per sealed segment would make opening grow
+//!    with the trail); remove temporary checkpoint files left by a crash;
 //! 2. read `head.checkpoint` (the trail's own last durable head) if present;
-//! 3. read the last segment's header; a header that was never written (zero or short) with
+//! 3. ask the last segment's length and read its header; a header that was never written (zero or short) with
 //!    nothing but zeros after it is an interrupted segment creation and is removed — nothing in
 //!    it can have been acknowledged, because a header is synced before the first ack;
-//! 4. read the previous segment's header and footer (only that one: opening must not grow with
-//!    the number of sealed segments) and check it links to the last;
+//! 4. ask the previous segment's length, read its header and footer (only that one: opening
+//!    must not grow with the number of sealed segments) and check it links to the last;
 //! 5. scan the last segment in chunks, classify its end, and refuse anything the recovery mode
 //!    does not allow — before changing a byte, and after checking the trail is not shorter than
 //!    its own checkpoint;
@@ -21,7 +22,7 @@ use crate::error::{Error, Location};
 use crate::footer::{Footer, TRAILER_LEN};
 use crate::hash::{genesis, Hash, LogId};
 use crate::header::{HeaderDefect, SegmentHeader, HEADER_LEN};
-use crate::io::{DirEntry, IoDone, IoOp, IoResult};
+use crate::io::{IoDone, IoOp, IoResult};
 use crate::naming;
 use crate::scan::{ScanStart, SegmentEnd, SegmentScanner};
 use std::collections::VecDeque;
@@ -41,10 +42,12 @@ pub(crate) struct Opened {
 enum Stage {
     List,
     ReadCheckpoint,
+    /// Asks the last segment's length if not known yet, then reads its header.
     ReadLastHeader,
     CheckAbandoned {
         offset: u64,
     },
+    /// Asks the previous segment's length if not known yet, then reads its header.
     ReadPrevHeader,
     ReadPrevTrailer,
     ReadPrevFooter {
@@ -75,7 +78,9 @@ pub(crate) struct Opener {
     failed: Option<Error>,
     done: Option<Box<Opened>>,
     // What was learnt so far.
-    segments: Vec<(u64, String, u64)>,
+    /// Segments by first seq: (first seq, name, length). A length is asked only for the
+    /// segments that are read (the last and the previous one), just before the first read.
+    segments: Vec<(u64, String, Option<u64>)>,
     checkpoint: Option<Checkpoint>,
     last_header: Option<SegmentHeader>,
     prev_header: Option<SegmentHeader>,
@@ -109,17 +114,41 @@ impl Opener {
         }
     }
 
-    fn last(&self) -> &(u64, String, u64) {
+    fn last_entry(&self) -> &(u64, String, Option<u64>) {
         self.segments
             .last()
             .expect("a last segment exists in this stage")
     }
 
-    fn prev(&self) -> Option<&(u64, String, u64)> {
+    fn prev_entry(&self) -> Option<&(u64, String, Option<u64>)> {
         self.segments
             .len()
             .checked_sub(2)
             .map(|i| &self.segments[i])
+    }
+
+    /// The last segment: first seq, name and length (asked in `ReadLastHeader`).
+    fn last(&self) -> (u64, String, u64) {
+        let (first, name, len) = self.last_entry();
+        let len = len.expect("the last segment's length is asked before it is read");
+        (*first, name.clone(), len)
+    }
+
+    /// The previous segment, once its length is known (asked in `ReadPrevHeader`).
+    fn prev(&self) -> (u64, String, u64) {
+        let (first, name, len) = self.prev_entry().expect("prev exists");
+        let len = len.expect("the previous segment's length is asked before it is read");
+        (*first, name.clone(), len)
+    }
+
+    /// Asks the length of `entry`'s file unless it is known.
+    fn length_of(entry: &(u64, String, Option<u64>)) -> Option<IoOp> {
+        match entry.2 {
+            Some(_) => None,
+            None => Some(IoOp::Length {
+                file: entry.1.clone(),
+            }),
+        }
     }
 
     /// The next thing to do.
@@ -139,40 +168,46 @@ impl Opener {
             len: len as u32,
         };
         match self.stage {
-            Stage::List => OpenAction::Io(IoOp::List),
+            Stage::List => OpenAction::Io(IoOp::ListNames),
             Stage::ReadCheckpoint => OpenAction::Io(read(naming::HEAD_CHECKPOINT, 0, 4096)),
             Stage::ReadLastHeader => {
-                let (_, name, _) = self.last();
-                OpenAction::Io(read(name, 0, HEADER_LEN as u64))
+                let entry = self.last_entry();
+                if let Some(op) = Self::length_of(entry) {
+                    return OpenAction::Io(op);
+                }
+                OpenAction::Io(read(&entry.1, 0, HEADER_LEN as u64))
             }
             Stage::CheckAbandoned { offset } => {
                 let (_, name, len) = self.last();
                 OpenAction::Io(read(
-                    name,
+                    &name,
                     offset,
                     (len - offset).min(self.opts.read_chunk as u64),
                 ))
             }
             Stage::ReadPrevHeader => {
-                let (_, name, _) = self.prev().expect("prev exists");
-                OpenAction::Io(read(name, 0, HEADER_LEN as u64))
+                let entry = self.prev_entry().expect("prev exists");
+                if let Some(op) = Self::length_of(entry) {
+                    return OpenAction::Io(op);
+                }
+                OpenAction::Io(read(&entry.1, 0, HEADER_LEN as u64))
             }
             Stage::ReadPrevTrailer => {
-                let (_, name, len) = self.prev().expect("prev exists");
+                let (_, name, len) = self.prev();
                 OpenAction::Io(read(
-                    name,
+                    &name,
                     len.saturating_sub(TRAILER_LEN as u64),
                     TRAILER_LEN as u64,
                 ))
             }
             Stage::ReadPrevFooter { offset } => {
-                let (_, name, len) = self.prev().expect("prev exists");
-                OpenAction::Io(read(name, offset, len - offset))
+                let (_, name, len) = self.prev();
+                OpenAction::Io(read(&name, offset, len - offset))
             }
             Stage::ScanPrev { offset } => {
-                let (_, name, len) = self.prev().expect("prev exists");
+                let (_, name, len) = self.prev();
                 OpenAction::Io(read(
-                    name,
+                    &name,
                     offset,
                     (len - offset).min(self.opts.read_chunk as u64),
                 ))
@@ -180,7 +215,7 @@ impl Opener {
             Stage::Scan { offset } => {
                 let (_, name, len) = self.last();
                 OpenAction::Io(read(
-                    name,
+                    &name,
                     offset,
                     (len - offset).min(self.opts.read_chunk as u64),
                 ))
@@ -214,7 +249,8 @@ impl Opener {
             return; // fixed steps: nothing to learn from their results
         }
         let data = match done {
-            IoDone::Listed(entries) => return self.on_listed(entries),
+            IoDone::Names(names) => return self.on_listed(names),
+            IoDone::Length(len) => return self.on_length(op, len),
             IoDone::Read(data) => data,
             _ => return,
         };
@@ -234,20 +270,17 @@ impl Opener {
         }
     }
 
-    fn on_listed(&mut self, entries: Vec<DirEntry>) {
+    fn on_listed(&mut self, names: Vec<String>) {
         let mut has_checkpoint = false;
-        for e in entries {
-            if let Some(first) = naming::parse_segment_name(&e.name) {
-                self.segments.push((first, e.name, e.len));
-            } else if e.name == naming::HEAD_CHECKPOINT {
+        for name in names {
+            if let Some(first) = naming::parse_segment_name(&name) {
+                self.segments.push((first, name, None));
+            } else if name == naming::HEAD_CHECKPOINT {
                 has_checkpoint = true;
-            } else if e.name == naming::HEAD_CHECKPOINT_TMP
-                || e.name == naming::RETAINED_CHECKPOINT_TMP
+            } else if name == naming::HEAD_CHECKPOINT_TMP || name == naming::RETAINED_CHECKPOINT_TMP
             {
-                self.steps.push_back(IoOp::Remove {
-                    file: e.name.clone(),
-                });
-                self.report.removed_files.push(e.name);
+                self.steps.push_back(IoOp::Remove { file: name.clone() });
+                self.report.removed_files.push(name);
             }
         }
         self.segments.sort();
@@ -256,6 +289,15 @@ impl Opener {
         } else {
             self.after_checkpoint()
         };
+    }
+
+    /// Records the length of the segment it was asked for; the stage that asked reads it next.
+    fn on_length(&mut self, op: &IoOp, len: u64) {
+        if let Some(file) = op.file() {
+            if let Some(entry) = self.segments.iter_mut().find(|(_, name, _)| name == file) {
+                entry.2 = Some(len);
+            }
+        }
     }
 
     fn after_checkpoint(&mut self) -> Stage {
@@ -293,7 +335,7 @@ impl Opener {
     }
 
     fn on_last_header(&mut self, data: &[u8]) -> Result<(), Error> {
-        let (first, name, len) = self.last().clone();
+        let (first, name, len) = self.last();
         match SegmentHeader::decode(data) {
             Ok(h) => {
                 if h.first_seq != first {
@@ -306,7 +348,7 @@ impl Opener {
                     });
                 }
                 self.last_header = Some(h);
-                self.stage = if self.prev().is_some() {
+                self.stage = if self.prev_entry().is_some() {
                     Stage::ReadPrevHeader
                 } else {
                     self.start_scan()?
@@ -324,11 +366,11 @@ impl Opener {
     }
 
     fn on_abandoned_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
-        let (_, name, len) = self.last().clone();
+        let (_, name, len) = self.last();
         if data.is_empty() {
             return Err(Error::Corrupt {
                 location: Location::file(&name).at(offset),
-                what: "file shorter than listed".into(),
+                what: "file shorter than its length".into(),
             });
         }
         if let Some(i) = data.iter().position(|&b| b != 0) {
@@ -364,12 +406,14 @@ impl Opener {
     }
 
     fn on_prev_header(&mut self, data: &[u8]) -> Result<(), Error> {
-        let (_, name, _) = self.prev().expect("prev exists").clone();
+        let name = self.prev_entry().expect("prev exists").1.clone();
         let h = SegmentHeader::decode(data).map_err(|d| header_error(&name, d))?;
         let last = self.last_header.expect("read before");
         if h.log_id != last.log_id {
             return Err(Error::Corrupt {
-                location: Location::file(&self.last().1).at(16).segment(last.segno),
+                location: Location::file(&self.last_entry().1)
+                    .at(16)
+                    .segment(last.segno),
                 what: format!(
                     "log id {} differs from the previous segment's {}",
                     last.log_id, h.log_id
@@ -378,7 +422,9 @@ impl Opener {
         }
         if h.segno + 1 != last.segno {
             return Err(Error::Corrupt {
-                location: Location::file(&self.last().1).at(32).segment(last.segno),
+                location: Location::file(&self.last_entry().1)
+                    .at(32)
+                    .segment(last.segno),
                 what: format!(
                     "segment number {} does not follow {} (a segment is missing)",
                     last.segno, h.segno
@@ -391,7 +437,7 @@ impl Opener {
     }
 
     fn on_prev_trailer(&mut self, data: &[u8]) -> Result<(), Error> {
-        let (_, name, len) = self.prev().expect("prev exists").clone();
+        let (_, name, len) = self.prev();
         match Footer::trailer_offset(data, len) {
             Ok(offset) => self.stage = Stage::ReadPrevFooter { offset },
             Err(_) if !data.is_empty() && data.iter().all(|&b| b == 0) => {
@@ -421,7 +467,7 @@ impl Opener {
     }
 
     fn on_prev_scan_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
-        let (_, name, len) = self.prev().expect("prev exists").clone();
+        let (_, name, len) = self.prev();
         let scanner = self.prev_scanner.as_mut().expect("scanning");
         scanner.push(data);
         while scanner.next_record().is_some() {}
@@ -457,14 +503,14 @@ impl Opener {
     }
 
     fn on_prev_footer(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
-        let (_, name, _) = self.prev().expect("prev exists").clone();
+        let name = self.prev_entry().expect("prev exists").1.clone();
         let prev_h = self.prev_header.expect("read before");
         let footer = Footer::decode(data).map_err(|d| Error::Corrupt {
             location: Location::file(&name).at(offset).segment(prev_h.segno),
             what: d.to_string(),
         })?;
         let last = self.last_header.expect("read before");
-        let last_loc = Location::file(&self.last().1).segment(last.segno);
+        let last_loc = Location::file(&self.last_entry().1).segment(last.segno);
         if footer.offset != offset || footer.first_seq != prev_h.first_seq {
             return Err(Error::Corrupt {
                 location: Location::file(&name).at(offset),
@@ -493,7 +539,7 @@ impl Opener {
 
     fn start_scan(&mut self) -> Result<Stage, Error> {
         let h = self.last_header.expect("read before");
-        let (_, name, len) = self.last().clone();
+        let (_, name, len) = self.last();
         if self.prev_footer.is_none() && h.segno != 0 {
             // Earlier segments were removed by retention: the anchor must be vouched for.
             return Err(Error::Corrupt {
@@ -549,7 +595,7 @@ impl Opener {
     }
 
     fn on_scan_chunk(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
-        let (_, name, len) = self.last().clone();
+        let (_, name, len) = self.last();
         let cp = self.checkpoint;
         let scanner = self.scanner.as_mut().expect("scanning");
         scanner.push(data);
@@ -579,7 +625,7 @@ impl Opener {
 
     fn finish_scan(&mut self) -> Result<(), Error> {
         let h = self.last_header.expect("read before");
-        let (_, name, len) = self.last().clone();
+        let (_, name, len) = self.last();
         let summary = self.scanner.take().expect("scanning").finish();
         let prev_ts = self.prev_footer.as_ref().map_or(0, |f| f.last_ts);
         let loc = || Location::file(&name).segment(h.segno);

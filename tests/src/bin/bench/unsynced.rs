@@ -130,6 +130,8 @@ fn drive_null(core: &mut evident_core::Trail) -> u64 {
         while let Some(req) = core.poll_io() {
             let r = match &req.op {
                 IoOp::List => Ok(IoDone::Listed(Vec::new())),
+                IoOp::ListNames => Ok(IoDone::Names(Vec::new())),
+                IoOp::Length { .. } => Ok(IoDone::Length(0)),
                 IoOp::Read { .. } => Ok(IoDone::Read(Vec::new())),
                 IoOp::Write { data, .. } => Ok(IoDone::Written(data.len() as u64)),
                 _ => Ok(IoDone::Ok),

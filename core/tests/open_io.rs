@@ -1,0 +1,152 @@
+//! What opening a trail asks of the host: the directory's names, and the lengths of only the
+//! files it reads. Open time must not grow with the number of sealed segments, so the IO of an
+//! open must not either (a `List` would make the host stat every file).
+
+use evident_core::sim::{drive, FakeDisk, Faults};
+use evident_core::{Event, IoOp, LogId, OpenReport, Options, TailReport, Trail};
+
+fn opts() -> Options {
+    Options {
+        segment_bytes: 4096,
+        ..Options::default()
+    }
+}
+
+/// A closed trail with `sealed` sealed segments and a few records in the last one.
+fn trail_with(sealed: usize, seed: u64) -> FakeDisk {
+    let mut disk = FakeDisk::new(seed, Faults::default());
+    let mut t = Trail::open(opts(), LogId([3; 16]), 1);
+    drive(&mut t, &mut disk, 100_000);
+    let mut token = 0u64;
+    let mut append = |t: &mut Trail, disk: &mut FakeDisk| {
+        token += 1;
+        t.handle_append(token, vec![b'r'; 200], token).unwrap();
+        drive(t, disk, 100_000);
+    };
+    while t.segments().len() < sealed + 1 {
+        append(&mut t, &mut disk);
+    }
+    for _ in 0..3 {
+        append(&mut t, &mut disk);
+    }
+    t.handle_close();
+    drive(&mut t, &mut disk, 100_000);
+    disk
+}
+
+fn segment_names(disk: &FakeDisk) -> Vec<String> {
+    disk.file_names()
+        .into_iter()
+        .filter(|n| evident_core::naming::parse_segment_name(n).is_some())
+        .collect()
+}
+
+/// Opens the trail on `disk`; returns the report and every IO request of the open.
+fn open(disk: &mut FakeDisk) -> (OpenReport, Vec<IoOp>) {
+    let mut t = Trail::open(opts(), LogId([3; 16]), 1);
+    let (ev, ops) = drive(&mut t, disk, 100_000);
+    let report = match &ev[..] {
+        [Event::Opened(r)] => r.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(ops.iter().all(|(_, ok)| *ok), "{ops:?}");
+    (report, ops.into_iter().map(|(op, _)| op).collect())
+}
+
+fn lengths_asked(ops: &[IoOp]) -> Vec<&str> {
+    ops.iter()
+        .filter_map(|op| match op {
+            IoOp::Length { file } => Some(file.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn files_read(ops: &[IoOp]) -> Vec<&str> {
+    let mut files: Vec<&str> = ops
+        .iter()
+        .filter_map(|op| match op {
+            IoOp::Read { file, .. } => Some(file.as_str()),
+            _ => None,
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+#[test]
+fn open_lists_names_and_asks_the_length_of_the_last_two_segments_only() {
+    let mut counts = Vec::new();
+    for (sealed, seed) in [(2usize, 11u64), (60, 12)] {
+        let mut disk = trail_with(sealed, seed);
+        let names = segment_names(&disk);
+        assert_eq!(names.len(), sealed + 1);
+        let (report, ops) = open(&mut disk);
+        assert_eq!(report.segments, sealed + 1, "{report:?}");
+        assert!(
+            matches!(
+                report.tail,
+                TailReport::Preallocated { .. } | TailReport::Clean
+            ),
+            "{report:?}"
+        );
+        assert!(
+            !ops.iter().any(|op| matches!(op, IoOp::List)),
+            "open must not ask for every file's length: {ops:?}"
+        );
+        assert_eq!(
+            ops.iter()
+                .filter(|op| matches!(op, IoOp::ListNames))
+                .count(),
+            1
+        );
+        let last_two = &names[names.len() - 2..];
+        assert_eq!(
+            lengths_asked(&ops),
+            vec![last_two[1].as_str(), last_two[0].as_str()],
+            "the last segment's length, then the previous one's"
+        );
+        let mut expected_reads = vec![
+            evident_core::naming::HEAD_CHECKPOINT,
+            last_two[0].as_str(),
+            last_two[1].as_str(),
+        ];
+        expected_reads.sort();
+        assert_eq!(files_read(&ops), expected_reads);
+        counts.push(ops.len());
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "the IO of an open does not grow with the number of sealed segments"
+    );
+}
+
+#[test]
+fn an_abandoned_last_segment_costs_one_more_length_and_is_still_removed() {
+    let mut disk = trail_with(5, 13);
+    let mut names = segment_names(&disk);
+    // An interrupted creation of the next segment: a file with no header, only zeros.
+    let abandoned = evident_core::naming::segment_name(10_000);
+    disk.write_file(&abandoned, vec![0u8; 4096]);
+    names.push(abandoned.clone());
+    let (report, ops) = open(&mut disk);
+    assert_eq!(
+        report.tail,
+        TailReport::AbandonedSegmentRemoved,
+        "{report:?}"
+    );
+    assert_eq!(report.removed_files, vec![abandoned.clone()]);
+    assert_eq!(report.segments, 6, "{report:?}");
+    let n = names.len();
+    assert_eq!(
+        lengths_asked(&ops),
+        vec![
+            abandoned.as_str(),
+            names[n - 2].as_str(),
+            names[n - 3].as_str()
+        ],
+        "the abandoned file, then the new last segment and the one before it"
+    );
+    assert!(!segment_names(&disk).contains(&abandoned));
+}
