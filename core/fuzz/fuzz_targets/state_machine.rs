@@ -10,9 +10,10 @@ use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
 
 /// Opens the trail; an injected IO failure during recovery is retried (scripted faults are
-/// consumed as they fire), anything else is a broken promise.
+/// consumed as they fire, so every queued one may cost an attempt), anything else is a broken
+/// promise.
 fn reopen(disk: &mut FakeDisk, opts: &Options) -> Trail {
-    for _ in 0..16 {
+    for _ in 0..16 + disk.scripted_pending() {
         let mut t = Trail::open(opts.clone(), LogId([3; 16]), 1);
         loop {
             let Some(req) = t.poll_io() else { break };

@@ -183,6 +183,11 @@ impl FakeDisk {
         self.script.push((kind, fault));
     }
 
+    /// Scripted faults not yet fired.
+    pub fn scripted_pending(&self) -> usize {
+        self.script.len()
+    }
+
     fn scripted(&mut self, op: &IoOp) -> Option<Scripted> {
         let i = self.script.iter().position(|(k, _)| k.matches(op))?;
         self.stats.faults += 1;
