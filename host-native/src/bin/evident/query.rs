@@ -48,6 +48,7 @@ impl Filter {
             agent: self.agent.clone(),
             limit: None,
             newest: false,
+            resume_at: None,
         }
     }
 }
