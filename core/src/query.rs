@@ -9,16 +9,23 @@
 //! makes this sound. Agent filters scan, streaming, with memory bounded by one segment chunk
 //! and the answer's limit.
 //!
-//! Every record returned carries its chain hash, and the one before it when the scan started at
-//! a segment's beginning (`prev_hash`), so a client can recompute it; the result carries a
-//! checkpoint at the last record read, which the returned records chain to and which `verify
-//! --checkpoint` proves.
+//! Every record returned carries its chain hash, and the one before it whenever the query read
+//! that one too (`prev_hash`), so a client can recompute it; the result carries a checkpoint at
+//! the last record read, which the returned records chain to and which `verify --checkpoint`
+//! proves.
+//!
+//! Paging: a forward query's result carries [`QueryResult::resume`], the position of the last
+//! record it examined. Given back as [`QuerySpec::resume_at`], the next page continues the scan
+//! right there — no binary search, no header or footer read, no rescan of the segment from its
+//! start or its index entry — so reading a trail page by page costs about one read of it, even
+//! through the unsealed last segment, which has no index.
 
 use crate::checkpoint::Checkpoint;
 use crate::config::INDEX_STRIDE;
 use crate::error::{Error, Location};
 use crate::event::AuditEvent;
 use crate::footer::{Footer, TRAILER_LEN};
+use crate::frame::{ALIGN, RECORD_HEADER_LEN};
 use crate::hash::{Hash, LogId};
 use crate::header::{SegmentHeader, HEADER_LEN};
 use crate::io::{IoDone, IoOp, IoResult};
@@ -43,6 +50,30 @@ pub struct QuerySpec {
     pub limit: Option<usize>,
     /// Return the *last* `limit` matching records (still in seq order) instead of the first.
     pub newest: bool,
+    /// Continue after this position: the previous page's [`QueryResult::resume`]. Only
+    /// records with seq greater than `resume_at.after.seq` are returned (it raises `from_seq`),
+    /// so the pages of a query concatenate to its unpaged answer. A forward query continues
+    /// scanning at the position instead of locating its start again; it first re-reads the
+    /// record there and checks that it still has the seq and chain hash of `after`, then
+    /// checks the chain from it. A position whose segment no longer exists (removed by
+    /// retention) falls back to locating `from_seq`; one that does not match the trail (it
+    /// was rewritten, or the position is of another trail) is an
+    /// [`Error::CheckpointMismatch`]. `newest` queries only use its seq.
+    pub resume_at: Option<ResumeAt>,
+}
+
+/// Where a forward query stopped: the last record it examined (returned, or passed over by the
+/// filters), so that the next page can continue right after it. Obtained from
+/// [`QueryResult::resume`]; a plain value, so a client may keep it between processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumeAt {
+    /// First seq of the segment holding the record (the segment file is
+    /// [`naming::segment_name`] of it).
+    pub segment: u64,
+    /// File offset of the record's frame in that segment.
+    pub offset: u64,
+    /// The record: the trail's log id, its seq and its chain hash.
+    pub after: Checkpoint,
 }
 
 /// One record found.
@@ -54,8 +85,11 @@ pub struct Found {
     pub ts: u64,
     /// Chain hash after this record.
     pub hash: Hash,
-    /// Chain hash before it, when the scan that found it began at its segment's start (a client
-    /// recomputes `hash` = chain(prev_hash, leaf(record))).
+    /// Chain hash before it (a client recomputes `hash` = chain(prev_hash, leaf(record))):
+    /// the segment's anchor or the previous record's hash, as this query read it. `None` for a
+    /// record the query reached by seeking into a segment through its sparse index, whose
+    /// predecessor it did not read. A query resumed with [`QuerySpec::resume_at`] re-reads the
+    /// record it resumes after, so its first record has `prev_hash` too.
     pub prev_hash: Option<Hash>,
     /// The payload.
     pub payload: Vec<u8>,
@@ -74,6 +108,12 @@ pub struct QueryResult {
     pub segments_read: usize,
     /// Bytes read.
     pub bytes_read: u64,
+    /// Where to continue: the last record this query examined, or, when it examined none, the
+    /// [`QuerySpec::resume_at`] it was given (`None` for `newest` queries). Pass it as
+    /// `resume_at` of the next page, with the same filters: the next page returns the matching
+    /// records after it, reading on from there. At the end of the trail it marks the head, so
+    /// polling with it later returns only the records appended since.
+    pub resume: Option<ResumeAt>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +145,9 @@ enum Stage {
     Done,
 }
 
+/// Smallest read while scanning near a limit (see [`QueryTask::scan_len`]).
+const MIN_READ: u64 = 4096;
+
 /// A query, driven through IO requests: [`QueryTask::poll_io`], perform, [`QueryTask::handle_io`],
 /// until [`QueryTask::take_result`] returns `Some`.
 pub struct QueryTask {
@@ -120,7 +163,6 @@ pub struct QueryTask {
     cursor: Option<usize>,
     scanner: Option<SegmentScanner>,
     scan_end: u64,
-    scan_from_start: bool,
     prev_hash: Option<Hash>,
     log_id: Option<LogId>,
     out: VecDeque<Found>,
@@ -133,12 +175,26 @@ pub struct QueryTask {
     scan_hi: usize,
     segments_read: usize,
     bytes_read: u64,
+    /// The resume point being continued from, until the record at it was read and checked.
+    resume_pending: Option<ResumeAt>,
+    /// The last record examined: segment index, frame offset, seq, hash.
+    last: Option<(usize, u64, u64, Hash)>,
+    /// Frame bytes of the records examined, for sizing reads near a limit.
+    scanned: u64,
+    /// End of the last record examined in the segment being scanned.
+    consumed_to: u64,
+    /// Smallest read near a limit; doubles when a read completes no record (a large frame).
+    read_floor: u64,
     result: Option<Result<QueryResult, Error>>,
 }
 
 impl QueryTask {
     /// A query reading `chunk` bytes at a time.
-    pub fn new(spec: QuerySpec, chunk: u32) -> QueryTask {
+    pub fn new(mut spec: QuerySpec, chunk: u32) -> QueryTask {
+        if let Some(r) = spec.resume_at {
+            let after = r.after.seq.saturating_add(1);
+            spec.from_seq = Some(spec.from_seq.map_or(after, |f| f.max(after)));
+        }
         QueryTask {
             spec,
             chunk: chunk.max(4096),
@@ -150,7 +206,6 @@ impl QueryTask {
             cursor: None,
             scanner: None,
             scan_end: 0,
-            scan_from_start: false,
             prev_hash: None,
             log_id: None,
             out: VecDeque::new(),
@@ -160,6 +215,11 @@ impl QueryTask {
             scan_hi: 0,
             segments_read: 0,
             bytes_read: 0,
+            resume_pending: None,
+            last: None,
+            scanned: 0,
+            consumed_to: 0,
+            read_floor: MIN_READ,
             result: None,
         }
     }
@@ -185,13 +245,32 @@ impl QueryTask {
                 Some(read(&self.segs[i], offset, self.segs[i].len - offset))
             }
             Stage::Header { i } => Some(read(&self.segs[i], 0, HEADER_LEN as u64)),
-            Stage::Scan { i, offset } => Some(read(
-                &self.segs[i],
-                offset,
-                (self.scan_end - offset).min(self.chunk as u64),
-            )),
+            Stage::Scan { i, offset } => Some(read(&self.segs[i], offset, self.scan_len(offset))),
             Stage::Done => None,
         }
+    }
+
+    /// Bytes to read at `offset`: a whole chunk, except when a limit is near. Then about what
+    /// the remaining records need, judged by the bytes per match so far (an eighth more, at
+    /// least [`MIN_READ`]), so that a page does not read most of a chunk past its last record
+    /// — the next page would read those bytes again.
+    fn scan_len(&self, offset: u64) -> u64 {
+        let full = (self.scan_end - offset).min(self.chunk as u64);
+        let found = self.out.len() as u64;
+        let limit = match self.spec.limit {
+            Some(l) if !self.spec.newest && found > 0 => l as u64,
+            _ => return full,
+        };
+        let need = limit
+            .saturating_sub(found)
+            .saturating_mul(self.scanned.div_ceil(found));
+        let held = offset.saturating_sub(self.consumed_to);
+        need.saturating_add(need / 8)
+            .saturating_sub(held)
+            .max(self.read_floor)
+            .div_ceil(MIN_READ)
+            .saturating_mul(MIN_READ)
+            .min(full)
     }
 
     /// Takes the answer once it is known.
@@ -201,11 +280,25 @@ impl QueryTask {
 
     fn finish(&mut self, r: Result<(), Error>) {
         self.stage = Stage::Done;
+        let resume = match self.last {
+            _ if self.spec.newest => None,
+            Some((i, offset, seq, hash)) => Some(ResumeAt {
+                segment: self.segs[i].first,
+                offset,
+                after: Checkpoint {
+                    log_id: self.log_id.unwrap_or_default(),
+                    seq,
+                    hash,
+                },
+            }),
+            None => self.spec.resume_at,
+        };
         self.result = Some(r.map(|()| QueryResult {
             records: std::mem::take(&mut self.out).into(),
             head: self.head,
             segments_read: self.segments_read,
             bytes_read: self.bytes_read,
+            resume,
         }));
     }
 
@@ -271,6 +364,12 @@ impl QueryTask {
             None => n,
         };
         self.scan_hi = self.hi;
+        if let Some(r) = self.spec.resume_at.filter(|_| !self.spec.newest) {
+            if let Some(i) = self.segs.iter().position(|s| s.first == r.segment) {
+                return self.resume(i, r);
+            }
+            // The segment is gone (retention): locate `from_seq` as usual.
+        }
         if self.spec.newest {
             // From the last candidate segment backwards; time bounds are checked per record.
             self.cursor = Some(self.hi - 1);
@@ -324,6 +423,46 @@ impl QueryTask {
         Ok(())
     }
 
+    /// Continues scanning segment `i` at the resume point `r`: from the frame of the record it
+    /// was taken after, which is read again and must still be that record.
+    fn resume(&mut self, i: usize, r: ResumeAt) -> Result<(), Error> {
+        let seg = &self.segs[i];
+        let next_first = self.segs.get(i + 1).map(|s| s.first);
+        let fits = r.after.seq >= seg.first
+            && next_first.is_none_or(|n| r.after.seq < n)
+            && r.offset >= HEADER_LEN as u64
+            && r.offset.is_multiple_of(ALIGN as u64)
+            && r.offset.saturating_add(RECORD_HEADER_LEN as u64) <= seg.len;
+        if !fits {
+            return Err(self.resume_mismatch(&r, "is not a record position in that segment"));
+        }
+        self.log_id = Some(r.after.log_id);
+        let start = ScanStart {
+            offset: r.offset,
+            file_len: seg.len,
+            seq: r.after.seq,
+            prev_hash: None,
+            prev_ts: 0,
+            index_stride: INDEX_STRIDE,
+            strict: next_first.is_some(),
+        };
+        self.resume_pending = Some(r);
+        self.cursor = Some(i);
+        self.begin_scan(i, start, seg.len)
+    }
+
+    fn resume_mismatch(&self, r: &ResumeAt, what: &str) -> Error {
+        Error::CheckpointMismatch {
+            checkpoint: r.after,
+            what: format!(
+                "resume point: offset {} of {} {what} (the trail changed, or the position is \
+                 from another trail)",
+                r.offset,
+                naming::segment_name(r.segment)
+            ),
+        }
+    }
+
     fn on_trailer(&mut self, i: usize, d: &[u8]) -> Result<(), Error> {
         match Footer::trailer_offset(d, self.segs[i].len) {
             Ok(offset) => self.stage = Stage::Footer { i, offset },
@@ -369,9 +508,14 @@ impl QueryTask {
                 start.prev_hash = None;
             }
         }
-        self.scan_from_start = start.prev_hash.is_some();
+        self.begin_scan(i, start, end)
+    }
+
+    /// Starts scanning segment `i` from `start` up to `end`.
+    fn begin_scan(&mut self, i: usize, start: ScanStart, end: u64) -> Result<(), Error> {
         self.prev_hash = start.prev_hash;
         self.scan_end = end;
+        self.consumed_to = start.offset;
         self.scanner = Some(SegmentScanner::new(start));
         self.seg_first_ts = None;
         self.segments_read += 1;
@@ -408,7 +552,17 @@ impl QueryTask {
         let mut scanner = self.scanner.take().expect("scanning");
         scanner.push(d);
         let mut stop = false;
+        let mut any = false;
         while let Some(r) = scanner.next_record() {
+            any = true;
+            if let Some(p) = self.resume_pending.take() {
+                if (r.offset, r.seq, r.hash) != (p.offset, p.after.seq, p.after.hash) {
+                    let what = format!("holds seq {} with another chain hash", r.seq);
+                    return Err(self.resume_mismatch(&p, &what));
+                }
+            }
+            self.scanned += r.frame_len as u64;
+            self.consumed_to = r.offset + r.frame_len as u64;
             let prev = self.prev_hash;
             self.prev_hash = Some(r.hash);
             if self.head.is_none_or(|h| r.seq > h.seq) {
@@ -423,6 +577,7 @@ impl QueryTask {
                 stop = true;
                 break;
             }
+            self.last = Some((i, r.offset, r.seq, r.hash));
             if self.matches(r.seq, r.ts, r.payload) {
                 let found = Found {
                     seq: r.seq,
@@ -441,6 +596,13 @@ impl QueryTask {
                     }
                 }
             }
+        }
+        if let Some(p) = self.resume_pending.filter(|_| scanner.records_ended()) {
+            return Err(self.resume_mismatch(&p, "holds no record with that seq"));
+        }
+        if !any && !scanner.records_ended() {
+            // A frame larger than the reads so far: read more at a time.
+            self.read_floor = (self.read_floor * 2).min(self.chunk as u64);
         }
         let next = offset + d.len() as u64;
         // Preallocated space at the end of the live segment: the records have ended, and a
@@ -467,6 +629,9 @@ impl QueryTask {
 
     fn end_segment(&mut self, i: usize) -> Result<(), Error> {
         let summary = self.scanner.take().expect("scanning").finish();
+        if let Some(p) = self.resume_pending.take() {
+            return Err(self.resume_mismatch(&p, "holds no record with that seq"));
+        }
         if let SegmentEnd::Corrupt(d) = summary.end {
             return Err(Error::Corrupt {
                 location: Location::file(&self.segs[i].name).at(d.offset).seq(d.seq),

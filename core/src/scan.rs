@@ -34,7 +34,9 @@ pub struct ScanStart {
     /// Seq the first record must carry.
     pub seq: u64,
     /// Chain value before the first record, or `None` to skip chain checks (a reader that
-    /// starts in the middle of a segment).
+    /// starts in the middle of a segment). The chain is checked from the first record on, and a
+    /// footer sealing records before `seq` is checked only against the records seen (their last
+    /// seq, hash and timestamp), not against a count and index of records never read.
     pub prev_hash: Option<Hash>,
     /// Timestamp the first record must not precede.
     pub prev_ts: u64,
@@ -452,6 +454,9 @@ impl SegmentScanner {
         if f.offset != pos {
             return Some("footer offset is not where the records end");
         }
+        if self.start.prev_hash.is_none() && f.first_seq < self.start.seq {
+            return self.partial_footer_mismatch(f);
+        }
         if self.records == 0 || f.count != self.records {
             return Some("record count");
         }
@@ -465,6 +470,31 @@ impl SegmentScanner {
             return Some("timestamps");
         }
         if f.index_stride != self.index.stride() || f.index != self.index.entries() {
+            return Some("sparse index");
+        }
+        None
+    }
+
+    /// The footer checks a reader can make when it started after the segment's first record
+    /// without a chain value (a seek or a resumed query): it saw the records from `start.seq`
+    /// on, so it checks what they end with — the last seq, hash and timestamp, and the stride
+    /// (a decoded footer's count already agrees with its seq range) — but not the count or
+    /// index of records it never read (a full scan from the header, as verification does,
+    /// checks those). Scans given a chain value always get the full checks.
+    fn partial_footer_mismatch(&self, f: &Footer) -> Option<&'static str> {
+        if self.records == 0 {
+            return Some("record count");
+        }
+        if f.last_seq.checked_add(1) != Some(self.next_seq) {
+            return Some("seq range");
+        }
+        if f.last_hash != self.last_hash {
+            return Some("last hash");
+        }
+        if f.last_ts != self.last_ts || self.first_ts.is_some_and(|t| f.first_ts > t) {
+            return Some("timestamps");
+        }
+        if f.index_stride != self.index.stride() {
             return Some("sparse index");
         }
         None

@@ -1082,6 +1082,79 @@ fn footer_edited_with_recomputed_crc_is_a_footer_mismatch() {
 }
 
 #[test]
+fn a_reader_started_mid_segment_checks_the_footer_against_the_records_it_saw() {
+    // A seek or a resumed query starts at a record in the middle of a sealed segment, without
+    // a chain value. It cannot rebuild the count or the index of the records before it, so it
+    // checks how the footer says the records end: last seq, last hash, last timestamp and
+    // the stride (a footer whose count disagrees with its seq range does not decode).
+    // Verification scans from the header and checks everything.
+    let seg = five();
+    let good = footer_for(&seg, STRIDE);
+    let mid = |file: &[u8], strict: bool| ScanStart {
+        offset: seg.recs[2].offset,
+        seq: seg.recs[2].seq,
+        prev_hash: None,
+        prev_ts: 0,
+        ..start_for(&seg, file, strict)
+    };
+    let file = with_footer(&seg, &good);
+    for strict in [false, true] {
+        let (got, sum) = scan(&file, mid(&file, strict));
+        assert_eq!(got.iter().map(|g| g.seq).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(
+            sum.end,
+            SegmentEnd::Sealed {
+                footer: good.clone(),
+                trailing_zeros: 0
+            },
+            "strict {strict}"
+        );
+    }
+    type Edit = fn(&mut Footer);
+    let edits: [(&str, Edit); 4] = [
+        ("seq range", |f| {
+            f.count += 1;
+            f.last_seq += 1;
+        }),
+        ("last hash", |f| f.last_hash.0[0] ^= 1),
+        ("timestamps", |f| f.last_ts += 1),
+        ("sparse index", |f| f.index_stride += 1),
+    ];
+    for (what, edit) in edits {
+        let mut forged = good.clone();
+        edit(&mut forged);
+        let file = with_footer(&seg, &forged);
+        for strict in [false, true] {
+            let (got, sum) = scan(&file, mid(&file, strict));
+            assert_eq!(got.len(), 3);
+            assert_eq!(
+                sum.end,
+                damage(seg.end(), 6, DamageKind::FooterMismatch(what), None),
+                "{what}, strict {strict}"
+            );
+        }
+    }
+    // Without a chain value but from the first record, the footer gets every check.
+    let mut forged = good.clone();
+    forged.index.pop();
+    let file = with_footer(&seg, &forged);
+    let start = ScanStart {
+        prev_hash: None,
+        ..start_for(&seg, &file, true)
+    };
+    let (_, sum) = scan(&file, start);
+    assert_eq!(
+        sum.end,
+        damage(
+            seg.end(),
+            6,
+            DamageKind::FooterMismatch("sparse index"),
+            None
+        )
+    );
+}
+
+#[test]
 fn truncated_footer_is_torn_when_not_strict_and_corrupt_when_strict() {
     // An interrupted seal: every record is intact and yielded; the partial footer is a torn
     // tail that recovery may cut (and seal again).

@@ -57,9 +57,11 @@ pub struct Stats {
 /// Counts by kind, agent and decision over the records `spec` selects (streaming: memory holds
 /// the counts, not the records).
 pub fn stats(dir: &Path, spec: QuerySpec) -> Result<Stats> {
-    // Page through the trail so memory stays bounded by one page of records.
+    // Page through the trail so memory stays bounded by one page of records; each page
+    // continues where the last stopped (see `QuerySpec::resume_at`).
     let mut s = Stats::default();
     let mut from = spec.from_seq;
+    let mut resume_at = spec.resume_at;
     loop {
         let page = query(
             dir,
@@ -67,6 +69,7 @@ pub fn stats(dir: &Path, spec: QuerySpec) -> Result<Stats> {
                 from_seq: from,
                 limit: Some(4096),
                 newest: false,
+                resume_at,
                 ..spec.clone()
             },
         )?;
@@ -94,6 +97,7 @@ pub fn stats(dir: &Path, spec: QuerySpec) -> Result<Stats> {
             break;
         }
         from = Some(last + 1);
+        resume_at = page.resume;
     }
     Ok(s)
 }

@@ -409,6 +409,7 @@ impl GuestLog for Log {
                 agent: q.agent,
                 limit: q.limit.map(|l| l as usize),
                 newest: q.newest,
+                resume_at: None,
             };
             let mut task = evident_core::query::QueryTask::new(spec, 1 << 20);
             while let Some(op) = task.poll_io() {

@@ -48,6 +48,7 @@ impl Filter {
             agent: self.agent.clone(),
             limit: None,
             newest: false,
+            resume_at: None,
         }
     }
 }
@@ -245,7 +246,9 @@ pub fn export(a: ExportArgs) -> Result<Outcome, Error> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    // Pages of records: memory holds one page, not the trail.
+    // Pages of records: memory holds one page, not the trail. Each page continues the scan
+    // where the last one stopped (`resume_at`), so the export reads the trail about once; a
+    // page located by `from_seq` alone would rescan the unsealed last segment from its start.
     let mut spec = a.filter.spec();
     loop {
         let page = query(
@@ -267,7 +270,10 @@ pub fn export(a: ExportArgs) -> Result<Outcome, Error> {
         }
         pb.inc(page.records.len() as u64);
         match page.records.last() {
-            Some(last) if page.records.len() == 8192 => spec.from_seq = Some(last.seq + 1),
+            Some(last) if page.records.len() == 8192 => {
+                spec.from_seq = Some(last.seq + 1);
+                spec.resume_at = page.resume;
+            }
             _ => break,
         }
     }

@@ -70,8 +70,8 @@ pub fn child(args: &[String]) {
             }));
         }
         "scan" => {
-            // What an export does: pages of 8192 records by seq, the filter applied by the
-            // client (a scan that cannot use the time index).
+            // What an export does: pages of 8192 records, each resuming where the last stopped,
+            // the filter applied by the client (a scan that cannot use the time index).
             let (since, until) = (num(2), num(3));
             let start = Instant::now();
             let mut spec = QuerySpec {
@@ -89,7 +89,10 @@ pub fn child(args: &[String]) {
                     .filter(|r| r.ts >= since && r.ts < until)
                     .count() as u64;
                 match page.records.last() {
-                    Some(last) if page.records.len() == BATCH => spec.from_seq = Some(last.seq + 1),
+                    Some(last) if page.records.len() == BATCH => {
+                        spec.from_seq = Some(last.seq + 1);
+                        spec.resume_at = page.resume;
+                    }
                     _ => break,
                 }
             }
