@@ -745,3 +745,27 @@ async fn the_mirror_prints_every_committed_record_as_one_json_line_in_seq_order(
         .expect("the event is rendered as an event");
     assert_eq!(event_line["event"]["pid"], 7);
 }
+
+/// A seek past a sealed segment's first sparse-index entry jumps there without a chain value;
+/// reading on must still cross the footer into the next segment, every record in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seek_deep_into_a_sealed_segment_reads_across_its_footer() {
+    let (_tmp, dir) = temp_trail();
+    let trail = Trail::open(&dir, opts(512 << 10)).await.unwrap();
+    for b in 0..6 {
+        let batch: Vec<Vec<u8>> = (0..1000)
+            .map(|n| format!("{b}-{n}-{}", "p".repeat(200)).into_bytes())
+            .collect();
+        trail.append_batch(batch).await.unwrap();
+    }
+    trail.close().await.unwrap();
+    assert!(segments(&dir).len() >= 3);
+    let all = read_all(&dir);
+    assert_eq!(all.len(), 6000);
+    for from in [700u64, 1500, 2100, 2999] {
+        let mut reader = Reader::open(&dir).unwrap();
+        reader.seek(from).unwrap();
+        let got: Vec<_> = std::iter::from_fn(|| reader.next_available().unwrap()).collect();
+        assert_eq!(got, all[from as usize - 1..], "seek to {from}");
+    }
+}
