@@ -99,12 +99,14 @@ fn event(m: &mut Mix, i: u64) -> AuditEvent {
             truncated: m.below(10) == 0,
         },
         _ => {
+            // Draws in the order of the bench program's generator: id, then parameters.
+            let query_id = format!("q-{:012x}", m.next() >> 16);
             let mut params = serde_json::Map::new();
             params.insert("table".into(), "deployments".into());
             params.insert("since".into(), "2026-11-22T00:00:00Z".into());
             params.insert("limit".into(), (m.below(500) + 1).into());
             EventBody::Query {
-                query_id: format!("q-{:012x}", m.next() >> 16),
+                query_id,
                 parameters: serde_json::Value::Object(params),
                 result_hash: format!("{:016x}{:016x}", m.next(), m.next()),
                 confidence: Some(m.below(1000) as f64 / 1000.0),
