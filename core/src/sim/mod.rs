@@ -3,9 +3,11 @@
 //! deterministic simulation tests and the fuzz targets; not needed by hosts.
 
 mod disk;
+mod events;
 mod rng;
 
 pub use disk::{DiskStats, FakeDisk, Faults, OpKind, Scripted};
+pub use events::sample_events;
 pub use rng::SimRng;
 
 use crate::io::IoResult;
