@@ -68,41 +68,35 @@ impl FsExecutor {
         self.perform_inner(op).map_err(|e| io_error(&e, &what))
     }
 
+    /// The names of the directory's regular files (created empty if missing). The type comes
+    /// with the directory entry (d_type) on Linux: no stat per file, and symlinks are not
+    /// followed.
+    fn regular_file_names(&self) -> io::Result<Vec<String>> {
+        std::fs::create_dir_all(&self.dir)?;
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                if let Some(name) = entry.file_name().to_str() {
+                    out.push(name.to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn perform_inner(&mut self, op: &IoOp) -> io::Result<IoDone> {
         match op {
             IoOp::List => {
-                std::fs::create_dir_all(&self.dir)?;
                 let mut out = Vec::new();
-                for entry in std::fs::read_dir(&self.dir)? {
-                    let entry = entry?;
-                    let meta = entry.metadata()?;
-                    if meta.is_file() {
-                        if let Some(name) = entry.file_name().to_str() {
-                            out.push(DirEntry {
-                                name: name.to_string(),
-                                len: meta.len(),
-                            });
-                        }
-                    }
+                for name in self.regular_file_names()? {
+                    // Not through `self.file`: listing must not open every file.
+                    let len = std::fs::symlink_metadata(self.path(&name))?.len();
+                    out.push(DirEntry { name, len });
                 }
                 Ok(IoDone::Listed(out))
             }
-            IoOp::ListNames => {
-                std::fs::create_dir_all(&self.dir)?;
-                let mut out = Vec::new();
-                for entry in std::fs::read_dir(&self.dir)? {
-                    let entry = entry?;
-                    // The type comes with the directory entry (d_type) on Linux: no stat per
-                    // file, which is the point of this operation. Like `List`'s
-                    // `entry.metadata()`, it does not follow symlinks.
-                    if entry.file_type()?.is_file() {
-                        if let Some(name) = entry.file_name().to_str() {
-                            out.push(name.to_string());
-                        }
-                    }
-                }
-                Ok(IoDone::Names(out))
-            }
+            IoOp::ListNames => Ok(IoDone::Names(self.regular_file_names()?)),
             IoOp::Length { file } => {
                 // Through the handle the next read of the file uses anyway: an open and an
                 // fstat instead of a stat and an open.

@@ -176,52 +176,44 @@ impl WasiExecutor {
         Ok(out)
     }
 
+    /// The names of the directory's regular files. Each entry carries its type: no stat per
+    /// file.
+    fn regular_file_names(&mut self) -> Result<Vec<String>, IoError> {
+        let stream = match self.dir().map_err(|e| err(e, "open directory"))? {
+            Some(d) => d.read_directory(),
+            None => self.base.read_directory(),
+        }
+        .map_err(|e| err(e, "list directory"))?;
+        let mut out = Vec::new();
+        while let Some(entry) = stream
+            .read_directory_entry()
+            .map_err(|e| err(e, "list directory"))?
+        {
+            if entry.type_ == DescriptorType::RegularFile {
+                out.push(entry.name);
+            }
+        }
+        Ok(out)
+    }
+
     /// Performs one request.
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
         match op {
             IoOp::List => {
-                let stream = match self.dir().map_err(|e| err(e, "open directory"))? {
-                    Some(d) => d.read_directory(),
-                    None => self.base.read_directory(),
-                }
-                .map_err(|e| err(e, "list directory"))?;
                 let mut out = Vec::new();
-                while let Some(entry) = stream
-                    .read_directory_entry()
-                    .map_err(|e| err(e, "list directory"))?
-                {
-                    if entry.type_ != DescriptorType::RegularFile {
-                        continue;
-                    }
+                for name in self.regular_file_names()? {
                     let stat = self
                         .base
-                        .stat_at(PathFlags::empty(), &self.path(&entry.name))
-                        .map_err(|e| err(e, &format!("stat {}", entry.name)))?;
+                        .stat_at(PathFlags::empty(), &self.path(&name))
+                        .map_err(|e| err(e, &format!("stat {name}")))?;
                     out.push(DirEntry {
-                        name: entry.name,
+                        name,
                         len: stat.size,
                     });
                 }
                 Ok(IoDone::Listed(out))
             }
-            IoOp::ListNames => {
-                let stream = match self.dir().map_err(|e| err(e, "open directory"))? {
-                    Some(d) => d.read_directory(),
-                    None => self.base.read_directory(),
-                }
-                .map_err(|e| err(e, "list directory"))?;
-                let mut out = Vec::new();
-                // Each entry carries its type: no stat per file.
-                while let Some(entry) = stream
-                    .read_directory_entry()
-                    .map_err(|e| err(e, "list directory"))?
-                {
-                    if entry.type_ == DescriptorType::RegularFile {
-                        out.push(entry.name);
-                    }
-                }
-                Ok(IoDone::Names(out))
-            }
+            IoOp::ListNames => Ok(IoDone::Names(self.regular_file_names()?)),
             IoOp::Length { file } => {
                 let stat = self
                     .base
