@@ -99,7 +99,8 @@ impl Checkpoint {
 
     fn parse_json(s: &str) -> Result<Checkpoint, CheckpointParseError> {
         let err = |m: String| CheckpointParseError(m);
-        let j: CheckpointJson = serde_json::from_str(s).map_err(|e| err(format!("JSON form: {e}")))?;
+        let j: CheckpointJson =
+            serde_json::from_str(s).map_err(|e| err(format!("JSON form: {e}")))?;
         let log_id = lower_hex(&j.log_id)
             .then(|| LogId::from_hex(&j.log_id))
             .flatten()
@@ -135,7 +136,12 @@ impl Checkpoint {
                 .ok_or_else(|| err(n, &format!("missing (expected `{name} …`)")))?;
             line.strip_prefix(name)
                 .and_then(|r| r.strip_prefix(' '))
-                .ok_or_else(|| err(n, &format!("expected `{name} …`, found `{}`", line.escape_debug())))
+                .ok_or_else(|| {
+                    err(
+                        n,
+                        &format!("expected `{name} …`, found `{}`", line.escape_debug()),
+                    )
+                })
         };
         let log = field(2, "log")?;
         let log_id = lower_hex(log)

@@ -175,7 +175,12 @@ fn documented_trails_verify_as_documented() {
     }
     let report = v.finish().unwrap();
     assert_eq!(
-        (report.segments, report.records, report.first_seq, report.head),
+        (
+            report.segments,
+            report.records,
+            report.first_seq,
+            report.head
+        ),
         (2, 9, 1, head)
     );
     assert_eq!(report.zero_tail, t.zero_tail);
@@ -189,7 +194,12 @@ fn documented_trails_verify_as_documented() {
     v.push(bytes).unwrap();
     let report = v.finish().unwrap();
     assert_eq!(
-        (report.segments, report.records, report.first_seq, report.head),
+        (
+            report.segments,
+            report.records,
+            report.first_seq,
+            report.head
+        ),
         (1, 2, 8, head)
     );
     assert_eq!(report.anchored_by, Some(retained));

@@ -137,7 +137,15 @@ pub fn compute() -> Trail {
             format!("trail2_record{seq}_payload"),
             to_hex_bytes(p.as_bytes()),
         ));
-        prev = record(&mut v, &mut seg1, &mut index, &prev, seq, p.as_bytes(), true);
+        prev = record(
+            &mut v,
+            &mut seg1,
+            &mut index,
+            &prev,
+            seq,
+            p.as_bytes(),
+            true,
+        );
     }
     let zero_tail = (SEGMENT1_LEN - seg1.len()) as u64;
     v.push(("trail2_segment1_zero_tail".into(), zero_tail.to_string()));
