@@ -11,7 +11,8 @@
 //! hash <64 hex digits>
 //! ```
 //!
-//! A JSON form `{"log_id":"…","seq":42,"hash":"…"}` is accepted too.
+//! A JSON form `{"log_id":"…","seq":42,"hash":"…"}` is accepted too. Both forms are strict (see
+//! [`Checkpoint::parse`] and FORMAT.md, "Checkpoint forms"): one checkpoint has one spelling.
 
 use crate::hash::{genesis, Hash, LogId};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,7 @@ pub struct Checkpoint {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CheckpointJson {
     log_id: String,
     seq: u64,
@@ -78,58 +80,114 @@ impl Checkpoint {
         .expect("serializing strings and integers cannot fail")
     }
 
-    /// Parses the text or the JSON form.
+    /// Parses the text or the JSON form. Both are strict, so that one checkpoint has one
+    /// spelling and a changed file is never silently read as the same statement:
+    /// - the text form must be byte for byte what [`Checkpoint::to_text`] writes: four lines,
+    ///   each ending in one LF (no CR, no other whitespace, nothing after the last LF), hex in
+    ///   lower case, `seq` in decimal without sign or leading zeros;
+    /// - the JSON form is one object with exactly the keys `log_id`, `seq` and `hash` (no other,
+    ///   none twice), hex in lower case, `seq` a JSON integer; JSON whitespace around it (a final
+    ///   LF, say) is allowed.
+    ///
+    /// The error names the line (text form) or the key (JSON form) that is wrong.
     pub fn parse(s: &str) -> Result<Checkpoint, CheckpointParseError> {
-        let err = |m: &str| CheckpointParseError(m.to_string());
-        let t = s.trim();
-        if t.starts_with('{') {
-            let j: CheckpointJson =
-                serde_json::from_str(t).map_err(|e| CheckpointParseError(e.to_string()))?;
-            return Ok(Checkpoint {
-                log_id: LogId::from_hex(&j.log_id)
-                    .ok_or_else(|| err("log_id is not 32 hex digits"))?,
-                seq: j.seq,
-                hash: Hash::from_hex(&j.hash).ok_or_else(|| err("hash is not 64 hex digits"))?,
-            });
+        if s.trim_start().starts_with('{') {
+            return Checkpoint::parse_json(s);
         }
-        let mut lines = t.lines().map(str::trim);
-        if lines.next() != Some(CHECKPOINT_HEADER) {
-            return Err(err("first line is not `evident-checkpoint v1`"));
+        Checkpoint::parse_text(s)
+    }
+
+    fn parse_json(s: &str) -> Result<Checkpoint, CheckpointParseError> {
+        let err = |m: String| CheckpointParseError(m);
+        let j: CheckpointJson =
+            serde_json::from_str(s).map_err(|e| err(format!("JSON form: {e}")))?;
+        let log_id = lower_hex(&j.log_id)
+            .then(|| LogId::from_hex(&j.log_id))
+            .flatten()
+            .ok_or_else(|| err("JSON form: log_id is not 32 lower-case hex digits".into()))?;
+        let hash = lower_hex(&j.hash)
+            .then(|| Hash::from_hex(&j.hash))
+            .flatten()
+            .ok_or_else(|| err("JSON form: hash is not 64 lower-case hex digits".into()))?;
+        Ok(Checkpoint {
+            log_id,
+            seq: j.seq,
+            hash,
+        })
+    }
+
+    fn parse_text(s: &str) -> Result<Checkpoint, CheckpointParseError> {
+        let err = |line: usize, m: &str| CheckpointParseError(format!("line {line}: {m}"));
+        let mut lines = Vec::with_capacity(4);
+        let mut rest = s;
+        while !rest.is_empty() {
+            let Some(end) = rest.find('\n') else {
+                return Err(err(lines.len() + 1, "does not end with LF"));
+            };
+            lines.push(&rest[..end]);
+            rest = &rest[end + 1..];
         }
-        let mut field = |name: &str| -> Result<String, CheckpointParseError> {
+        if lines.first().copied() != Some(CHECKPOINT_HEADER) {
+            return Err(err(1, "is not `evident-checkpoint v1`"));
+        }
+        let field = |n: usize, name: &str| -> Result<&str, CheckpointParseError> {
             let line = lines
-                .next()
-                .ok_or_else(|| CheckpointParseError(format!("missing `{name}` line")))?;
+                .get(n - 1)
+                .ok_or_else(|| err(n, &format!("missing (expected `{name} …`)")))?;
             line.strip_prefix(name)
                 .and_then(|r| r.strip_prefix(' '))
-                .map(|v| v.trim().to_string())
-                .ok_or_else(|| CheckpointParseError(format!("expected `{name} …`, found `{line}`")))
+                .ok_or_else(|| {
+                    err(
+                        n,
+                        &format!("expected `{name} …`, found `{}`", line.escape_debug()),
+                    )
+                })
         };
-        let log_id =
-            LogId::from_hex(&field("log")?).ok_or_else(|| err("log is not 32 hex digits"))?;
-        let seq = field("seq")?
-            .parse()
-            .map_err(|_| err("seq is not a decimal number"))?;
-        let hash =
-            Hash::from_hex(&field("hash")?).ok_or_else(|| err("hash is not 64 hex digits"))?;
-        if lines.next().is_some() {
-            return Err(err("unexpected text after the hash line"));
+        let log = field(2, "log")?;
+        let log_id = lower_hex(log)
+            .then(|| LogId::from_hex(log))
+            .flatten()
+            .ok_or_else(|| err(2, "log is not 32 lower-case hex digits"))?;
+        let seq = parse_decimal(field(3, "seq")?).map_err(|m| err(3, m))?;
+        let hash_hex = field(4, "hash")?;
+        let hash = lower_hex(hash_hex)
+            .then(|| Hash::from_hex(hash_hex))
+            .flatten()
+            .ok_or_else(|| err(4, "hash is not 64 lower-case hex digits"))?;
+        if lines.len() > 4 {
+            return Err(err(5, "unexpected text after the hash line"));
         }
         Ok(Checkpoint { log_id, seq, hash })
     }
 }
 
+/// Whether `s` holds only the digits `0-9a-f` (the case the format writes).
+fn lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A u64 in the one spelling the text form allows: digits only, no leading zero but in `0`.
+fn parse_decimal(s: &str) -> Result<u64, &'static str> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("seq is not a decimal number");
+    }
+    if s.len() > 1 && s.starts_with('0') {
+        return Err("seq has a leading zero");
+    }
+    s.parse().map_err(|_| "seq does not fit in 64 bits")
+}
+
 impl Checkpoint {
-    /// Parses a checkpoint file written by the trail itself: only the exact text form is
-    /// accepted, so that any change to the file (even of letter case or spacing) is reported.
+    /// Parses a checkpoint file written by the trail itself (`head.checkpoint`,
+    /// `retained.checkpoint`): only the text form is accepted, so that any change to the file
+    /// (even of letter case or spacing) is reported.
     pub fn parse_canonical(s: &str) -> Result<Checkpoint, CheckpointParseError> {
-        let cp = Checkpoint::parse(s)?;
-        if cp.to_text() != s {
+        if s.trim_start().starts_with('{') {
             return Err(CheckpointParseError(
-                "not in canonical form (the file was changed)".into(),
+                "a trail's own checkpoint file must be in the text form, not JSON".into(),
             ));
         }
-        Ok(cp)
+        Checkpoint::parse_text(s)
     }
 }
 
@@ -160,19 +218,61 @@ mod tests {
         let c = Checkpoint::empty(LogId([1; 16]));
         let text = c.to_text();
         let e = Checkpoint::parse(&text.replace("seq 0", "seq x")).unwrap_err();
-        assert!(e.0.contains("seq"), "{e}");
+        assert!(e.0.contains("line 3") && e.0.contains("seq"), "{e}");
         let e = Checkpoint::parse(&text.replace("evident-checkpoint v1", "nope")).unwrap_err();
-        assert!(e.0.contains("first line"), "{e}");
+        assert!(e.0.contains("line 1"), "{e}");
         assert!(Checkpoint::parse(&format!("{text}extra\n")).is_err());
         assert!(Checkpoint::parse("{\"log_id\":\"zz\",\"seq\":1,\"hash\":\"00\"}").is_err());
         assert!(Checkpoint::parse("").is_err());
         assert!(Checkpoint::parse_canonical(&text).is_ok());
-        assert!(Checkpoint::parse_canonical(
-            &text
-                .to_uppercase()
-                .replace("EVIDENT-CHECKPOINT V1", "evident-checkpoint v1")
-        )
-        .is_err());
-        assert!(Checkpoint::parse_canonical(&format!("{text}\n")).is_err());
+        assert!(Checkpoint::parse_canonical(&c.to_json()).is_err());
+    }
+
+    /// Every spelling but the one the format writes is refused, by `parse` (a `--checkpoint`
+    /// file) and by `parse_canonical` (`head.checkpoint`) alike, and the error names the line.
+    #[test]
+    fn only_the_written_spelling_is_accepted() {
+        let c = Checkpoint {
+            log_id: LogId([0xab; 16]),
+            seq: 7,
+            hash: Hash([0xcd; 32]),
+        };
+        let text = c.to_text();
+        let upper_log = text.replace(&"ab".repeat(16), &"AB".repeat(16));
+        let upper_hash = text.replace(&"cd".repeat(32), &"CD".repeat(32));
+        let cases: [(String, &str); 9] = [
+            (text.replace("seq 7", "seq 007"), "line 3"),
+            (text.replace("seq 7", "seq +7"), "line 3"),
+            (text.replace("seq 7", "seq 18446744073709551616"), "line 3"),
+            (upper_log, "line 2"),
+            (upper_hash, "line 4"),
+            (text.trim_end().to_string(), "line 4"),
+            (text.replace('\n', "\r\n"), "line 1"),
+            (format!("{text}\n"), "line 5"),
+            (format!(" {text}"), "line 1"),
+        ];
+        for (bad, line) in cases {
+            for parsed in [Checkpoint::parse(&bad), Checkpoint::parse_canonical(&bad)] {
+                let e = parsed.expect_err(&bad);
+                assert!(e.0.contains(line), "{bad:?}: {e}");
+            }
+        }
+        let json = c.to_json();
+        assert_eq!(Checkpoint::parse(&format!("{json}\n")), Ok(c));
+        for bad in [
+            json.replace(&"ab".repeat(16), &"AB".repeat(16)),
+            json.replace(&"cd".repeat(32), &"CD".repeat(32)),
+            json.replace("\"seq\":7", "\"seq\":7.0"),
+            json.replace("\"seq\":7", "\"seq\":\"7\""),
+            json.replace('}', ",\"extra\":1}"),
+            json.replace('}', ",\"seq\":8}"),
+        ] {
+            assert!(Checkpoint::parse(&bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Checkpoint::parse("evident-checkpoint v1\nlog 00000000000000000000000000000000\nseq 0\nhash 0000000000000000000000000000000000000000000000000000000000000000\n")
+                .map(|c| c.seq),
+            Ok(0)
+        );
     }
 }

@@ -9,6 +9,9 @@ use evident_core::header::SegmentHeader;
 use evident_core::verify::Verifier;
 use evident_core::Checkpoint;
 
+#[path = "format_vectors/multi_segment.rs"]
+mod multi_segment;
+
 const PAYLOADS: [&str; 3] = [
     r#"{"kind":"exec.request","agent":"a1","argv":["ls"]}"#,
     r#"{"kind":"tool.call","gen_ai.tool.name":"search","decision":"allow"}"#,
@@ -47,9 +50,13 @@ fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
         v.push((format!("record{seq}_ts"), ts.to_string()));
         v.push((format!("record{seq}_leaf"), l.to_hex()));
         v.push((format!("record{seq}_chain"), h.to_hex()));
+        // The CRC as a number (big-endian digits, as `printf %08x` prints it), then the four
+        // bytes the frame stores (little-endian), so nobody has to guess the byte order.
+        let crc = frame_crc(&frame);
+        v.push((format!("record{seq}_crc"), format!("{crc:08x}")));
         v.push((
-            format!("record{seq}_crc"),
-            format!("{:08x}", frame_crc(&frame)),
+            format!("record{seq}_crc_le_bytes"),
+            to_hex_bytes(&crc.to_le_bytes()),
         ));
         v.push((format!("record{seq}_frame"), to_hex_bytes(&frame)));
         file.extend_from_slice(&frame);
@@ -82,19 +89,38 @@ fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
         "checkpoint_text".into(),
         to_hex_bytes(cp.to_text().as_bytes()),
     ));
+    v.push((
+        "checkpoint_json".into(),
+        to_hex_bytes(cp.to_json().as_bytes()),
+    ));
     (v, file, cp)
+}
+
+fn print_block(computed: &[(String, String)]) {
+    for (k, v) in computed {
+        let mut rest = v.as_str();
+        let first = rest.len().min(64);
+        println!("{k}: {}", &rest[..first]);
+        rest = &rest[first..];
+        while !rest.is_empty() {
+            let n = rest.len().min(64);
+            println!("    {}", &rest[..n]);
+            rest = &rest[n..];
+        }
+    }
 }
 
 fn documented() -> Vec<(String, String)> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../FORMAT.md"))
         .expect("FORMAT.md");
-    let block = doc
+    let blocks: Vec<&str> = doc
         .split("```vectors\n")
-        .nth(1)
-        .expect("FORMAT.md has a ```vectors block");
-    let block = block.split("```").next().unwrap();
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(!blocks.is_empty(), "FORMAT.md has ```vectors blocks");
     let mut out: Vec<(String, String)> = Vec::new();
-    for line in block.lines() {
+    for line in blocks.iter().flat_map(|b| b.lines()) {
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -111,26 +137,19 @@ fn documented() -> Vec<(String, String)> {
 
 #[test]
 fn format_md_vectors_match_the_implementation() {
-    let (computed, file, cp) = compute();
+    let (mut computed, file, cp) = compute();
+    let trail = multi_segment::compute();
+    computed.extend(trail.vectors.iter().cloned());
     if std::env::var("EVIDENT_PRINT_VECTORS").is_ok() {
-        for (k, v) in &computed {
-            let mut rest = v.as_str();
-            let first = rest.len().min(64);
-            println!("{k}: {}", &rest[..first]);
-            rest = &rest[first..];
-            while !rest.is_empty() {
-                let n = rest.len().min(64);
-                println!("    {}", &rest[..n]);
-                rest = &rest[n..];
-            }
-        }
+        print_block(&computed);
     }
     assert_eq!(
         documented(),
         computed,
         "FORMAT.md vectors differ from the implementation"
     );
-    // The documented sealed segment verifies, against its checkpoint too.
+    // The documented sealed segment verifies, against its checkpoint in both forms too.
+    assert_eq!(Checkpoint::parse(&cp.to_json()), Ok(cp));
     let mut v = Verifier::new(vec![cp], None);
     v.begin_segment("00000000000000000001.evseg", file.len() as u64, false)
         .unwrap();
@@ -138,4 +157,56 @@ fn format_md_vectors_match_the_implementation() {
     let report = v.finish().unwrap();
     assert_eq!((report.records, report.head), (3, cp));
     assert_eq!(report.checkpoints_verified, vec![cp]);
+}
+
+/// The multi-segment trail verifies as FORMAT.md says: two segments, nine records, the zero
+/// tail counted, the head checkpoint proven; the retained trail (segment 0 removed) verifies
+/// from its anchor, vouched for by `retained.checkpoint`, and starts at seq 8.
+#[test]
+fn documented_trails_verify_as_documented() {
+    let t = multi_segment::compute();
+    let head = Checkpoint::parse(&t.head.to_text()).unwrap();
+    assert_eq!(Checkpoint::parse(&t.head.to_json()), Ok(head));
+    let mut v = Verifier::new(vec![head], None);
+    for (i, (name, bytes)) in t.files.iter().enumerate() {
+        v.begin_segment(name, bytes.len() as u64, i + 1 == t.files.len())
+            .unwrap();
+        v.push(bytes).unwrap();
+    }
+    let report = v.finish().unwrap();
+    assert_eq!(
+        (
+            report.segments,
+            report.records,
+            report.first_seq,
+            report.head
+        ),
+        (2, 9, 1, head)
+    );
+    assert_eq!(report.zero_tail, t.zero_tail);
+    assert_eq!(report.checkpoints_verified, vec![head]);
+    assert_eq!(report.anchored_by, None);
+
+    let retained = Checkpoint::parse_canonical(&t.retained.to_text()).unwrap();
+    let (name, bytes) = &t.files[1];
+    let mut v = Verifier::new(vec![head], Some(retained));
+    v.begin_segment(name, bytes.len() as u64, true).unwrap();
+    v.push(bytes).unwrap();
+    let report = v.finish().unwrap();
+    assert_eq!(
+        (
+            report.segments,
+            report.records,
+            report.first_seq,
+            report.head
+        ),
+        (1, 2, 8, head)
+    );
+    assert_eq!(report.anchored_by, Some(retained));
+
+    // Without the retention checkpoint the same segment is a trail with its start missing.
+    let mut v = Verifier::new(vec![], None);
+    v.begin_segment(name, bytes.len() as u64, true).unwrap();
+    let e = v.push(bytes).unwrap_err();
+    assert!(e.is_corruption(), "{e}");
 }
