@@ -152,6 +152,26 @@ impl IoOp {
     }
 }
 
+impl IoOp {
+    /// The second file an operation concerns: the new name of a rename, the copy of a copy.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            IoOp::Rename { to, .. } | IoOp::Copy { to, .. } => Some(to),
+            _ => None,
+        }
+    }
+
+    /// Whether every file name in the operation stays inside the trail directory: not empty,
+    /// not `.` or `..`, no path separator, no NUL. The core only ever asks for such names;
+    /// executors and the simulation check it ("no IO outside the trail directory").
+    pub fn names_stay_inside(&self) -> bool {
+        [self.file(), self.target()]
+            .into_iter()
+            .flatten()
+            .all(|n| !n.is_empty() && n != "." && n != ".." && !n.contains(['/', '\\', '\0']))
+    }
+}
+
 /// A file in a directory listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {

@@ -99,7 +99,8 @@ impl Trail {
     /// [`Trail::open_report`]; corruption it must not cut is an error naming its place.
     pub async fn open(dir: impl AsRef<Path>, options: TrailOptions) -> Result<Trail> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|error| Error::Io {
+        // Created if missing; a regular file says "not a directory" (not "File exists").
+        crate::safe_fs::TrailDir::open(&dir, true).map_err(|error| Error::Io {
             path: dir.clone(),
             error,
         })?;
