@@ -240,3 +240,27 @@ impl std::fmt::Display for IoError {
 
 /// The host's answer to one request.
 pub type IoResult = Result<IoDone, IoError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_leave_the_directory_are_caught() {
+        let read = |f: &str| IoOp::Read {
+            file: f.into(),
+            offset: 0,
+            len: 1,
+        };
+        assert!(read("00000000000000000001.evseg").names_stay_inside());
+        for bad in ["", ".", "..", "../x", "a/b", "a\0b", "a\\b"] {
+            assert!(!read(bad).names_stay_inside(), "{bad:?}");
+        }
+        let rename = IoOp::Rename {
+            from: "head.checkpoint.tmp".into(),
+            to: "../head.checkpoint".into(),
+        };
+        assert!(!rename.names_stay_inside());
+        assert!(IoOp::List.names_stay_inside());
+    }
+}
