@@ -205,8 +205,7 @@ impl TrailDir {
     /// its type.
     pub fn entries(&self) -> io::Result<Vec<Entry>> {
         let mut out = Vec::new();
-        let mut dir = rfs::Dir::read_from(&self.fd)?;
-        while let Some(entry) = dir.next() {
+        for entry in rfs::Dir::read_from(&self.fd)? {
             let entry = entry?;
             let Ok(name) = entry.file_name().to_str() else {
                 continue; // not UTF-8: not a name the trail uses

@@ -219,3 +219,52 @@ fn read_only_commands_work_for_a_user_who_may_only_read() {
         );
     }
 }
+
+/// Peak resident memory (KiB) of `evident ARGS`, its stdout discarded (GNU time's `%M`).
+fn peak_rss_kib(args: &[&str]) -> u64 {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o", "/dev/stderr"])
+        .arg(BIN)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .output()
+        .expect("/usr/bin/time runs");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    err.lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {err}"))
+}
+
+#[test]
+fn query_without_a_limit_streams_its_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("t");
+    // About 40 MB of records in 1 MiB segments.
+    let line = "y".repeat(1000);
+    let input: String = (0..40_000).map(|i| format!("{i:05} {line}\n")).collect();
+    let inp = write_input(&dir, &input);
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$@\" < \"$IN\"")
+        .arg("sh")
+        .arg(BIN)
+        .args(["append", s(&dir), "--raw", "--segment-bytes", "1048576"])
+        .args(["--durability", "os"])
+        .env("IN", inp)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let trail_kib: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum::<u64>()
+        / 1024;
+    let rss = peak_rss_kib(&["query", s(&dir)]);
+    // Holding every result would take more than the trail itself (payloads plus JSON).
+    assert!(
+        rss < trail_kib / 2,
+        "query used {rss} KiB for a {trail_kib} KiB trail: results are held, not streamed"
+    );
+}
