@@ -259,8 +259,8 @@ impl WasiExecutor {
             let t = entry.type_;
             if t == DescriptorType::RegularFile {
                 out.push(entry.name);
-            } else if !is_trail_name(&entry.name) || t == DescriptorType::Unknown {
-                // not the trail's
+            } else if !is_trail_name(&entry.name) {
+                // not the trail's (a FIFO shows as `Unknown` under wasmtime: refused below)
             } else if t == DescriptorType::SymbolicLink && entry.name.ends_with(".tmp") {
                 out.push(entry.name); // a stale temporary link: listed so open removes it
             } else {
