@@ -38,6 +38,12 @@ pub const FOOTER_FIXED_LEN: usize = 104;
 /// Bytes per sparse index entry.
 pub const INDEX_ENTRY_LEN: usize = 24;
 
+/// The longest footer frame the format allows (its body length is a u24 field), trailer
+/// included. A trailer pointing further back than this from the end of the file is forged or
+/// damaged: readers never read (or allocate) more than this for a footer, whatever the file's
+/// length.
+pub const MAX_FOOTER_LEN: usize = (1 << 24) - 1 + 8;
+
 /// Whether a footer body length (the u24 field) is one a footer can have.
 pub fn valid_footer_body_len(len: usize) -> bool {
     len >= FOOTER_FIXED_LEN - 8 && (len - (FOOTER_FIXED_LEN - 8)).is_multiple_of(INDEX_ENTRY_LEN)
@@ -202,6 +208,7 @@ impl Footer {
             || offset
                 .checked_add(FOOTER_FIXED_LEN as u64)
                 .is_none_or(|end| end > file_len)
+            || file_len - offset > MAX_FOOTER_LEN as u64
         {
             return Err(FooterDefect::BadTrailerOffset(offset));
         }
@@ -318,6 +325,20 @@ impl Footer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trailer_cannot_claim_more_than_the_largest_footer() {
+        let mut t = [0u8; TRAILER_LEN];
+        let at = crate::header::HEADER_LEN as u64;
+        t[0..8].copy_from_slice(&at.to_le_bytes());
+        t[8..16].copy_from_slice(&END_MAGIC);
+        let huge = 3u64 << 30;
+        assert_eq!(
+            Footer::trailer_offset(&t, huge),
+            Err(FooterDefect::BadTrailerOffset(at))
+        );
+        assert_eq!(Footer::trailer_offset(&t, at + 4096), Ok(at));
+    }
 
     fn sample() -> Footer {
         let mut ib = IndexBuilder::new(100);

@@ -152,6 +152,26 @@ impl IoOp {
     }
 }
 
+impl IoOp {
+    /// The second file an operation concerns: the new name of a rename, the copy of a copy.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            IoOp::Rename { to, .. } | IoOp::Copy { to, .. } => Some(to),
+            _ => None,
+        }
+    }
+
+    /// Whether every file name in the operation stays inside the trail directory: not empty,
+    /// not `.` or `..`, no path separator, no NUL. The core only ever asks for such names;
+    /// executors and the simulation check it ("no IO outside the trail directory").
+    pub fn names_stay_inside(&self) -> bool {
+        [self.file(), self.target()]
+            .into_iter()
+            .flatten()
+            .all(|n| !n.is_empty() && n != "." && n != ".." && !n.contains(['/', '\\', '\0']))
+    }
+}
+
 /// A file in a directory listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
@@ -220,3 +240,27 @@ impl std::fmt::Display for IoError {
 
 /// The host's answer to one request.
 pub type IoResult = Result<IoDone, IoError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_leave_the_directory_are_caught() {
+        let read = |f: &str| IoOp::Read {
+            file: f.into(),
+            offset: 0,
+            len: 1,
+        };
+        assert!(read("00000000000000000001.evseg").names_stay_inside());
+        for bad in ["", ".", "..", "../x", "a/b", "a\0b", "a\\b"] {
+            assert!(!read(bad).names_stay_inside(), "{bad:?}");
+        }
+        let rename = IoOp::Rename {
+            from: "head.checkpoint.tmp".into(),
+            to: "../head.checkpoint".into(),
+        };
+        assert!(!rename.names_stay_inside());
+        assert!(IoOp::List.names_stay_inside());
+    }
+}

@@ -226,10 +226,12 @@ impl QueryTask {
 
     /// The next request, or `None` once the result is known.
     pub fn poll_io(&mut self) -> Option<IoOp> {
+        // Every read is bounded by the format (a chunk, a header, a footer of at most
+        // `MAX_FOOTER_LEN`), never by what a file claims; saturate rather than wrap.
         let read = |s: &Seg, offset: u64, len: u64| IoOp::Read {
             file: s.name.clone(),
             offset,
-            len: len as u32,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
         };
         match self.stage {
             Stage::List => Some(IoOp::List),
@@ -480,6 +482,26 @@ impl QueryTask {
             location: Location::file(&seg.name).at(0),
             what: e.to_string(),
         })?;
+        // The same header checks as verify and open: a segment named for one first seq whose
+        // header says another, or one of another log, is not read as this trail's.
+        if h.first_seq != seg.first {
+            return Err(Error::Corrupt {
+                location: Location::file(&seg.name).at(0).seq(seg.first),
+                what: format!(
+                    "segment header says first seq {} but the file is named for {}",
+                    h.first_seq, seg.first
+                ),
+            });
+        }
+        if let Some(id) = self.log_id.filter(|id| *id != h.log_id) {
+            return Err(Error::Corrupt {
+                location: Location::file(&seg.name).at(0).seq(seg.first),
+                what: format!(
+                    "segment belongs to log {} but the trail is log {id}",
+                    h.log_id
+                ),
+            });
+        }
         self.log_id.get_or_insert(h.log_id);
         let mut start = ScanStart {
             offset: HEADER_LEN as u64,

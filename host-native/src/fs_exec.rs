@@ -1,20 +1,42 @@
 //! Performs the core's IO requests on a real directory with `std::fs`, positional IO and the
 //! fsync family. Runs on the driver thread (blocking calls, no async hop per operation).
 
+use crate::safe_fs::TrailDir;
 use evident_core::{DirEntry, IoDone, IoError, IoErrorKind, IoOp, IoResult};
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// Executes [`IoOp`]s in one directory, keeping files open between operations.
+/// The most file handles an executor keeps open. Verification and queries read every segment
+/// once: keeping each open would run out of descriptors (EMFILE) on a trail of more segments
+/// than the process limit (1,024 usually), and an IO error is never damage — so the least
+/// recently used handle is closed instead, except one written since its last sync (closing it
+/// could lose a write-back error that its fsync must report).
+pub const MAX_OPEN_FILES: usize = 64;
+
+/// Executes [`IoOp`]s in one directory, keeping a bounded number of files open between
+/// operations. Every file is opened relative to a handle on the directory, never through a
+/// symlink, and only when it is a regular file (see [`crate::safe_fs`]).
 #[derive(Debug)]
 pub struct FsExecutor {
     dir: PathBuf,
-    open: HashMap<String, File>,
+    handle: Option<TrailDir>,
+    open: HashMap<String, Handle>,
+    /// Refuses every operation that changes the directory (read-only commands).
+    read_only: bool,
+    uses: u64,
 }
 
+#[derive(Debug)]
+struct Handle {
+    file: File,
+    writable: bool,
+    /// Written (or resized) since its last sync: never closed to make room.
+    unsynced: bool,
+    last_use: u64,
+}
 /// Maps a std IO error to the core's classes.
 pub fn io_error(e: &io::Error, context: &str) -> IoError {
     const ENOSPC: i32 = 28;
@@ -35,7 +57,21 @@ impl FsExecutor {
     pub fn new(dir: impl Into<PathBuf>) -> FsExecutor {
         FsExecutor {
             dir: dir.into(),
+            handle: None,
             open: HashMap::new(),
+            read_only: false,
+            uses: 0,
+        }
+    }
+
+    /// An executor for read-only work (verify, query, export...): files are opened read-only,
+    /// a missing directory is an error instead of being created, and every operation that would
+    /// change the directory is refused. Works on a read-only mount and on files the user may
+    /// only read.
+    pub fn read_only(dir: impl Into<PathBuf>) -> FsExecutor {
+        FsExecutor {
+            read_only: true,
+            ..FsExecutor::new(dir)
         }
     }
 
@@ -48,15 +84,78 @@ impl FsExecutor {
         self.dir.join(file)
     }
 
-    fn file(&mut self, name: &str) -> io::Result<&File> {
-        if !self.open.contains_key(name) {
-            let f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(self.path(name))?;
-            self.open.insert(name.to_string(), f);
+    fn trail_dir(&mut self) -> io::Result<&TrailDir> {
+        if self.handle.is_none() {
+            self.handle = Some(TrailDir::open(&self.dir, !self.read_only)?);
         }
-        Ok(&self.open[name])
+        Ok(self.handle.as_ref().expect("set above"))
+    }
+
+    /// Closes the least recently used handle that holds no unsynced write, while the table is
+    /// full.
+    fn make_room(&mut self) {
+        while self.open.len() >= MAX_OPEN_FILES {
+            let victim = self
+                .open
+                .iter()
+                .filter(|(_, h)| !h.unsynced)
+                .min_by_key(|(_, h)| h.last_use)
+                .map(|(n, _)| n.clone());
+            match victim {
+                Some(name) => {
+                    self.open.remove(&name);
+                }
+                None => break, // every handle holds unsynced data: keep them all
+            }
+        }
+    }
+
+    fn insert(&mut self, name: &str, file: File, writable: bool) {
+        self.make_room();
+        self.uses += 1;
+        self.open.insert(
+            name.to_string(),
+            Handle {
+                file,
+                writable,
+                unsynced: false,
+                last_use: self.uses,
+            },
+        );
+    }
+
+    /// The open handle of `name`, opened (read-write when `write`) if needed.
+    fn file(&mut self, name: &str, write: bool) -> io::Result<&mut Handle> {
+        if write && self.read_only {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "refused: this command only reads the trail",
+            ));
+        }
+        let reopen = match self.open.get(name) {
+            None => true,
+            Some(h) => write && !h.writable,
+        };
+        if reopen {
+            // Read-only unless a write needs it: readers work on read-only mounts and files.
+            let f = self.trail_dir()?.open_file(name, write)?;
+            self.open.remove(name);
+            self.insert(name, f, write);
+        }
+        self.uses += 1;
+        let h = self.open.get_mut(name).expect("inserted above");
+        h.last_use = self.uses;
+        Ok(h)
+    }
+
+    fn refuse_if_read_only(&self) -> io::Result<()> {
+        if self.read_only {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "refused: this command only reads the trail",
+            ));
+        }
+        Ok(())
     }
 
     /// Performs one request.
@@ -68,43 +167,46 @@ impl FsExecutor {
         self.perform_inner(op).map_err(|e| io_error(&e, &what))
     }
 
-    /// The names of the directory's regular files (created empty if missing). The type comes
-    /// with the directory entry (d_type) on Linux: no stat per file, and symlinks are not
-    /// followed.
-    fn regular_file_names(&self) -> io::Result<Vec<String>> {
-        std::fs::create_dir_all(&self.dir)?;
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                if let Some(name) = entry.file_name().to_str() {
-                    out.push(name.to_string());
-                }
-            }
-        }
-        Ok(out)
+    /// The names of the directory's regular files (created empty if missing, unless
+    /// read-only), with stale `*.tmp` symlinks so that the trail's open removes them. A
+    /// non-regular entry with another trail name is an error naming it.
+    fn entries(&mut self) -> io::Result<Vec<crate::safe_fs::Entry>> {
+        self.trail_dir()?.entries()
     }
 
     fn perform_inner(&mut self, op: &IoOp) -> io::Result<IoDone> {
+        for name in [op.file(), op.target()].into_iter().flatten() {
+            crate::safe_fs::check_name(name)?;
+        }
         match op {
             IoOp::List => {
                 let mut out = Vec::new();
-                for name in self.regular_file_names()? {
+                for e in self.entries()? {
                     // Not through `self.file`: listing must not open every file.
-                    let len = std::fs::symlink_metadata(self.path(&name))?.len();
-                    out.push(DirEntry { name, len });
+                    let len = if e.regular {
+                        self.trail_dir()?.len_of(&e.name)?
+                    } else {
+                        0
+                    };
+                    out.push(DirEntry { name: e.name, len });
                 }
                 Ok(IoDone::Listed(out))
             }
-            IoOp::ListNames => Ok(IoDone::Names(self.regular_file_names()?)),
+            IoOp::ListNames => Ok(IoDone::Names(
+                self.entries()?.into_iter().map(|e| e.name).collect(),
+            )),
             IoOp::Length { file } => {
                 // Through the handle the next read of the file uses anyway: an open and an
                 // fstat instead of a stat and an open.
-                Ok(IoDone::Length(self.file(file)?.metadata()?.len()))
+                Ok(IoDone::Length(
+                    self.file(file, false)?.file.metadata()?.len(),
+                ))
             }
             IoOp::Read { file, offset, len } => {
-                let f = self.file(file)?;
-                let mut buf = vec![0u8; *len as usize];
+                let f = &self.file(file, false)?.file;
+                // Never allocate more than the file holds, whatever length is asked for.
+                let left = f.metadata()?.len().saturating_sub(*offset);
+                let mut buf = vec![0u8; (*len as u64).min(left) as usize];
                 let mut got = 0;
                 while got < buf.len() {
                     match f.read_at(&mut buf[got..], offset + got as u64) {
@@ -118,37 +220,43 @@ impl FsExecutor {
                 Ok(IoDone::Read(buf))
             }
             IoOp::Write { file, offset, data } => {
-                self.file(file)?.write_all_at(data, *offset)?;
+                let h = self.file(file, true)?;
+                h.unsynced = true;
+                h.file.write_all_at(data, *offset)?;
                 Ok(IoDone::Written(data.len() as u64))
             }
             IoOp::Sync { file, metadata } => {
-                let f = self.file(file)?;
+                let h = self.file(file, !self.read_only)?;
                 if *metadata {
-                    f.sync_all()?;
+                    h.file.sync_all()?;
                 } else {
-                    f.sync_data()?;
+                    h.file.sync_data()?;
                 }
+                h.unsynced = false;
                 Ok(IoDone::Ok)
             }
             IoOp::Create { file } => {
-                let f = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(self.path(file))?;
-                self.open.insert(file.clone(), f);
+                self.refuse_if_read_only()?;
+                // Never through a symlink: new with O_EXCL, or an existing regular file cut
+                // to zero (the operation's contract).
+                let f = self.trail_dir()?.create_or_truncate(file)?;
+                self.open.remove(file);
+                self.insert(file, f, true);
                 Ok(IoDone::Ok)
             }
             IoOp::Truncate { file, len } => {
-                self.file(file)?.set_len(*len)?;
+                let h = self.file(file, true)?;
+                h.unsynced = true;
+                h.file.set_len(*len)?;
                 Ok(IoDone::Ok)
             }
             IoOp::Preallocate { file, len } => {
-                let f = self.file(file)?;
-                if f.metadata()?.len() >= *len {
+                let h = self.file(file, true)?;
+                if h.file.metadata()?.len() >= *len {
                     return Ok(IoDone::Ok);
                 }
+                h.unsynced = true;
+                let f = &h.file;
                 // Real blocks, so that appends overwrite allocated space instead of extending
                 // the file; fall back to a sparse extension where fallocate is unsupported.
                 match rustix::fs::fallocate(f, rustix::fs::FallocateFlags::empty(), 0, *len) {
@@ -167,28 +275,35 @@ impl FsExecutor {
                 Ok(IoDone::Ok)
             }
             IoOp::Remove { file } => {
+                self.refuse_if_read_only()?;
                 self.open.remove(file);
-                match std::fs::remove_file(self.path(file)) {
-                    Ok(()) => Ok(IoDone::Ok),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(IoDone::Ok),
-                    Err(e) => Err(e),
-                }
+                self.trail_dir()?.remove(file)?;
+                Ok(IoDone::Ok)
             }
             IoOp::Rename { from, to } => {
-                std::fs::rename(self.path(from), self.path(to))?;
+                self.refuse_if_read_only()?;
+                self.trail_dir()?.rename(from, to)?;
                 self.open.remove(to);
-                if let Some(f) = self.open.remove(from) {
-                    self.open.insert(to.clone(), f);
+                if let Some(h) = self.open.remove(from) {
+                    self.open.insert(to.clone(), h);
                 }
                 Ok(IoDone::Ok)
             }
             IoOp::Copy { from, to } => {
-                std::fs::copy(self.path(from), self.path(to))?;
-                File::open(self.path(to))?.sync_all()?;
+                self.refuse_if_read_only()?;
+                let dir = self.trail_dir()?;
+                let mut src = dir.open_file(from, false)?;
+                // The copy must be new: O_EXCL, never over an existing entry or a symlink.
+                let mut dst = dir.create_new(to)?;
+                io::copy(&mut src, &mut dst)?;
+                dst.sync_all()?;
                 Ok(IoDone::Ok)
             }
             IoOp::SyncDir => {
-                File::open(&self.dir)?.sync_all()?;
+                if self.read_only {
+                    return Ok(IoDone::Ok); // nothing was changed
+                }
+                self.trail_dir()?.sync()?;
                 Ok(IoDone::Ok)
             }
         }
@@ -214,17 +329,14 @@ pub fn verify_dir_with(
     threads: usize,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<evident_core::verify::VerifyReport, evident_core::Error> {
-    if !dir.is_dir() {
+    let mut exec = FsExecutor::read_only(dir);
+    if let Err(e) = exec.trail_dir() {
         return Err(evident_core::Error::Io {
             op: "open",
             location: evident_core::Location::file(dir.display().to_string()),
-            error: IoError::new(
-                IoErrorKind::NotFound,
-                format!("{}: not a directory", dir.display()),
-            ),
+            error: io_error(&e, "open"),
         });
     }
-    let mut exec = FsExecutor::new(dir);
     let mut leaves = crate::leaf_threads::LeafThreads::new(threads);
     let mut task = evident_core::verify::VerifyTask::new(checkpoints, 1 << 20);
     while let Some(op) = task.poll_io() {

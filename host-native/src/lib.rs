@@ -25,6 +25,7 @@ mod mirror;
 pub mod query;
 pub mod reader;
 pub mod repair;
+pub mod safe_fs;
 mod trail;
 
 pub use driver::now_ns;

@@ -10,13 +10,7 @@ use std::path::Path;
 /// Runs a query on the trail in `dir`: records by seq, time range, agent; the N most recent
 /// (`newest` with `limit`). See [`evident_core::query`] for the cost guarantees.
 pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
-    if !dir.is_dir() {
-        return Err(Error::Io {
-            path: dir.to_path_buf(),
-            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such trail directory"),
-        });
-    }
-    let mut exec = FsExecutor::new(dir);
+    let mut exec = FsExecutor::read_only(dir);
     let mut task = QueryTask::new(spec, 1 << 20);
     while let Some(op) = task.poll_io() {
         let r = exec.perform(&op);

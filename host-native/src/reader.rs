@@ -8,11 +8,12 @@
 //! Damage anywhere else is an error naming its place. Full verification is `evident verify`.
 
 use crate::error::{Error, Result};
+use crate::safe_fs::TrailDir;
 use evident_core::footer::Footer;
 use evident_core::frame::{self, Frame, KIND_ENTRY};
 use evident_core::hash::{chain, leaf, Hash};
 use evident_core::header::{HeaderDefect, SegmentHeader, HEADER_LEN};
-use evident_core::{naming, Location};
+use evident_core::{naming, Location, LogId};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,10 @@ fn corrupt(file: &str, offset: u64, seq: u64, what: String) -> Error {
 #[derive(Debug)]
 pub struct Reader {
     dir: PathBuf,
+    /// The directory handle every file is opened through (never through a symlink).
+    handle: TrailDir,
+    /// The log id of the first segment read: every later segment must carry the same.
+    log_id: Option<LogId>,
     segments: Vec<(u64, String)>,
     cur: Option<Cursor>,
     /// Records before this seq are skipped (the target of the last seek, which may lie beyond
@@ -65,8 +70,15 @@ struct Cursor {
 impl Reader {
     /// A reader of the trail in `dir`.
     pub fn open(dir: impl AsRef<Path>) -> Result<Reader> {
+        let path = dir.as_ref().to_path_buf();
+        let handle = TrailDir::open(&path, false).map_err(|error| Error::Io {
+            path: path.clone(),
+            error,
+        })?;
         let mut r = Reader {
-            dir: dir.as_ref().to_path_buf(),
+            dir: path,
+            handle,
+            log_id: None,
             segments: Vec::new(),
             cur: None,
             skip_before: 0,
@@ -77,20 +89,16 @@ impl Reader {
 
     /// Re-lists the segment files.
     pub fn refresh(&mut self) -> Result<()> {
-        let rd = std::fs::read_dir(&self.dir).map_err(|error| Error::Io {
+        // A non-regular entry with a trail name (a symlinked segment, a FIFO) is an error
+        // naming it: readers see exactly the files `verify` checks.
+        let entries = self.handle.entries().map_err(|error| Error::Io {
             path: self.dir.clone(),
             error,
         })?;
         let mut segs = Vec::new();
-        for e in rd {
-            let e = e.map_err(|error| Error::Io {
-                path: self.dir.clone(),
-                error,
-            })?;
-            if let Some(name) = e.file_name().to_str() {
-                if let Some(first) = naming::parse_segment_name(name) {
-                    segs.push((first, name.to_string()));
-                }
+        for e in entries {
+            if let Some(first) = naming::parse_segment_name(&e.name) {
+                segs.push((first, e.name));
             }
         }
         segs.sort();
@@ -182,7 +190,7 @@ impl Reader {
         Ok(Footer::decode(&buf).ok())
     }
 
-    fn open_segment(&self, index: usize) -> Result<Cursor> {
+    fn open_segment(&mut self, index: usize) -> Result<Cursor> {
         self.try_open_segment(index)?.ok_or_else(|| {
             let name = &self.segments[index].1;
             corrupt(name, 0, 0, "segment header not written".into())
@@ -191,13 +199,17 @@ impl Reader {
 
     /// Opens segment `index`; `None` when it is the last segment and its header is not
     /// (completely) written yet: the writer is creating it, so there is nothing in it yet.
-    fn try_open_segment(&self, index: usize) -> Result<Option<Cursor>> {
-        let (_, name) = &self.segments[index];
+    fn try_open_segment(&mut self, index: usize) -> Result<Option<Cursor>> {
+        let (named_first, name) = self.segments[index].clone();
+        let name = &name;
         let path = self.dir.join(name);
-        let file = File::open(&path).map_err(|error| Error::Io {
-            path: path.clone(),
-            error,
-        })?;
+        let file = self
+            .handle
+            .open_file(name, false)
+            .map_err(|error| Error::Io {
+                path: path.clone(),
+                error,
+            })?;
         let mut hb = [0u8; HEADER_LEN];
         let mut got = 0;
         while got < HEADER_LEN {
@@ -214,6 +226,32 @@ impl Reader {
             Err(HeaderDefect::Short(_) | HeaderDefect::Zero) if is_last => return Ok(None),
             Err(d) => return Err(corrupt(name, 0, 0, d.to_string())),
         };
+        // The same header checks as verify and open: the name's first seq and the log id.
+        if h.first_seq != named_first {
+            return Err(corrupt(
+                name,
+                0,
+                named_first,
+                format!(
+                    "segment header says first seq {} but the file is named for {named_first}",
+                    h.first_seq
+                ),
+            ));
+        }
+        match self.log_id {
+            Some(id) if id != h.log_id => {
+                return Err(corrupt(
+                    name,
+                    0,
+                    h.first_seq,
+                    format!(
+                        "segment belongs to log {} but the trail is log {id}",
+                        h.log_id
+                    ),
+                ))
+            }
+            _ => self.log_id = Some(h.log_id),
+        }
         Ok(Some(Cursor {
             index,
             file,
@@ -383,14 +421,24 @@ fn read_one(cur: &mut Cursor) -> Result<Step> {
                 }
             }
             Frame::Zero | Frame::Bad { .. } => {
-                // Re-read from disk once: the bytes may have been caught mid-write.
+                // Re-read from disk once: the bytes may have been caught mid-write. The whole
+                // frame is re-read (not just 64 KiB): re-reading less of a larger frame decodes
+                // as "incomplete", reads on, finds it bad again and would loop forever.
                 cur.buf.clear();
                 cur.buf_offset = cur.offset;
-                if !fill(cur, 64 * 1024)? {
-                    return Ok(Step::NothingYet);
-                }
-                if matches!(frame::decode(&cur.buf), Frame::Zero | Frame::Bad { .. }) {
-                    return Ok(Step::NothingYet);
+                let mut want = 64 * 1024;
+                loop {
+                    if !fill(cur, want)? {
+                        return Ok(Step::NothingYet);
+                    }
+                    match frame::decode(&cur.buf) {
+                        Frame::Zero | Frame::Bad { .. } => return Ok(Step::NothingYet),
+                        // `needed` is bounded by the format's largest frame.
+                        Frame::Incomplete { needed } => {
+                            want = needed.unwrap_or(8).saturating_sub(cur.buf.len()).max(8)
+                        }
+                        _ => break,
+                    }
                 }
             }
         }

@@ -37,7 +37,7 @@ fn run(exec: &mut FsExecutor, op: IoOp) -> Result<()> {
 fn verify_physical(
     dir: &Path,
 ) -> std::result::Result<evident_core::verify::VerifyReport, evident_core::Error> {
-    let mut exec = FsExecutor::new(dir);
+    let mut exec = FsExecutor::read_only(dir);
     let mut task = VerifyTask::with_head(Vec::new(), 1 << 20, false);
     while let Some(op) = task.poll_io() {
         let r = exec.perform(&op);
@@ -51,7 +51,10 @@ fn verify_physical(
 pub fn repair(dir: &Path, stamp: u64) -> Result<Option<RepairReport>> {
     let damage = match verify_physical(dir) {
         Ok(_) => return Ok(None),
-        Err(e) => e,
+        // Only corruption (or a torn tail) is damage. An IO error (EMFILE, EIO, a refused
+        // symlink...) says nothing about the records: abort with it and change nothing.
+        Err(e) if e.is_corruption() || matches!(e, evident_core::Error::TornTail { .. }) => e,
+        Err(e) => return Err(Error::Trail(e)),
     };
     let Some(loc) = damage.location().cloned() else {
         return Err(Error::Trail(damage));
@@ -72,19 +75,21 @@ pub fn repair(dir: &Path, stamp: u64) -> Result<Option<RepairReport>> {
         removed: Vec::new(),
         kept_up_to: 0,
     };
-    let mut segments: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|error| Error::Io {
-            path: dir.to_path_buf(),
-            error,
-        })?
-        .filter_map(|e| e.ok()?.file_name().to_str().map(str::to_string))
+    let io = |error| Error::Io {
+        path: dir.to_path_buf(),
+        error,
+    };
+    let handle = crate::safe_fs::TrailDir::open(dir, false).map_err(io)?;
+    let entries = handle.entries().map_err(io)?;
+    let mut segments: Vec<String> = entries
+        .iter()
+        .map(|e| e.name.clone())
         .filter(|n| naming::parse_segment_name(n).is_some())
         .collect();
     segments.sort();
-    let at = segments
-        .iter()
-        .position(|s| *s == file)
-        .expect("verify named a segment of the trail");
+    let Some(at) = segments.iter().position(|s| *s == file) else {
+        return Err(Error::Trail(damage)); // the named segment is gone: change nothing
+    };
     let aside = |exec: &mut FsExecutor, name: &str, report: &mut RepairReport| -> Result<()> {
         let copy = format!("{name}{}{stamp}", naming::DAMAGED_INFIX);
         run(
@@ -100,7 +105,7 @@ pub fn repair(dir: &Path, stamp: u64) -> Result<Option<RepairReport>> {
     for name in &segments[at..] {
         aside(&mut exec, name, &mut report)?;
     }
-    if dir.join(naming::HEAD_CHECKPOINT).exists() {
+    if entries.iter().any(|e| e.name == naming::HEAD_CHECKPOINT) {
         aside(&mut exec, naming::HEAD_CHECKPOINT, &mut report)?;
         run(
             &mut exec,

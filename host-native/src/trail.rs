@@ -99,10 +99,24 @@ impl Trail {
     /// [`Trail::open_report`]; corruption it must not cut is an error naming its place.
     pub async fn open(dir: impl AsRef<Path>, options: TrailOptions) -> Result<Trail> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|error| Error::Io {
+        // Created if missing; a regular file says "not a directory" (not "File exists").
+        let handle = crate::safe_fs::TrailDir::open(&dir, true).map_err(|error| Error::Io {
             path: dir.clone(),
             error,
         })?;
+        // A LOCK that is a symlink (or FIFO, directory...) would make the lock open or create
+        // a file outside the trail: refuse it, naming it, before anything opens it.
+        if let Some(t) = handle.type_of(LOCK_FILE).ok().flatten() {
+            if t != rustix::fs::FileType::RegularFile {
+                return Err(Error::Io {
+                    path: dir.join(LOCK_FILE),
+                    error: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "is not a regular file (refused: a trail directory's files are never followed)",
+                    ),
+                });
+            }
+        }
         let lock = lock_dir(&dir)?;
         let log_id = options.log_id.unwrap_or_else(random_log_id);
         let core = evident_core::Trail::open(options.core, log_id, driver::monotonic_ns());

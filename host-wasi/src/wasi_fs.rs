@@ -43,6 +43,42 @@ fn err(e: ErrorCode, what: &str) -> IoError {
     IoError::new(kind(e), format!("{what}: {e:?}"))
 }
 
+/// An open failure; a symlink (never followed: no `symlink-follow` flag) is named as such.
+fn refused(e: ErrorCode, name: &str, what: &str) -> IoError {
+    match e {
+        ErrorCode::Loop => IoError::new(
+            IoErrorKind::Other,
+            format!("{what} {name}: is a symbolic link (refused: a trail directory's files are never followed)"),
+        ),
+        e => err(e, &format!("{what} {name}")),
+    }
+}
+
+/// Refuses a descriptor that is not a regular file (a FIFO, directory, device...).
+fn regular(d: &Descriptor, name: &str) -> Result<(), IoError> {
+    let t = d.get_type().map_err(|e| err(e, &format!("stat {name}")))?;
+    if t != DescriptorType::RegularFile {
+        return Err(not_regular(name, t));
+    }
+    Ok(())
+}
+
+fn not_regular(name: &str, t: DescriptorType) -> IoError {
+    IoError::new(
+        IoErrorKind::Other,
+        format!("{name}: is {t:?} where the trail expects a regular file (refused: a trail directory's files are never followed or read through another type)"),
+    )
+}
+
+/// Whether `name` is one the trail uses (the symlink rule covers all of them).
+fn is_trail_name(name: &str) -> bool {
+    evident_core::naming::parse_segment_name(name).is_some()
+        || name == evident_core::naming::HEAD_CHECKPOINT
+        || name == evident_core::naming::RETAINED_CHECKPOINT
+        || name.ends_with(".tmp")
+        || name == "LOCK"
+}
+
 impl WasiExecutor {
     /// Finds the preopen containing `dir` (an absolute path, or relative to a preopen named
     /// `.`) and creates the directory if needed.
@@ -113,10 +149,41 @@ impl WasiExecutor {
                     OpenFlags::empty(),
                     DescriptorFlags::READ | DescriptorFlags::WRITE,
                 )
-                .map_err(|e| err(e, &format!("open {name}")))?;
+                .map_err(|e| refused(e, name, "open"))?;
+            regular(&d, name)?;
             self.files.insert(name.to_string(), d);
         }
         Ok(&self.files[name])
+    }
+
+    /// Creates `name` empty without ever following a symlink: new (`EXCLUSIVE`), or an
+    /// existing regular file cut to zero (the operation's contract). `exclusive_only`: the file
+    /// must be new (a repair copy).
+    fn create(&mut self, name: &str, exclusive_only: bool) -> Result<(), IoError> {
+        let rw = DescriptorFlags::READ | DescriptorFlags::WRITE;
+        let path = self.path(name);
+        let d = match self.base.open_at(
+            PathFlags::empty(),
+            &path,
+            OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
+            rw,
+        ) {
+            Ok(d) => d,
+            Err(ErrorCode::Exist) if !exclusive_only => {
+                let d = self
+                    .base
+                    .open_at(PathFlags::empty(), &path, OpenFlags::empty(), rw)
+                    .map_err(|e| refused(e, name, "create"))?;
+                regular(&d, name)?;
+                d.set_size(0)
+                    .map_err(|e| err(e, &format!("create {name}")))?;
+                d
+            }
+            Err(e) => return Err(refused(e, name, "create")),
+        };
+        regular(&d, name)?;
+        self.files.insert(name.to_string(), d);
+        Ok(())
     }
 
     /// The trail directory opened for listing and sync. For a trail at the preopen's root this
@@ -189,8 +256,15 @@ impl WasiExecutor {
             .read_directory_entry()
             .map_err(|e| err(e, "list directory"))?
         {
-            if entry.type_ == DescriptorType::RegularFile {
+            let t = entry.type_;
+            if t == DescriptorType::RegularFile {
                 out.push(entry.name);
+            } else if !is_trail_name(&entry.name) {
+                // not the trail's (a FIFO shows as `Unknown` under wasmtime: refused below)
+            } else if t == DescriptorType::SymbolicLink && entry.name.ends_with(".tmp") {
+                out.push(entry.name); // a stale temporary link: listed so open removes it
+            } else {
+                return Err(not_regular(&entry.name, t));
             }
         }
         Ok(out)
@@ -198,6 +272,15 @@ impl WasiExecutor {
 
     /// Performs one request.
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
+        if !op.names_stay_inside() {
+            return Err(IoError::new(
+                IoErrorKind::Other,
+                format!(
+                    "{} refused: a file name outside the trail directory",
+                    op.name()
+                ),
+            ));
+        }
         match op {
             IoOp::List => {
                 let mut out = Vec::new();
@@ -237,16 +320,8 @@ impl WasiExecutor {
                 Ok(IoDone::Ok)
             }
             IoOp::Create { file } => {
-                let d = self
-                    .base
-                    .open_at(
-                        PathFlags::empty(),
-                        &self.path(file),
-                        OpenFlags::CREATE | OpenFlags::TRUNCATE,
-                        DescriptorFlags::READ | DescriptorFlags::WRITE,
-                    )
-                    .map_err(|e| err(e, &format!("create {file}")))?;
-                self.files.insert(file.clone(), d);
+                self.files.remove(file);
+                self.create(file, false)?;
                 Ok(IoDone::Ok)
             }
             IoOp::Truncate { file, len } => {
@@ -292,7 +367,7 @@ impl WasiExecutor {
                     .map_err(|e| err(e, &format!("stat {from}")))?
                     .size;
                 let data = Self::read_all(src, size, 0, from)?;
-                self.perform(&IoOp::Create { file: to.clone() })?;
+                self.create(to, true)?; // the copy must be new
                 let d = self.file(to)?;
                 Self::write_all(d, &data, 0, to)?;
                 d.sync().map_err(|e| err(e, &format!("sync {to}")))?;

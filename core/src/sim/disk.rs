@@ -222,7 +222,14 @@ impl FakeDisk {
     }
 
     /// Performs one operation, possibly injecting a fault.
+    ///
+    /// Checks the invariant "no IO outside the trail directory" on every request (and so in
+    /// every simulation and fuzz run): the core must only name files inside the directory.
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
+        assert!(
+            op.names_stay_inside(),
+            "invariant broken: the core asked for IO outside the trail directory: {op:?}"
+        );
         self.stats.ops += 1;
         self.last_faulted = false;
         if let Some(fault) = self.scripted(op) {

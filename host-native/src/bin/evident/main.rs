@@ -161,12 +161,11 @@ pub fn print_json(v: &serde_json::Value) {
 
 /// A directory argument that must exist.
 pub fn existing_dir(dir: &std::path::Path) -> Result<(), Error> {
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(Error::Io {
+    // Opens it as `safe_fs` does, so a regular file says "not a directory".
+    evident_native::safe_fs::TrailDir::open(dir, false)
+        .map(|_| ())
+        .map_err(|error| Error::Io {
             path: dir.to_path_buf(),
-            error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such trail directory"),
+            error,
         })
-    }
 }

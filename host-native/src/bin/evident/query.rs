@@ -108,13 +108,16 @@ fn found_json(f: &Found, proof: bool) -> Value {
     v
 }
 
+/// Records per page when a query without `-n` streams its results.
+const QUERY_PAGE: usize = 4096;
+
 pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
     existing_dir(&a.dir)?;
     let mut spec = a.filter.spec();
     spec.limit = if a.exists { Some(1) } else { a.limit };
     spec.newest = a.newest;
-    let r = query(&a.dir, spec)?;
     if a.exists {
+        let r = query(&a.dir, spec)?;
         println!("{}", !r.records.is_empty());
         return if r.records.is_empty() {
             Err(Error::Io {
@@ -125,15 +128,40 @@ pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
             Ok(Outcome::Ok)
         };
     }
+    // Without `-n` every match is printed: stream it in pages (each continuing where the last
+    // stopped), so memory holds one page, not every result. `--newest` without `-n` selects
+    // every match too, and they print oldest first either way.
+    let streaming = spec.limit.is_none();
+    if streaming {
+        spec.newest = false;
+        spec.limit = Some(QUERY_PAGE);
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for f in &r.records {
-        if writeln!(out, "{}", found_json(f, a.proof)).is_err() {
-            return Ok(Outcome::Ok);
+    let mut prev_hash = None;
+    let head = loop {
+        let r = query(&a.dir, spec.clone())?;
+        for f in &r.records {
+            let mut v = found_json(f, a.proof);
+            if a.proof && f.prev_hash.is_none() && f.seq > 1 {
+                // The first record of a continued page: its predecessor ended the last page.
+                v["prev_hash"] = json!(prev_hash.map(|h: evident_core::Hash| h.to_hex()));
+            }
+            if writeln!(out, "{v}").is_err() {
+                return Ok(Outcome::Ok); // a closed pipe (`| head`) is not an error
+            }
+            prev_hash = Some(f.hash);
         }
-    }
+        match r.records.last() {
+            Some(last) if streaming && r.records.len() == QUERY_PAGE => {
+                spec.from_seq = Some(last.seq + 1);
+                spec.resume_at = r.resume;
+            }
+            _ => break r.head,
+        }
+    };
     if a.proof {
-        if let Some(h) = r.head {
+        if let Some(h) = head {
             let _ = writeln!(
                 out,
                 "{}",

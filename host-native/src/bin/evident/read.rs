@@ -5,6 +5,7 @@ use evident_core::footer::Footer;
 use evident_core::{naming, Checkpoint};
 use evident_native::fs_exec::verify_dir;
 use evident_native::jsonl::record_json;
+use evident_native::safe_fs::TrailDir;
 use evident_native::{Error, Reader};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -84,14 +85,29 @@ fn error_json(e: &evident_core::Error) -> serde_json::Value {
     })
 }
 
+/// A checkpoint file named on the command line, read through a bounded prefix: a checkpoint is
+/// a few hundred bytes, so `/dev/zero` or a 3 GB file is refused after a few KiB.
+fn read_checkpoint_file(path: &Path) -> Result<String, Error> {
+    let io = |error| Error::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let bytes =
+        evident_native::safe_fs::read_small(path, evident_native::safe_fs::MAX_CHECKPOINT_FILE)
+            .map_err(io)?;
+    String::from_utf8(bytes).map_err(|_| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8: not a checkpoint",
+        ))
+    })
+}
+
 pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
     existing_dir(&a.dir)?;
     let mut cps = Vec::new();
     for path in &a.checkpoints {
-        let text = std::fs::read_to_string(path).map_err(|error| Error::Io {
-            path: path.clone(),
-            error,
-        })?;
+        let text = read_checkpoint_file(path)?;
         let cp = Checkpoint::parse(&text).map_err(|e| Error::Io {
             path: path.clone(),
             error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
@@ -202,8 +218,10 @@ pub async fn tail(a: TailArgs) -> Result<Outcome, Error> {
     Ok(Outcome::Ok)
 }
 
-fn footer_of(path: &Path) -> Option<Footer> {
-    let f = std::fs::File::open(path).ok()?;
+/// The footer of a sealed segment, read through the directory handle (never a symlink) and
+/// bounded by the format's largest footer whatever the trailer claims.
+fn footer_of(dir: &TrailDir, name: &str) -> Option<Footer> {
+    let f = dir.open_file(name, false).ok()?;
     let len = f.metadata().ok()?.len();
     let mut t = [0u8; 16];
     f.read_exact_at(&mut t, len.checked_sub(16)?).ok()?;
@@ -213,15 +231,33 @@ fn footer_of(path: &Path) -> Option<Footer> {
     Footer::decode(&b).ok()
 }
 
+/// `head.checkpoint`, read through the directory handle and a bounded prefix (a FIFO or a
+/// symlink to `/dev/zero` is refused, not read).
+fn head_checkpoint(dir: &TrailDir) -> Option<Checkpoint> {
+    use std::io::Read;
+    let f = dir.open_file(naming::HEAD_CHECKPOINT, false).ok()?;
+    let mut buf = Vec::new();
+    f.take(evident_native::safe_fs::MAX_CHECKPOINT_FILE as u64 + 1)
+        .read_to_end(&mut buf)
+        .ok()?;
+    if buf.len() > evident_native::safe_fs::MAX_CHECKPOINT_FILE {
+        return None;
+    }
+    Checkpoint::parse(std::str::from_utf8(&buf).ok()?).ok()
+}
+
 pub fn inspect(a: DirArgs) -> Result<Outcome, Error> {
     existing_dir(&a.dir)?;
     let reader = Reader::open(&a.dir)?;
     let segs = reader.segments().to_vec();
     let mut rows = Vec::new();
+    let handle = TrailDir::open(&a.dir, false).map_err(|error| Error::Io {
+        path: a.dir.clone(),
+        error,
+    })?;
     for (i, (first, name)) in segs.iter().enumerate() {
-        let path = a.dir.join(name);
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let footer = footer_of(&path);
+        let size = handle.len_of(name).unwrap_or(0);
+        let footer = footer_of(&handle, name);
         let last = match &footer {
             Some(f) => Some(f.last_seq),
             None => segs.get(i + 1).map(|(next, _)| next - 1),
@@ -237,9 +273,7 @@ pub fn inspect(a: DirArgs) -> Result<Outcome, Error> {
             "last_time": footer.as_ref().map(|f| evident_native::jsonl::rfc3339(f.last_ts)),
         }));
     }
-    let cp = std::fs::read_to_string(a.dir.join(naming::HEAD_CHECKPOINT))
-        .ok()
-        .and_then(|t| Checkpoint::parse(&t).ok());
+    let cp = head_checkpoint(&handle);
     let writer_active = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -251,7 +285,11 @@ pub fn inspect(a: DirArgs) -> Result<Outcome, Error> {
     if !writer_active {
         tail_state = match verify_dir(&a.dir, Vec::new(), |_, _| {}) {
             Ok(r) => format!("intact, head seq {}", r.head.seq),
-            Err(e) => format!("NOT INTACT: {e}"),
+            Err(e) if e.is_corruption() || matches!(e, evident_core::Error::TornTail { .. }) => {
+                format!("NOT INTACT: {e}")
+            }
+            // An IO error says nothing about the records: not "NOT INTACT".
+            Err(e) => format!("unknown: could not read the trail ({e})"),
         };
     }
     if a.json {
