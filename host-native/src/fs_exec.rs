@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub struct FsExecutor {
     dir: PathBuf,
     open: HashMap<String, File>,
+    #[cfg(feature = "fault-hooks")]
+    faults: crate::fault_hooks::Faults,
 }
 
 /// Maps a std IO error to the core's classes.
@@ -36,6 +38,8 @@ impl FsExecutor {
         FsExecutor {
             dir: dir.into(),
             open: HashMap::new(),
+            #[cfg(feature = "fault-hooks")]
+            faults: crate::fault_hooks::Faults::from_env(),
         }
     }
 
@@ -122,6 +126,8 @@ impl FsExecutor {
                 Ok(IoDone::Written(data.len() as u64))
             }
             IoOp::Sync { file, metadata } => {
+                #[cfg(feature = "fault-hooks")]
+                self.faults.before_sync(*metadata)?;
                 let f = self.file(file)?;
                 if *metadata {
                     f.sync_all()?;
