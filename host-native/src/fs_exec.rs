@@ -108,7 +108,16 @@ impl FsExecutor {
             }
             IoOp::Read { file, offset, len } => {
                 let f = self.file(file)?;
-                let mut buf = vec![0u8; *len as usize];
+                // Allocated fallibly: under a tight memory limit (`ulimit -v`) a read that
+                // cannot get its buffer is an error naming its size, not an abort.
+                let mut buf = Vec::new();
+                buf.try_reserve_exact(*len as usize).map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        format!("cannot allocate {len} bytes for the read"),
+                    )
+                })?;
+                buf.resize(*len as usize, 0);
                 let mut got = 0;
                 while got < buf.len() {
                     match f.read_at(&mut buf[got..], offset + got as u64) {
