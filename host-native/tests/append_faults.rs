@@ -35,7 +35,11 @@ fn joined(lines: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Starts `evident ARGS` with piped stdio and `env`, writing `input` from a thread.
-fn start(args: &[&str], env: &[(&str, &str)], input: Vec<u8>) -> (Child, std::thread::JoinHandle<()>) {
+fn start(
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: Vec<u8>,
+) -> (Child, std::thread::JoinHandle<()>) {
     let mut child = Command::new(BIN)
         .args(args)
         .envs(env.iter().copied())
@@ -122,7 +126,10 @@ fn check_prefix(dir: &Path, out: &Output, input: &[Vec<u8>]) -> usize {
         );
     }
     let records = read_all(dir);
-    assert!(records.len() >= acks.len(), "an acknowledged record is missing");
+    assert!(
+        records.len() >= acks.len(),
+        "an acknowledged record is missing"
+    );
     for (i, r) in records.iter().enumerate() {
         assert_eq!(r.seq, i as u64 + 1);
         assert_eq!(
@@ -148,7 +155,14 @@ impl Tmpfs {
         let path = tmp.path().join("fs");
         std::fs::create_dir(&path).unwrap();
         let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", s(&path)])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                s(&path),
+            ])
             .status()
             .expect("mount runs");
         assert!(
@@ -181,7 +195,16 @@ fn disk_full_is_retried_in_order_until_space_returns() {
     let filler = fill(&fs.path, 200 << 10);
     let input = lines(4000, 120); // ~0.5 MB of records: far more than the space left
     let (mut child, writer) = start(
-        &["append", s(&dir), "--raw", "--json", "--segment-bytes", "65536", "--retry-for", "60s"],
+        &[
+            "append",
+            s(&dir),
+            "--raw",
+            "--json",
+            "--segment-bytes",
+            "65536",
+            "--retry-for",
+            "60s",
+        ],
         &[],
         joined(&input),
     );
@@ -208,9 +231,19 @@ fn disk_full_is_retried_in_order_until_space_returns() {
     assert!(freed, "the disk never filled up: {}", describe(&out));
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let err = stderr(&out);
-    assert!(err.contains("not appended") && err.contains("No space left"), "{err}");
-    assert!(err.contains("trail degraded") || err.contains("trail failed"), "health on stderr: {err}");
-    assert_eq!(check_prefix(&dir, &out, &input), 4000, "every line acknowledged");
+    assert!(
+        err.contains("not appended") && err.contains("No space left"),
+        "{err}"
+    );
+    assert!(
+        err.contains("trail degraded") || err.contains("trail failed"),
+        "health on stderr: {err}"
+    );
+    assert_eq!(
+        check_prefix(&dir, &out, &input),
+        4000,
+        "every line acknowledged"
+    );
     assert_eq!(read_all(&dir).len(), 4000);
 }
 
@@ -221,7 +254,16 @@ fn disk_full_stops_at_the_first_line_not_appended() {
     let _filler = fill(&fs.path, 200 << 10);
     let input = lines(4000, 120);
     let out = run_append(
-        &["append", s(&dir), "--raw", "--json", "--segment-bytes", "65536", "--retry-for", "1s"],
+        &[
+            "append",
+            s(&dir),
+            "--raw",
+            "--json",
+            "--segment-bytes",
+            "65536",
+            "--retry-for",
+            "1s",
+        ],
         &[],
         joined(&input),
     );
@@ -230,10 +272,20 @@ fn disk_full_stops_at_the_first_line_not_appended() {
     assert!(k > 0 && k < 4000, "{}", describe(&out));
     let err = stderr(&out);
     let expect = format!("stopped at input line {}, which was not appended", k + 1);
-    assert!(err.contains(&expect), "names the first line not appended: {err}");
+    assert!(
+        err.contains(&expect),
+        "names the first line not appended: {err}"
+    );
     assert!(err.contains("nothing after it was appended"), "{err}");
-    assert!(err.contains("retrying from input line"), "retried first: {err}");
-    assert!(read_all(&dir).len() <= k + 1, "nothing after line {} stored", k + 1);
+    assert!(
+        err.contains("retrying from input line"),
+        "retried first: {err}"
+    );
+    assert!(
+        read_all(&dir).len() <= k + 1,
+        "nothing after line {} stored",
+        k + 1
+    );
 }
 
 #[test]
@@ -301,17 +353,36 @@ fn a_segment_that_cannot_be_created_ends_the_command_with_an_error() {
     let input = lines(100, 100);
     let started = Instant::now();
     let out = run_append(
-        &["append", s(&dir), "--raw", "--json", "--segment-bytes", "4096", "--retry-for", "2s"],
+        &[
+            "append",
+            s(&dir),
+            "--raw",
+            "--json",
+            "--segment-bytes",
+            "4096",
+            "--retry-for",
+            "2s",
+        ],
         &[],
         joined(&input),
     );
-    assert!(started.elapsed() < Duration::from_secs(20), "no hang at EOF");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "no hang at EOF"
+    );
     assert_eq!(code(&out), 1, "{}", describe(&out));
     std::fs::remove_dir(dir.join(&name)).unwrap(); // so that the trail can be read back
     let k = check_prefix(&dir, &out, &input);
-    assert_eq!(k as u64 + 1, first_seq, "stopped where the new segment starts");
+    assert_eq!(
+        k as u64 + 1,
+        first_seq,
+        "stopped where the new segment starts"
+    );
     let err = stderr(&out);
-    assert!(err.contains(&format!("stopped at input line {first_seq}")), "{err}");
+    assert!(
+        err.contains(&format!("stopped at input line {first_seq}")),
+        "{err}"
+    );
     assert!(err.contains("creating segment"), "{err}");
     // Retried with backoff, not in a hot loop: a handful of attempts in two seconds.
     let attempts = err.matches("retrying from input line").count();
@@ -323,9 +394,14 @@ fn a_library_writer_gets_errors_with_backoff_not_a_spin() {
     let name = second_segment_name(100, "4096");
     let (_tmp, dir) = temp_trail();
     std::fs::create_dir_all(dir.join(&name)).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let trail = evident_native::Trail::open(&dir, common::opts(4096)).await.unwrap();
+        let trail = evident_native::Trail::open(&dir, common::opts(4096))
+            .await
+            .unwrap();
         let mut failures = 0;
         for l in lines(100, 100) {
             if trail.append(l).await.is_err() {
@@ -364,17 +440,36 @@ fn a_bad_line_stops_the_stream_or_is_skipped_or_stored_raw() {
     assert_eq!(code(&out), 1, "{}", describe(&out));
     assert_eq!(acks(&out), [(1, 1)]);
     let err = stderr(&out);
-    assert!(err.contains("stopped at input line 2") && err.contains("not UTF-8"), "{err}");
+    assert!(
+        err.contains("stopped at input line 2") && err.contains("not UTF-8"),
+        "{err}"
+    );
     assert_eq!(read_all(&dir).len(), 1, "nothing after line 2");
 
     let (_tmp2, dir) = temp_trail();
-    let out = run_append(&["append", s(&dir), "--json", "--on-bad-line", "skip"], &[], input.clone());
+    let out = run_append(
+        &["append", s(&dir), "--json", "--on-bad-line", "skip"],
+        &[],
+        input.clone(),
+    );
     assert_eq!(code(&out), 0, "{}", describe(&out));
-    assert_eq!(acks(&out), [(1, 1), (3, 2), (5, 3)], "acks name their input lines");
-    assert!(stderr(&out).contains("2 input line(s) skipped (--on-bad-line skip): 2, 4"), "{}", describe(&out));
+    assert_eq!(
+        acks(&out),
+        [(1, 1), (3, 2), (5, 3)],
+        "acks name their input lines"
+    );
+    assert!(
+        stderr(&out).contains("2 input line(s) skipped (--on-bad-line skip): 2, 4"),
+        "{}",
+        describe(&out)
+    );
 
     let (_tmp3, dir) = temp_trail();
-    let out = run_append(&["append", s(&dir), "--json", "--on-bad-line", "raw"], &[], input);
+    let out = run_append(
+        &["append", s(&dir), "--json", "--on-bad-line", "raw"],
+        &[],
+        input,
+    );
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let records = read_all(&dir);
     assert_eq!(records.len(), 5);
@@ -385,10 +480,22 @@ fn a_bad_line_stops_the_stream_or_is_skipped_or_stored_raw() {
 #[test]
 fn raw_lines_are_bytes() {
     let (_tmp, dir) = temp_trail();
-    let out = run_append(&["append", s(&dir), "--raw"], &[], b"a\r\n\xff\x00b\n\nlast".to_vec());
+    let out = run_append(
+        &["append", s(&dir), "--raw"],
+        &[],
+        b"a\r\n\xff\x00b\n\nlast".to_vec(),
+    );
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let p: Vec<Vec<u8>> = read_all(&dir).into_iter().map(|r| r.payload).collect();
-    assert_eq!(p, [b"a\r".to_vec(), b"\xff\x00b".to_vec(), vec![], b"last".to_vec()]);
+    assert_eq!(
+        p,
+        [
+            b"a\r".to_vec(),
+            b"\xff\x00b".to_vec(),
+            vec![],
+            b"last".to_vec()
+        ]
+    );
 }
 
 #[test]
@@ -403,18 +510,29 @@ fn a_line_over_the_payload_limit_is_not_buffered_and_stops_the_stream() {
     writer.join().unwrap();
     assert_eq!(code(&out), 1, "{}", describe(&out));
     let err = stderr(&out);
-    assert!(err.contains("stopped at input line 2") && err.contains("payload limit"), "{err}");
+    assert!(
+        err.contains("stopped at input line 2") && err.contains("payload limit"),
+        "{err}"
+    );
     assert_eq!(read_all(&dir).len(), 1);
 
     let (_tmp2, dir) = temp_trail();
     let mut input = b"first\n".to_vec();
     input.extend(std::iter::repeat_n(b'x', 3 << 20));
     input.extend_from_slice(b"\nthird\n");
-    let out = run_append(&["append", s(&dir), "--raw", "--on-bad-line", "skip"], &[], input);
+    let out = run_append(
+        &["append", s(&dir), "--raw", "--on-bad-line", "skip"],
+        &[],
+        input,
+    );
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let p: Vec<Vec<u8>> = read_all(&dir).into_iter().map(|r| r.payload).collect();
     assert_eq!(p, [b"first".to_vec(), b"third".to_vec()]);
-    assert!(stderr(&out).contains("1 input line(s) skipped"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("1 input line(s) skipped"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
@@ -436,7 +554,10 @@ fn a_closed_stdout_is_reported_as_unprinted_not_as_failed() {
         err.contains("20000 record(s) appended durably: input lines 1..=20000 as seqs 1..=20000"),
         "{err}"
     );
-    assert!(!err.contains("not appended") && !err.contains("failed append"), "{err}");
+    assert!(
+        !err.contains("not appended") && !err.contains("failed append"),
+        "{err}"
+    );
     assert_eq!(read_all(&dir).len(), 20_000);
 }
 
@@ -467,16 +588,28 @@ fn tight_limits_give_a_clear_error_not_a_panic_or_hang() {
         s(&dir),
         s(&dir)
     );
-    let _ = Command::new("chmod").args(["-R", "a+rwX", s(dir.parent().unwrap())]).status();
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rwX", s(dir.parent().unwrap())])
+        .status();
     let child = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", &script])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+            &script,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("setpriv runs");
     let out = wait_bounded(child, Duration::from_secs(20));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
-    assert!(!text.contains("panicked") && !text.contains("can't spawn"), "{text}");
+    assert!(
+        !text.contains("panicked") && !text.contains("can't spawn"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -488,14 +621,22 @@ fn demo_without_a_dir_writes_under_the_temp_dir() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", describe(&out));
-    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "nothing in the cwd");
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "nothing in the cwd"
+    );
     let err = stderr(&out);
     let dir = err
         .lines()
         .find_map(|l| l.strip_prefix("evident: writing the demo trail to "))
         .unwrap_or_else(|| panic!("prints where: {err}"));
     let dir = Path::new(dir);
-    assert!(dir.starts_with(std::env::temp_dir()) && dir.is_dir(), "{}", dir.display());
+    assert!(
+        dir.starts_with(std::env::temp_dir()) && dir.is_dir(),
+        "{}",
+        dir.display()
+    );
     assert_eq!(read_all(dir).len(), 10);
     std::fs::remove_dir_all(dir).unwrap();
 }

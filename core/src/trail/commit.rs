@@ -33,10 +33,7 @@ impl Trail {
     pub(super) fn schedule(&mut self) -> Option<(IoOp, Purpose)> {
         if self.health.is_failed() || self.resync_needed {
             if !self.queue.is_empty() || !self.sync_waiters.is_empty() || self.closing {
-                if self.fatal.is_some()
-                    || self.backing_off()
-                    || self.close_gave_up
-                {
+                if self.fatal.is_some() || self.backing_off() || self.close_gave_up {
                     // Nothing is tried before the backoff has passed: fail what waits (the
                     // caller decides whether to try again) instead of spinning.
                     self.fail_all_waiting();

@@ -55,12 +55,11 @@ fn read_line(r: &mut impl BufRead, limit: usize, buf: &mut Vec<u8>) -> std::io::
         any = true;
         let room = limit + 1 - buf.len();
         match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) if i <= room => {
+            // The line ends within the limit. (A line of exactly `limit + 1` bytes goes to the
+            // other arm: its `\n` stays unread for `skip_rest`.)
+            Some(i) if i < room => {
                 buf.extend_from_slice(&chunk[..i]);
                 r.consume(i + 1);
-                if buf.len() > limit {
-                    return Ok(Read1::TooLong);
-                }
                 return Ok(Read1::Line);
             }
             _ => {
@@ -195,7 +194,17 @@ mod tests {
     use super::*;
 
     fn lines(input: &[u8], limit: usize) -> Vec<(String, Vec<u8>)> {
-        let mut r = std::io::BufReader::with_capacity(4, input);
+        let small = lines_with(4, input, limit);
+        assert_eq!(
+            small,
+            lines_with(64, input, limit),
+            "same lines whatever the chunking"
+        );
+        small
+    }
+
+    fn lines_with(capacity: usize, input: &[u8], limit: usize) -> Vec<(String, Vec<u8>)> {
+        let mut r = std::io::BufReader::with_capacity(capacity, input);
         let mut buf = Vec::new();
         let mut out = Vec::new();
         loop {
@@ -215,10 +224,18 @@ mod tests {
         let got = lines(b"ab\r\n\xff\xfe\n123456789\nlast", 5);
         assert_eq!(got[0].1, b"ab\r", "a trailing \\r is kept");
         assert_eq!(got[1].1, b"\xff\xfe", "not UTF-8, still a line");
-        assert_eq!(got[2], ("long".into(), b"123456".to_vec()), "stops at limit + 1");
+        assert_eq!(
+            got[2],
+            ("long".into(), b"123456".to_vec()),
+            "stops at limit + 1"
+        );
         assert_eq!(got[3].1, b"last", "a last line without newline");
         assert_eq!(got.len(), 4);
         assert_eq!(lines(b"12345\n", 5)[0], ("line".into(), b"12345".to_vec()));
+        // Exactly one byte over, newline in the same chunk: the next line is still a line.
+        let over = lines(b"123456\nnext\n", 5);
+        assert_eq!(over[0].0, "long");
+        assert_eq!(over[1], ("line".into(), b"next".to_vec()));
         assert_eq!(lines(b"\n\n", 5).len(), 2, "empty lines are lines");
     }
 }
