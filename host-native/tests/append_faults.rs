@@ -427,6 +427,18 @@ fn a_head_checkpoint_that_cannot_be_written_fails_append_and_recover() {
     let out = run_append(&["append", s(&dir), "--raw"], &[], b"c\n".to_vec());
     assert_ne!(code(&out), 0, "{}", describe(&out));
     assert!(stderr(&out).contains("checkpoint"), "{}", describe(&out));
+    // Rotations while the `.tmp` name is taken: each failed rewrite is said on stderr.
+    let out = run_append(
+        &["append", s(&dir), "--raw", "--segment-bytes", "4096"],
+        &[],
+        joined(&lines(200, 100)),
+    );
+    assert_ne!(code(&out), 0, "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("head.checkpoint not updated"),
+        "{}",
+        describe(&out)
+    );
     let out = common::evident(&["recover", s(&dir)], None);
     assert_ne!(code(&out), 0, "{}", describe(&out));
     assert!(stderr(&out).contains("checkpoint"), "{}", describe(&out));
@@ -639,4 +651,66 @@ fn demo_without_a_dir_writes_under_the_temp_dir() {
     );
     assert_eq!(read_all(dir).len(), 10);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_read_only_directory_as_non_root_ends_with_an_error_without_spinning() {
+    let (tmp, dir) = temp_trail();
+    let out = run_append(
+        &["append", s(&dir), "--raw", "--segment-bytes", "4096"],
+        &[],
+        joined(&lines(10, 100)),
+    );
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    // The files stay writable, the directory does not: rotation cannot create a segment.
+    use std::os::unix::fs::PermissionsExt;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args([
+            "append",
+            s(&dir),
+            "--raw",
+            "--segment-bytes",
+            "4096",
+            "--retry-for",
+            "1s",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setpriv runs");
+    let mut child = child;
+    let mut pipe = child.stdin.take().unwrap();
+    let input = joined(&lines(100, 100)[10..]);
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let started = Instant::now();
+    let out = wait_bounded(child, Duration::from_secs(20));
+    writer.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "EOF ends the process"
+    );
+    assert_eq!(code(&out), 1, "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Permission denied") && err.contains("stopped at input line"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("backing off"),
+        "every retry reached the disk: {err}"
+    );
+    // Retried with backoff, not in a hot loop.
+    let attempts = err.matches("retrying from input line").count();
+    assert!((2..=30).contains(&attempts), "{attempts} retries: {err}");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -175,7 +175,6 @@ impl Trail {
                 let what = format!("creating segment {} failed: {error}", self.pending_name());
                 let t = self.health.write_failed(what.clone());
                 self.emit_health(t, &what);
-                self.back_off();
                 if self.closing {
                     self.close_gave_up = true;
                     self.close_failure.get_or_insert(Error::Io {
@@ -184,7 +183,8 @@ impl Trail {
                         error,
                     });
                 }
-                self.fail_all_waiting();
+                self.fail_all_waiting(); // with this attempt's error
+                self.back_off();
             }
             Some(Job::Rotate { .. }) | Some(Job::CutTail) => {
                 // The file may hold bytes past what the trail believes written: latch failed and
@@ -212,12 +212,12 @@ impl Trail {
             Some(Job::Resync(_)) => {
                 self.health
                     .resync_failed(format!("re-verification failed: {error}"));
-                self.back_off();
                 if self.closing {
                     self.close_gave_up = true;
                     self.close_failure.get_or_insert(err.clone());
                 }
-                self.fail_all_waiting();
+                self.fail_all_waiting(); // with this attempt's error
+                self.back_off();
             }
             Some(Job::Close) | None => {
                 let _ = after;
@@ -227,12 +227,12 @@ impl Trail {
             Some(Job::CreateSegment) => {
                 let t = self.health.write_failed(err.to_string());
                 self.emit_health(t, &err.to_string());
-                self.back_off();
                 if self.closing {
                     self.close_gave_up = true;
                     self.close_failure.get_or_insert(err.clone());
                 }
-                self.fail_all_waiting();
+                self.fail_all_waiting(); // with this attempt's error
+                self.back_off();
             }
         }
     }

@@ -164,6 +164,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
     let mut stopped: Option<(u64, String)> = None;
     let mut input_done = false;
     let mut streak: Option<(Instant, Duration)> = None;
+    let mut reported_checkpoint: Option<String> = None;
     loop {
         // Gather: wait for one item when nothing is pending, then take what has arrived.
         while !input_done && pending.len() < MAX_BATCH {
@@ -194,6 +195,18 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
         }
         let payloads: Vec<Vec<u8>> = pending.iter().map(|(_, p)| p.clone()).collect();
         let result = trail.append_in_order(payloads).await?;
+        // A `head.checkpoint` rewrite (after a rotation) that failed: the records are fine,
+        // the checkpoint on disk is stale. Said once per distinct failure.
+        if let Some(e) = trail.checkpoint_error() {
+            let text = e.to_string();
+            if reported_checkpoint.as_deref() != Some(text.as_str()) {
+                eprintln!(
+                    "evident: head.checkpoint not updated: {text} (trail {})",
+                    trail.health().state.as_str()
+                );
+                reported_checkpoint = Some(text);
+            }
+        }
         for receipt in &result.receipts {
             let (line, _) = pending.pop_front().expect("one pending line per receipt");
             done.add(line, receipt.seq);
