@@ -46,6 +46,11 @@ pub(crate) enum Cmd {
         payloads: Vec<Vec<u8>>,
         reply: oneshot::Sender<Result<Vec<Receipt>, evident_core::Error>>,
     },
+    /// Appends in order, each only if the one before it succeeds.
+    AppendInOrder {
+        payloads: Vec<Vec<u8>>,
+        reply: oneshot::Sender<InOrder>,
+    },
     Sync {
         reply: oneshot::Sender<Result<Checkpoint, evident_core::Error>>,
     },
@@ -63,13 +68,28 @@ pub(crate) struct Snapshot {
     pub health: Health,
     pub head: Checkpoint,
     pub written_head: Checkpoint,
+    /// Why the last `head.checkpoint` write failed, until one succeeds.
+    pub checkpoint_error: Option<evident_core::Error>,
+}
+
+/// The outcome of an in-order append: the receipts of the acknowledged prefix, and the error
+/// that stopped the rest (none of which was written).
+pub(crate) struct InOrder {
+    pub receipts: Vec<Receipt>,
+    pub error: Option<evident_core::Error>,
+}
+
+enum BatchReply {
+    /// All or an error.
+    All(oneshot::Sender<Result<Vec<Receipt>, evident_core::Error>>),
+    /// The acknowledged prefix and the first error.
+    Prefix(oneshot::Sender<InOrder>),
 }
 
 struct BatchState {
-    receipts: Vec<Option<Receipt>>,
+    results: Vec<Option<Result<Receipt, evident_core::Error>>>,
     left: usize,
-    error: Option<evident_core::Error>,
-    reply: Option<oneshot::Sender<Result<Vec<Receipt>, evident_core::Error>>>,
+    reply: Option<BatchReply>,
 }
 
 enum Waiter {
@@ -185,6 +205,7 @@ impl Driver {
             .enable_time()
             .build()
             .expect("a current-thread runtime");
+        let mut close_asked = false;
         loop {
             self.drain_commands();
             self.core.handle_timeout(monotonic_ns());
@@ -199,8 +220,20 @@ impl Driver {
                 break;
             }
             if self.disconnected {
-                // Every handle is gone: flush what was accepted, then close cleanly.
-                self.core.handle_close();
+                // Every handle is gone: flush what was accepted, then close cleanly. Nothing to
+                // do now means waiting for the core's next deadline (a backoff), never spinning;
+                // no deadline either means the core is stuck, so the driver stops.
+                if !close_asked {
+                    close_asked = true;
+                    self.core.handle_close();
+                    continue;
+                }
+                match self.core.poll_timeout() {
+                    Some(t) => std::thread::sleep(Duration::from_nanos(
+                        t.saturating_sub(monotonic_ns()).max(1_000_000),
+                    )),
+                    None => break,
+                }
                 continue;
             }
             // Idle: wait for a command, or for the core's next deadline.
@@ -260,28 +293,10 @@ impl Driver {
                 }
             }
             Cmd::AppendBatch { payloads, reply } => {
-                let n = payloads.len();
-                let state = Rc::new(RefCell::new(BatchState {
-                    receipts: vec![None; n],
-                    left: n,
-                    error: None,
-                    reply: Some(reply),
-                }));
-                if n == 0 {
-                    finish_batch(&state);
-                }
-                let ts = now_ns();
-                for (i, payload) in payloads.into_iter().enumerate() {
-                    let token = self.token();
-                    let keep = self.mirror.is_some().then(|| payload.clone());
-                    match self.core.handle_append(token, payload, ts) {
-                        Ok(()) => {
-                            self.appends
-                                .insert(token, (Waiter::InBatch(i, state.clone()), keep));
-                        }
-                        Err(e) => resolve_in_batch(&state, i, Err(e)),
-                    }
-                }
+                self.append_batch(payloads, BatchReply::All(reply));
+            }
+            Cmd::AppendInOrder { payloads, reply } => {
+                self.append_batch(payloads, BatchReply::Prefix(reply));
             }
             Cmd::Sync { reply } => {
                 let token = self.token();
@@ -299,6 +314,44 @@ impl Driver {
         }
     }
 
+    /// Queues a batch; under [`BatchReply::Prefix`] each record depends on the one before it,
+    /// so that the core writes none after the first that fails.
+    fn append_batch(&mut self, payloads: Vec<Vec<u8>>, reply: BatchReply) {
+        let n = payloads.len();
+        let chained = matches!(reply, BatchReply::Prefix(_));
+        let state = Rc::new(RefCell::new(BatchState {
+            results: vec![None; n],
+            left: n,
+            reply: Some(reply),
+        }));
+        if n == 0 {
+            finish_batch(&state);
+        }
+        let ts = now_ns();
+        let mut previous: Option<u64> = None;
+        let mut refused: Option<evident_core::Error> = None;
+        for (i, payload) in payloads.into_iter().enumerate() {
+            if let (true, Some(e)) = (chained, &refused) {
+                resolve_in_batch(&state, i, Err(e.clone()));
+                continue;
+            }
+            let token = self.token();
+            let keep = self.mirror.is_some().then(|| payload.clone());
+            let after = if chained { previous } else { None };
+            match self.core.handle_append_after(token, payload, ts, after) {
+                Ok(()) => {
+                    self.appends
+                        .insert(token, (Waiter::InBatch(i, state.clone()), keep));
+                    previous = Some(token);
+                }
+                Err(e) => {
+                    refused = Some(e.clone());
+                    resolve_in_batch(&state, i, Err(e));
+                }
+            }
+        }
+    }
+
     fn dispatch_events(&mut self) {
         let events: Vec<Event> = std::iter::from_fn(|| self.core.poll_event()).collect();
         if events.is_empty() {
@@ -311,6 +364,13 @@ impl Driver {
             s.health = self.core.health();
             s.head = self.core.head();
             s.written_head = self.core.written_head();
+            for ev in &events {
+                match ev {
+                    Event::CheckpointFailed(e) => s.checkpoint_error = Some(e.clone()),
+                    Event::CheckpointWritten(_) => s.checkpoint_error = None,
+                    _ => {}
+                }
+            }
         }
         for ev in events {
             match ev {
@@ -361,8 +421,12 @@ impl Driver {
                 Event::Closed { head } => {
                     // Everything is written and synced: another writer may open the trail.
                     self.lock = None;
+                    let outcome = match self.core.close_error() {
+                        Some(e) => Err(e.clone()),
+                        None => Ok(head),
+                    };
                     for tx in self.closers.drain(..) {
-                        let _ = tx.send(Ok(head));
+                        let _ = tx.send(outcome.clone());
                     }
                 }
                 Event::HealthChanged { .. } | Event::Rotated { .. } => {}
@@ -392,6 +456,10 @@ impl Driver {
                 Cmd::AppendBatch { reply, .. } => {
                     drop(reply.send(Err(evident_core::Error::Closed)))
                 }
+                Cmd::AppendInOrder { reply, .. } => drop(reply.send(InOrder {
+                    receipts: Vec::new(),
+                    error: Some(evident_core::Error::Closed),
+                })),
                 Cmd::Sync { reply } | Cmd::Checkpoint { reply } => {
                     drop(reply.send(Err(evident_core::Error::Closed)))
                 }
@@ -420,12 +488,7 @@ fn resolve_in_batch(
 ) {
     {
         let mut s = state.borrow_mut();
-        match r {
-            Ok(receipt) => s.receipts[i] = Some(receipt),
-            Err(e) => {
-                s.error.get_or_insert(e);
-            }
-        }
+        s.results[i] = Some(r);
         s.left -= 1;
         if s.left > 0 {
             return;
@@ -437,15 +500,28 @@ fn resolve_in_batch(
 fn finish_batch(state: &Rc<RefCell<BatchState>>) {
     let mut s = state.borrow_mut();
     let Some(reply) = s.reply.take() else { return };
-    let result = match s.error.take() {
-        Some(e) => Err(e),
-        None => Ok(s
-            .receipts
-            .iter()
-            .map(|r| r.expect("all resolved"))
-            .collect()),
-    };
-    let _ = reply.send(result);
+    let results = std::mem::take(&mut s.results);
+    match reply {
+        BatchReply::All(tx) => {
+            let _ = tx.send(results.into_iter().flatten().collect());
+        }
+        BatchReply::Prefix(tx) => {
+            let mut out = InOrder {
+                receipts: Vec::new(),
+                error: None,
+            };
+            for r in results.into_iter().flatten() {
+                match r {
+                    Ok(receipt) if out.error.is_none() => out.receipts.push(receipt),
+                    Ok(_) => {} // cannot happen: the core writes nothing after a failure
+                    Err(e) => {
+                        out.error.get_or_insert(e);
+                    }
+                }
+            }
+            let _ = tx.send(out);
+        }
+    }
 }
 
 #[cfg(test)]

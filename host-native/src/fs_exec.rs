@@ -27,6 +27,8 @@ pub struct FsExecutor {
     /// Refuses every operation that changes the directory (read-only commands).
     read_only: bool,
     uses: u64,
+    #[cfg(feature = "fault-hooks")]
+    faults: crate::fault_hooks::Faults,
 }
 
 #[derive(Debug)]
@@ -61,6 +63,8 @@ impl FsExecutor {
             open: HashMap::new(),
             read_only: false,
             uses: 0,
+            #[cfg(feature = "fault-hooks")]
+            faults: crate::fault_hooks::Faults::from_env(),
         }
     }
 
@@ -204,9 +208,19 @@ impl FsExecutor {
             }
             IoOp::Read { file, offset, len } => {
                 let f = &self.file(file, false)?.file;
-                // Never allocate more than the file holds, whatever length is asked for.
+                // Never allocate more than the file holds, whatever length is asked for; and
+                // fallibly: under a tight memory limit (`ulimit -v`) a read that cannot get its
+                // buffer is an error naming its size, not an abort.
                 let left = f.metadata()?.len().saturating_sub(*offset);
-                let mut buf = vec![0u8; (*len as u64).min(left) as usize];
+                let want = (*len as u64).min(left) as usize;
+                let mut buf = Vec::new();
+                buf.try_reserve_exact(want).map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        format!("cannot allocate {want} bytes for the read"),
+                    )
+                })?;
+                buf.resize(want, 0);
                 let mut got = 0;
                 while got < buf.len() {
                     match f.read_at(&mut buf[got..], offset + got as u64) {
@@ -226,6 +240,8 @@ impl FsExecutor {
                 Ok(IoDone::Written(data.len() as u64))
             }
             IoOp::Sync { file, metadata } => {
+                #[cfg(feature = "fault-hooks")]
+                self.faults.before_sync(*metadata)?;
                 let h = self.file(file, !self.read_only)?;
                 if *metadata {
                     h.file.sync_all()?;

@@ -45,13 +45,26 @@ impl LeafThreads {
         std::thread::scope(|s| {
             let mut parts = jobs.chunks(per);
             let mine = parts.next().unwrap_or(&[]);
-            let others: Vec<_> = parts
-                .map(|part| s.spawn(move || part.iter().map(|j| j.compute(data)).collect()))
-                .collect();
             let mut leaves: Vec<PrecomputedLeaf> = mine.iter().map(|j| j.compute(data)).collect();
+            // A thread that cannot be started (a tight `ulimit -u` or `-v`) leaves its part to
+            // this one: hashing ahead only saves time, the verdict does not depend on it.
+            let others: Vec<_> = parts
+                .map(|part| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, move || {
+                            part.iter().map(|j| j.compute(data)).collect::<Vec<_>>()
+                        })
+                        .map_err(|_| part)
+                })
+                .collect();
             for h in others {
-                let part: Vec<PrecomputedLeaf> = h.join().expect("leaf hashing does not panic");
-                leaves.extend(part);
+                match h {
+                    Ok(h) => match h.join() {
+                        Ok(part) => leaves.extend(part),
+                        Err(_) => return Vec::new(), // the scanner hashes them itself
+                    },
+                    Err(part) => leaves.extend(part.iter().map(|j| j.compute(data))),
+                }
             }
             leaves
         })

@@ -18,6 +18,8 @@
 
 mod driver;
 mod error;
+#[cfg(feature = "fault-hooks")]
+mod fault_hooks;
 pub mod fs_exec;
 pub mod jsonl;
 mod leaf_threads;
@@ -37,4 +39,4 @@ pub use evident_core::{
 };
 pub use mirror::Mirror;
 pub use reader::{Reader, Record};
-pub use trail::{lock_dir, Trail, TrailOptions, LOCK_FILE};
+pub use trail::{lock_dir, InOrderAppend, Trail, TrailOptions, LOCK_FILE};

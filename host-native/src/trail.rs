@@ -28,6 +28,16 @@ pub struct TrailOptions {
     pub queue: Option<usize>,
 }
 
+/// What [`Trail::append_in_order`] did.
+#[derive(Debug)]
+pub struct InOrderAppend {
+    /// Receipts of the records acknowledged, the first ones of the batch, in order.
+    pub receipts: Vec<Receipt>,
+    /// Why the rest of the batch (from `receipts.len()` on) was not appended; `None` when every
+    /// record was.
+    pub error: Option<Error>,
+}
+
 struct Inner {
     tx: mpsc::Sender<Cmd>,
     snapshot: Arc<Mutex<Snapshot>>,
@@ -124,6 +134,7 @@ impl Trail {
             health: core.health(),
             head: core.head(),
             written_head: core.written_head(),
+            checkpoint_error: None,
         }));
         let (tx, rx) = mpsc::channel(options.queue.unwrap_or(65_536).max(1));
         let exec = FsExecutor::new(&dir);
@@ -208,6 +219,40 @@ impl Trail {
         self.ask(|reply| Cmd::AppendBatch { payloads, reply }).await
     }
 
+    /// Appends many records in order, each only if every one before it was acknowledged: the
+    /// result holds the receipts of the acknowledged prefix and, if the batch stopped, the error
+    /// that stopped it. Nothing after the first failed record is written, so a producer can
+    /// resend from `receipts.len()` without a hole or a duplicate (what `evident append` does).
+    /// Unlike [`Trail::append_batch`], a failure never leaves later records stored.
+    pub async fn append_in_order(&self, payloads: Vec<Vec<u8>>) -> Result<InOrderAppend> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Cmd::AppendInOrder {
+                payloads,
+                reply: tx,
+            })
+            .await
+            .map_err(|_| Error::Closed)?;
+        let r = rx.await.map_err(|_| Error::Closed)?;
+        Ok(InOrderAppend {
+            receipts: r.receipts,
+            error: r.error.map(Error::from),
+        })
+    }
+
+    /// Why the last write of `head.checkpoint` failed, if it did and none has succeeded since
+    /// (the trail itself is unaffected, but the checkpoint on disk is stale).
+    pub fn checkpoint_error(&self) -> Option<Error> {
+        self.inner
+            .snapshot
+            .lock()
+            .expect("snapshot lock")
+            .checkpoint_error
+            .clone()
+            .map(Error::from)
+    }
+
     /// Makes everything appended so far durable, whatever the policy; returns the durable head.
     pub async fn sync(&self) -> Result<Checkpoint> {
         self.ask(|reply| Cmd::Sync { reply }).await
@@ -243,7 +288,9 @@ impl Trail {
     }
 
     /// Writes and syncs everything accepted, writes the checkpoint, and stops the driver.
-    /// Other clones fail with [`Error::Closed`] afterwards.
+    /// Other clones fail with [`Error::Closed`] afterwards. The trail is closed either way; an
+    /// error says what closing could not do (write `head.checkpoint`, create a segment for the
+    /// appends still queued, re-verify after a failed sync).
     pub async fn close(self) -> Result<Checkpoint> {
         self.ask(|reply| Cmd::Close { reply }).await
     }

@@ -681,7 +681,7 @@ fn append_prints_seqs_in_input_order_and_stores_lines_in_order() {
 }
 
 #[test]
-fn append_reports_malformed_json_lines_and_keeps_the_good_ones() {
+fn append_stops_at_a_malformed_json_line_or_skips_it() {
     let (_tmp, dir) = temp_trail();
     let event = AuditEvent {
         agent_id: "agent-7".into(),
@@ -703,13 +703,29 @@ fn append_reports_malformed_json_lines_and_keeps_the_good_ones() {
     // The same event with extra spaces: stored in canonical form.
     let spaced = canonical.replace(',', " , ");
     let input = format!("{{\"a\": 1}}\nnot json at all\n{spaced}\n[1, 2]\n{{\"open\": \n");
+    // By default the stream stops at the first line that is not JSON: nothing after it.
     let out = evident(&["append", s(&dir)], Some(input.as_bytes()));
     assert_eq!(code(&out), 1, "{}", describe(&out));
     let err = stderr(&out);
-    assert!(err.contains("stdin line 2"), "{err}");
-    assert!(err.contains("stdin line 5"), "{err}");
-    assert!(!err.contains("stdin line 1:"), "{err}");
-    assert!(!err.contains("stdin line 3"), "{err}");
+    assert!(err.contains("stopped at input line 2"), "{err}");
+    assert!(!err.contains("line 5"), "{err}");
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), ["1"]);
+    assert_eq!(read_all(&dir).len(), 1);
+    // With `--on-bad-line skip` the good lines are kept and the skipped ones reported.
+    let (_tmp2, dir) = temp_trail();
+    let out = evident(
+        &["append", s(&dir), "--on-bad-line", "skip"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("input line 2 skipped"), "{err}");
+    assert!(err.contains("input line 5 skipped"), "{err}");
+    assert!(
+        err.contains("2 input line(s) skipped (--on-bad-line skip): 2, 5"),
+        "{err}"
+    );
+    assert!(!err.contains("line 3"), "{err}");
     assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), ["1", "2", "3"]);
     let payloads: Vec<String> = read_all(&dir)
         .into_iter()
@@ -720,14 +736,29 @@ fn append_reports_malformed_json_lines_and_keeps_the_good_ones() {
 }
 
 #[test]
-fn append_refuses_an_oversized_line_alone() {
+fn append_stops_at_an_oversized_line_or_skips_it() {
     let (_tmp, dir) = temp_trail();
     let big = "x".repeat((1 << 20) + 1);
     let input = format!("first\n{big}\nthird\n");
     let out = evident(&["append", s(&dir), "--raw"], Some(input.as_bytes()));
     assert_eq!(code(&out), 1, "{}", describe(&out));
-    assert!(stderr(&out).contains("stdin line 2"), "{}", describe(&out));
-    assert!(stderr(&out).contains("exceeds"), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("stopped at input line 2"), "{err}");
+    assert!(err.contains("payload limit of 1048576 bytes"), "{err}");
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), ["1"]);
+    let payloads: Vec<Vec<u8>> = read_all(&dir).into_iter().map(|r| r.payload).collect();
+    assert_eq!(
+        payloads,
+        [b"first".to_vec()],
+        "nothing after the oversized line"
+    );
+    // Skipped on request: only that line is left out.
+    let (_tmp2, dir) = temp_trail();
+    let out = evident(
+        &["append", s(&dir), "--raw", "--on-bad-line", "skip"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(code(&out), 0, "{}", describe(&out));
     assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), ["1", "2"]);
     let payloads: Vec<Vec<u8>> = read_all(&dir).into_iter().map(|r| r.payload).collect();
     assert_eq!(payloads, [b"first".to_vec(), b"third".to_vec()]);

@@ -33,7 +33,9 @@ impl Trail {
     pub(super) fn schedule(&mut self) -> Option<(IoOp, Purpose)> {
         if self.health.is_failed() || self.resync_needed {
             if !self.queue.is_empty() || !self.sync_waiters.is_empty() || self.closing {
-                if self.fatal.is_some() {
+                if self.fatal.is_some() || self.backing_off() || self.close_gave_up {
+                    // Nothing is tried before the backoff has passed: fail what waits (the
+                    // caller decides whether to try again) instead of spinning.
                     self.fail_all_waiting();
                     return self.maybe_finish_close();
                 }
@@ -43,7 +45,24 @@ impl Trail {
             return None;
         }
         if self.active.is_none() {
+            if self.closing
+                && self.queue.is_empty()
+                && (!self.segments.is_empty() || self.close_gave_up)
+            {
+                // Nothing left to write: closing needs no new segment.
+                return self.maybe_finish_close();
+            }
             if !self.queue.is_empty() || self.closing {
+                if self.backing_off() || self.close_gave_up {
+                    self.fail_all_waiting();
+                    if self.closing {
+                        self.close_gave_up = true;
+                        if self.close_failure.is_none() {
+                            self.close_failure = Some(self.waiting_error());
+                        }
+                    }
+                    return self.maybe_finish_close();
+                }
                 self.start_create_segment();
                 return self.next_action();
             }
@@ -130,7 +149,9 @@ impl Trail {
             if !fits_segment || !fits_batch {
                 break;
             }
-            let Pending { token, ts, payload } = self.queue.pop_front().expect("front exists");
+            let Pending {
+                token, ts, payload, ..
+            } = self.queue.pop_front().expect("front exists");
             let ts = ts.max(self.last_ts);
             let seq = self.next_seq;
             let hash = hash::chain(&self.head, &hash::leaf(KIND_ENTRY, seq, ts, &payload));
@@ -187,9 +208,11 @@ impl Trail {
             };
             let t = self.health.write_failed(err.to_string());
             self.emit_health(t, &err.to_string());
+            let last = batch.entries.last().map(|w| w.token);
             for w in batch.entries {
                 self.resolve_failed(w.token, err.clone());
             }
+            self.fail_dependents(last, &err);
             self.start_cut_after_write_failure(batch.start);
             return;
         }
@@ -265,9 +288,12 @@ impl Trail {
                 };
                 let t = self.health.sync_failed(err.to_string());
                 self.emit_health(t, &err.to_string());
-                for w in std::mem::take(&mut self.unsynced) {
+                let unsynced = std::mem::take(&mut self.unsynced);
+                let last = unsynced.last().map(|w| w.token);
+                for w in unsynced {
                     self.resolve_failed(w.token, err.clone());
                 }
+                self.fail_dependents(last, &err);
                 self.resync_needed = true;
             }
         }
@@ -278,22 +304,64 @@ impl Trail {
         self.events.push_back(Event::AppendFailed { token, error });
     }
 
-    /// Fails every queued append and sync request (after a maintenance job failed, so that a
-    /// persistent failure does not spin: the next append tries again).
-    pub(super) fn fail_all_waiting(&mut self) {
-        let error = match &self.fatal {
+    /// Whether a failed segment creation or re-verification is waiting out its backoff.
+    pub(super) fn backing_off(&self) -> bool {
+        self.retry_at.is_some_and(|t| self.now < t)
+    }
+
+    /// Records one more failure of a job that is retried with backoff.
+    pub(super) fn back_off(&mut self) {
+        self.retry_failures = self.retry_failures.saturating_add(1);
+        let shift = (self.retry_failures - 1).min(20);
+        let wait = (super::MIN_RETRY_BACKOFF_NS << shift).min(super::MAX_RETRY_BACKOFF_NS);
+        self.retry_at = Some(self.now.saturating_add(wait));
+    }
+
+    /// A job that was retried with backoff succeeded.
+    pub(super) fn backoff_over(&mut self) {
+        self.retry_failures = 0;
+        self.retry_at = None;
+    }
+
+    /// Fails the queued appends that depend (through `after`, transitively) on `failed`, the
+    /// last of a run of appends that just failed: in-order streams stop at their first failure.
+    fn fail_dependents(&mut self, failed: Option<u64>, error: &Error) {
+        let Some(mut last) = failed else { return };
+        while self.queue.front().is_some_and(|p| p.after == Some(last)) {
+            let p = self.queue.pop_front().expect("front exists");
+            last = p.token;
+            self.resolve_failed(p.token, error.clone());
+        }
+    }
+
+    /// The error given to appends failed without an attempt of their own.
+    pub(super) fn waiting_error(&self) -> Error {
+        match &self.fatal {
             Some(reason) => Error::Failed {
                 reason: reason.clone(),
             },
-            None => Error::Failed {
-                reason: self
+            None => {
+                let last = self
                     .health
                     .health
                     .last_error
                     .clone()
-                    .unwrap_or_else(|| "IO failure".into()),
-            },
-        };
+                    .unwrap_or_else(|| "IO failure".into());
+                Error::Failed {
+                    reason: if self.backing_off() {
+                        format!("{last} (not retried yet: backing off)")
+                    } else {
+                        last
+                    },
+                }
+            }
+        }
+    }
+
+    /// Fails every queued append and sync request (after a maintenance job failed, so that a
+    /// persistent failure does not spin: the next append tries again).
+    pub(super) fn fail_all_waiting(&mut self) {
+        let error = self.waiting_error();
         for p in std::mem::take(&mut self.queue) {
             self.resolve_failed(p.token, error.clone());
         }

@@ -96,6 +96,7 @@ impl Trail {
                 self.pending_segno = segno + 1;
             }
             After::SegmentReady(active) => {
+                self.backoff_over();
                 self.segments.push((active.first_seq, active.name.clone()));
                 let created = active.name.clone();
                 let first_seq = active.first_seq;
@@ -144,6 +145,7 @@ impl Trail {
                 self.health.health.fsyncs += 1;
                 self.resync_needed = false;
                 self.sync_deadline = None;
+                self.backoff_over();
                 let t = self.health.resynced();
                 self.emit_health(t, "durable data re-read, re-verified and synced again");
             }
@@ -170,11 +172,19 @@ impl Trail {
             Some(Job::Rotate { .. }) | Some(Job::CreateSegment) if self.active.is_none() => {
                 // The old segment is sealed; the new one could not be created. Retry on the next
                 // append; fail the waiting ones so a persistent failure does not spin.
-                let t = self
-                    .health
-                    .write_failed(format!("creating a segment failed: {error}"));
-                self.emit_health(t, &format!("creating a segment failed: {error}"));
-                self.fail_all_waiting();
+                let what = format!("creating segment {} failed: {error}", self.pending_name());
+                let t = self.health.write_failed(what.clone());
+                self.emit_health(t, &what);
+                if self.closing {
+                    self.close_gave_up = true;
+                    self.close_failure.get_or_insert(Error::Io {
+                        op: "create segment",
+                        location: Location::file(self.pending_name()),
+                        error,
+                    });
+                }
+                self.fail_all_waiting(); // with this attempt's error
+                self.back_off();
             }
             Some(Job::Rotate { .. }) | Some(Job::CutTail) => {
                 // The file may hold bytes past what the trail believes written: latch failed and
@@ -188,17 +198,26 @@ impl Trail {
                     .health
                     .write_failed(format!("checkpoint write failed: {error}"));
                 self.emit_health(t, "checkpoint write failed");
-                self.events.push_back(Event::CheckpointFailed(Error::Io {
+                let failure = Error::Io {
                     op: "write checkpoint",
                     location: Location::file(naming::HEAD_CHECKPOINT),
                     error,
-                }));
+                };
+                if self.closing {
+                    self.close_failure.get_or_insert(failure.clone());
+                }
+                self.events.push_back(Event::CheckpointFailed(failure));
                 self.close_checkpointed |= self.closing;
             }
             Some(Job::Resync(_)) => {
                 self.health
                     .resync_failed(format!("re-verification failed: {error}"));
-                self.fail_all_waiting();
+                if self.closing {
+                    self.close_gave_up = true;
+                    self.close_failure.get_or_insert(err.clone());
+                }
+                self.fail_all_waiting(); // with this attempt's error
+                self.back_off();
             }
             Some(Job::Close) | None => {
                 let _ = after;
@@ -208,9 +227,19 @@ impl Trail {
             Some(Job::CreateSegment) => {
                 let t = self.health.write_failed(err.to_string());
                 self.emit_health(t, &err.to_string());
-                self.fail_all_waiting();
+                if self.closing {
+                    self.close_gave_up = true;
+                    self.close_failure.get_or_insert(err.clone());
+                }
+                self.fail_all_waiting(); // with this attempt's error
+                self.back_off();
             }
         }
+    }
+
+    /// The name of the segment the next creation makes.
+    fn pending_name(&self) -> String {
+        naming::segment_name(self.next_seq)
     }
 
     /// Cuts what a failed write may have left after the last good record.
@@ -492,7 +521,11 @@ impl Trail {
         if !self.closing || !self.queue.is_empty() {
             return None;
         }
-        if !self.close_checkpointed && self.fatal.is_none() {
+        if self.health.is_failed() && self.close_failure.is_none() {
+            // What was believed durable could not be re-verified: no checkpoint vouches for it.
+            self.close_failure = Some(self.waiting_error());
+        }
+        if !self.close_checkpointed && self.fatal.is_none() && !self.health.is_failed() {
             self.close_checkpointed = true;
             self.start_checkpoint();
             return self.next_action();

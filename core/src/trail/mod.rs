@@ -254,6 +254,8 @@ pub(crate) struct Pending {
     pub token: u64,
     pub ts: u64,
     pub payload: Vec<u8>,
+    /// The append this one depends on: if that one fails, this one fails without being written.
+    pub after: Option<u64>,
 }
 
 /// A record written (and possibly synced) but not yet acknowledged or failed.
@@ -322,7 +324,23 @@ pub struct Trail {
     /// Segment number the next created segment gets (after a seal).
     pending_segno: u64,
     close_checkpointed: bool,
+    /// Earliest time (timer clock) at which a failed segment creation or re-verification is
+    /// tried again: a persistent failure is retried with backoff, never in a tight loop.
+    retry_at: Option<u64>,
+    /// Consecutive failures of that kind, for the backoff.
+    retry_failures: u32,
+    /// What went wrong while closing (a job that failed then is not retried: close ends).
+    close_failure: Option<Error>,
+    /// Set when a segment creation or re-verification failed while closing: close then ends
+    /// without trying again.
+    close_gave_up: bool,
 }
+
+/// First backoff after a failed segment creation or re-verification (10 ms), doubled per
+/// consecutive failure up to [`MAX_RETRY_BACKOFF_NS`].
+pub const MIN_RETRY_BACKOFF_NS: u64 = 10_000_000;
+/// Longest backoff between two attempts of a failed maintenance job (1 s).
+pub const MAX_RETRY_BACKOFF_NS: u64 = 1_000_000_000;
 
 impl Trail {
     /// Starts opening the trail in the host's directory. `new_log_id` (random, from the host) is
@@ -367,6 +385,10 @@ impl Trail {
             fatal: None,
             pending_segno: 0,
             close_checkpointed: false,
+            retry_at: None,
+            retry_failures: 0,
+            close_failure: None,
+            close_gave_up: false,
         }
     }
 
@@ -375,6 +397,20 @@ impl Trail {
     /// Fails at once (and emits nothing) when the payload is too large or the trail is
     /// closing, closed or failed to open.
     pub fn handle_append(&mut self, token: u64, payload: Vec<u8>, ts: u64) -> Result<(), Error> {
+        self.handle_append_after(token, payload, ts, None)
+    }
+
+    /// [`Trail::handle_append`] for an append that must not be written if the earlier append
+    /// `after` (the token queued just before it) fails: it then fails too, with the same error,
+    /// so that a stream of appends is stored in order without a hole or stops at its first
+    /// failure. An `after` that is no longer waiting (already acknowledged) has no effect.
+    pub fn handle_append_after(
+        &mut self,
+        token: u64,
+        payload: Vec<u8>,
+        ts: u64,
+        after: Option<u64>,
+    ) -> Result<(), Error> {
         if payload.len() > self.opts.max_payload as usize {
             return Err(Error::TooLarge {
                 len: payload.len(),
@@ -393,7 +429,12 @@ impl Trail {
             });
         }
         self.appends_received += 1;
-        self.queue.push_back(Pending { token, ts, payload });
+        self.queue.push_back(Pending {
+            token,
+            ts,
+            payload,
+            after,
+        });
         Ok(())
     }
 
@@ -424,7 +465,17 @@ impl Trail {
 
     /// When the host should call [`Trail::handle_timeout`] next, if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.sync_deadline
+        match (self.sync_deadline, self.retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Why closing could not finish everything it should (a segment that could not be created
+    /// for the appends still queued, a failed re-verification, a failed `head.checkpoint`
+    /// write), once [`Event::Closed`] has been emitted. `None` after a clean close.
+    pub fn close_error(&self) -> Option<&Error> {
+        self.close_failure.as_ref()
     }
 
     /// The next event, if any.

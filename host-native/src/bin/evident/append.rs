@@ -1,38 +1,120 @@
 //! `evident append DIR`: one record per stdin line, in input order, group-committed; each
 //! acknowledged seq is printed (and flushed) only once the fsync covering it has succeeded.
+//!
+//! In order or stop: a line is appended only after every line before it was, so seq N+k always
+//! holds the k-th line after the one seq N holds. A failed append is retried, same lines in the
+//! same order, with backoff for up to `--retry-for`; then the command stops and names the first
+//! input line that was not appended (nothing after it was).
 
+use crate::append_input::{read_lines, BadLine, Input};
 use crate::{Outcome, WriteOpts};
-use evident_native::{AuditEvent, Error, TailReport, Trail, TrailOptions};
+use evident_native::{Error, Receipt, TailReport, Trail, TrailOptions};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
-use tokio::io::AsyncBufReadExt;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Most lines handed to the trail at once.
 const MAX_BATCH: usize = 8192;
+/// First pause before retrying a failed append; doubled per failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest pause between two attempts (longer than the trail's own backoff of 1 s, so every
+/// retry reaches the disk).
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The trail directory (created if missing).
     dir: PathBuf,
-    /// Store each line as it is (bytes without the newline) instead of parsing it as JSON.
+    /// Store each line's bytes as they are (without the `\n`; a `\r` before it is kept, and the
+    /// bytes need not be UTF-8) instead of parsing it as JSON.
     #[arg(long)]
     raw: bool,
-    /// Print `{"seq":…,"hash":…}` per record instead of the bare seq.
+    /// Print `{"line":…,"seq":…,"ts":…,"hash":…}` per record instead of the bare seq.
     #[arg(long)]
     json: bool,
+    /// A line that cannot be stored as given (not JSON, not UTF-8, over the payload limit):
+    /// `stop` the stream at it, `skip` it (counted and reported at exit), or store it `raw`.
+    #[arg(long, value_enum, default_value_t = BadLine::Stop)]
+    on_bad_line: BadLine,
+    /// How long to keep retrying a failed append (disk full, failed fsync...) before stopping:
+    /// `30s`, `500ms`, `5m`, `0` (no retry).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    retry_for: Duration,
     #[command(flatten)]
     write: WriteOpts,
 }
 
-/// The payload for one JSON line: an audit event in its canonical form, or any other JSON value
-/// compacted.
-fn json_payload(line: &str) -> Result<Vec<u8>, String> {
-    let v: serde_json::Value = serde_json::from_str(line)
-        .map_err(|e| format!("not JSON ({e}); use --raw for plain lines"))?;
-    match serde_json::from_value::<AuditEvent>(v.clone()) {
-        Ok(ev) => Ok(ev.to_json()),
-        Err(_) => Ok(serde_json::to_vec(&v).expect("a Value serializes")),
+/// Parses `N`, `Nms`, `Ns`, `Nm` or `Nh` (a bare number is seconds).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a duration such as 30s, 500ms, 5m"))?;
+    let ms = match unit {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => None,
+    };
+    ms.map(Duration::from_millis)
+        .ok_or_else(|| format!("`{s}`: expected a duration such as 30s, 500ms, 5m"))
+}
+
+/// Prints acknowledgements; after stdout fails, counts what it could not print.
+struct Acks {
+    json: bool,
+    /// The first line whose acknowledgement could not be printed, and why.
+    broken: Option<(u64, std::io::Error)>,
+    printed: u64,
+}
+
+impl Acks {
+    fn print(&mut self, line: u64, r: &Receipt) {
+        if self.broken.is_some() {
+            return;
+        }
+        let text = if self.json {
+            format!(
+                "{{\"line\":{line},\"seq\":{},\"ts\":{},\"hash\":\"{}\"}}",
+                r.seq, r.ts, r.hash
+            )
+        } else {
+            r.seq.to_string()
+        };
+        let mut out = std::io::stdout().lock();
+        match writeln!(out, "{text}").and_then(|_| out.flush()) {
+            Ok(()) => self.printed += 1,
+            Err(e) => self.broken = Some((line, e)),
+        }
+    }
+}
+
+/// What was appended, for the report at exit.
+#[derive(Default)]
+struct Done {
+    records: u64,
+    first: Option<(u64, u64)>,
+    last: Option<(u64, u64)>,
+}
+
+impl Done {
+    fn add(&mut self, line: u64, seq: u64) {
+        self.records += 1;
+        self.first.get_or_insert((line, seq));
+        self.last = Some((line, seq));
+    }
+
+    fn describe(&self) -> String {
+        match (self.first, self.last) {
+            (Some((l1, s1)), Some((l2, s2))) => format!(
+                "{} record(s) appended durably: input lines {l1}..={l2} as seqs {s1}..={s2}",
+                self.records
+            ),
+            _ => "no record appended".to_string(),
+        }
     }
 }
 
@@ -57,100 +139,151 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
     {
         eprintln!("evident: recovery cut a torn tail of {bytes} bytes at {file} offset {offset} (seq {first_lost_seq} was never acknowledged)");
     }
-    // Records keep the order of the input lines. A reader task parses the lines; this task hands
-    // whatever has arrived to the trail as one batch (contiguous seqs, in order), waits for the
-    // fsync that covers it, prints the seqs, and repeats. One batch in flight is group commit:
-    // the next batch gathers while the previous one is synced. (A task per line would let the
-    // runtime reorder the appends.)
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(2 * MAX_BATCH);
-    let raw = a.raw;
-    let reader = tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        let mut line_no = 0u64;
-        let mut bad = 0u64;
-        loop {
-            let line = match lines.next_line().await {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    eprintln!("evident: reading stdin after line {line_no}: {e}");
-                    bad += 1;
-                    break;
-                }
-            };
-            line_no += 1;
-            let payload = if raw {
-                line.into_bytes()
+    // A thread reads and checks the lines (bounded, in order); this task hands whatever has
+    // arrived to the trail as one in-order batch, waits for the fsync that covers it, prints the
+    // seqs, and repeats. One batch in flight is group commit: the next gathers meanwhile.
+    let (tx, mut rx) = mpsc::channel::<Input>(2 * MAX_BATCH);
+    let (raw, bad) = (a.raw, a.on_bad_line);
+    std::thread::Builder::new()
+        .name("evident-stdin".into())
+        .spawn(move || read_lines(std::io::stdin().lock(), raw, bad, max_payload, tx))
+        .map_err(|error| Error::Io {
+            path: "stdin".into(),
+            error: std::io::Error::other(format!("cannot start the reading thread: {error}")),
+        })?;
+
+    let mut acks = Acks {
+        json: a.json,
+        broken: None,
+        printed: 0,
+    };
+    let mut done = Done::default();
+    let mut skipped: Vec<u64> = Vec::new();
+    let mut pending: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+    // Why the stream ended: `None` at the end of input.
+    let mut stopped: Option<(u64, String)> = None;
+    let mut input_done = false;
+    let mut streak: Option<(Instant, Duration)> = None;
+    let mut reported_checkpoint: Option<String> = None;
+    loop {
+        // Gather: wait for one item when nothing is pending, then take what has arrived.
+        while !input_done && pending.len() < MAX_BATCH {
+            let item = if pending.is_empty() {
+                rx.recv().await
             } else {
-                match json_payload(&line) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        eprintln!("evident: stdin line {line_no}: {e}");
-                        bad += 1;
-                        continue;
-                    }
+                match rx.try_recv() {
+                    Ok(item) => Some(item),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
                 }
             };
-            if payload.len() > max_payload {
-                // Refused here, so that a batch fails only when the trail does.
-                eprintln!(
-                    "evident: stdin line {line_no}: payload of {} bytes exceeds the maximum of {max_payload}",
-                    payload.len()
-                );
-                bad += 1;
-                continue;
-            }
-            if tx.send(payload).await.is_err() {
-                break;
-            }
-        }
-        bad
-    });
-    let json = a.json;
-    let mut failures = 0u64;
-    let mut batch = Vec::new();
-    while let Some(payload) = rx.recv().await {
-        batch.push(payload);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
-        let n = batch.len() as u64;
-        match trail.append_batch(std::mem::take(&mut batch)).await {
-            Ok(receipts) => {
-                let mut out = std::io::stdout().lock();
-                for r in receipts {
-                    let line = if json {
-                        format!(
-                            "{{\"seq\":{},\"ts\":{},\"hash\":\"{}\"}}",
-                            r.seq, r.ts, r.hash
-                        )
-                    } else {
-                        r.seq.to_string()
-                    };
-                    if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
-                        failures += 1;
-                    }
+            match item {
+                Some(Input::Line(line, payload)) => pending.push_back((line, payload)),
+                Some(Input::Skipped(line, why)) => {
+                    eprintln!("evident: input line {line} skipped: {why}");
+                    skipped.push(line);
                 }
-            }
-            Err(e) => {
-                // Some of them may have been acknowledged; none is printed as durable.
-                eprintln!("evident: append of {n} line(s) failed: {e}");
-                failures += n;
+                Some(Input::Stop(line, why)) => {
+                    stopped = Some((line, why));
+                    input_done = true;
+                }
+                Some(Input::End) | None => input_done = true,
             }
         }
+        if pending.is_empty() {
+            break;
+        }
+        let payloads: Vec<Vec<u8>> = pending.iter().map(|(_, p)| p.clone()).collect();
+        let result = trail.append_in_order(payloads).await?;
+        // A `head.checkpoint` rewrite (after a rotation) that failed: the records are fine,
+        // the checkpoint on disk is stale. Said once per distinct failure.
+        if let Some(e) = trail.checkpoint_error() {
+            let text = e.to_string();
+            if reported_checkpoint.as_deref() != Some(text.as_str()) {
+                eprintln!(
+                    "evident: head.checkpoint not updated: {text} (trail {})",
+                    trail.health().state.as_str()
+                );
+                reported_checkpoint = Some(text);
+            }
+        }
+        for receipt in &result.receipts {
+            let (line, _) = pending.pop_front().expect("one pending line per receipt");
+            done.add(line, receipt.seq);
+            acks.print(line, receipt);
+        }
+        let Some(error) = result.error else {
+            streak = None;
+            continue;
+        };
+        let line = pending.front().map_or(0, |(l, _)| *l);
+        let h = trail.health();
+        eprintln!(
+            "evident: input line {line} not appended: {error} (trail {}, {} consecutive failure(s))",
+            h.state.as_str(),
+            h.consecutive_failures
+        );
+        let (since, backoff) = *streak.get_or_insert((Instant::now(), FIRST_BACKOFF));
+        let left = a.retry_for.saturating_sub(since.elapsed());
+        if left.is_zero() || matches!(error, Error::Closed) {
+            // Everything from this line on is not appended; lines read after it are dropped.
+            let why = format!("{error} (retried for {:.1?})", since.elapsed());
+            stopped = Some((line, why));
+            pending.clear();
+            break;
+        }
+        let wait = backoff.min(left);
+        eprintln!(
+            "evident: retrying from input line {line} in {wait:.1?} ({left:.1?} of --retry-for left)"
+        );
+        tokio::time::sleep(wait).await;
+        streak = Some((since, (backoff * 2).min(MAX_BACKOFF)));
     }
-    let bad = reader.await.unwrap_or(1);
-    trail.close().await?;
-    if bad + failures > 0 {
-        return Err(Error::Io {
-            path: a.dir,
-            error: std::io::Error::other(format!(
-                "{bad} bad input line(s), {failures} failed append(s)"
-            )),
-        });
+    drop(rx); // the reading thread stops at its next line
+    let closed = trail.close().await;
+    report(&a.dir, &done, &acks, &skipped, stopped, closed)
+}
+
+/// Says what was made durable and what was not, and picks the outcome.
+fn report(
+    dir: &std::path::Path,
+    done: &Done,
+    acks: &Acks,
+    skipped: &[u64],
+    stopped: Option<(u64, String)>,
+    closed: Result<evident_native::Checkpoint, Error>,
+) -> Result<Outcome, Error> {
+    let mut problems = Vec::new();
+    if !skipped.is_empty() {
+        let shown: Vec<String> = skipped.iter().take(20).map(u64::to_string).collect();
+        let more = if skipped.len() > 20 { ", ..." } else { "" };
+        eprintln!(
+            "evident: {} input line(s) skipped (--on-bad-line skip): {}{more}",
+            skipped.len(),
+            shown.join(", ")
+        );
     }
-    Ok(Outcome::Ok)
+    if let Some((line, why)) = &stopped {
+        problems.push(format!(
+            "stopped at input line {line}, which was not appended ({why}); nothing after it was appended; {}",
+            done.describe()
+        ));
+    }
+    if let Some((line, e)) = &acks.broken {
+        problems.push(format!(
+            "acknowledgements from input line {line} on could not be printed (stdout: {e}); {} (printed: {}): do not resend them",
+            done.describe(),
+            acks.printed
+        ));
+    }
+    if let Err(e) = closed {
+        problems.push(format!("closing the trail: {e}"));
+    }
+    if problems.is_empty() {
+        return Ok(Outcome::Ok);
+    }
+    Err(Error::Io {
+        path: dir.to_path_buf(),
+        error: std::io::Error::other(problems.join("; ")),
+    })
 }

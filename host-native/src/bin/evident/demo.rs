@@ -12,9 +12,9 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where to write the trail (created; appended to if it exists).
-    #[arg(default_value = "evident-demo")]
-    dir: PathBuf,
+    /// Where to write the trail (created; appended to if it exists). Without it, a fresh
+    /// directory under the system's temporary directory, printed at the start.
+    dir: Option<PathBuf>,
     /// Concurrent simulated agents.
     #[arg(long, default_value_t = 64)]
     agents: u64,
@@ -133,9 +133,39 @@ fn blake3_hex(n: u64) -> String {
     evident_core::hash::leaf(0, n, 0, b"result").to_hex()
 }
 
+/// A new, empty directory under the system's temporary directory for a demo trail (never the
+/// current directory, which is often a repository).
+fn fresh_demo_dir() -> Result<PathBuf, Error> {
+    let base = std::env::temp_dir();
+    let stamp = evident_native::now_ns();
+    for attempt in 0..100u32 {
+        let dir = base.join(format!(
+            "evident-demo-{}-{stamp}-{attempt}",
+            std::process::id()
+        ));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(Error::Io { path: dir, error }),
+        }
+    }
+    Err(Error::Io {
+        path: base,
+        error: std::io::Error::other("no fresh name for a demo directory after 100 tries"),
+    })
+}
+
 pub async fn run(a: Args) -> Result<Outcome, Error> {
+    let dir = match &a.dir {
+        Some(d) => d.clone(),
+        None => {
+            let d = fresh_demo_dir()?;
+            eprintln!("evident: writing the demo trail to {}", d.display());
+            d
+        }
+    };
     let trail = Trail::open(
-        &a.dir,
+        &dir,
         TrailOptions {
             core: a.write.core(),
             ..Default::default()
@@ -181,7 +211,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
     let mut appended = 0;
     for t in tasks {
         appended += t.await.map_err(|e| Error::Io {
-            path: a.dir.clone(),
+            path: dir.clone(),
             error: std::io::Error::other(e),
         })??;
     }
@@ -190,12 +220,12 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
     let health = trail.health();
     let head = trail.close().await?;
     let verify_started = Instant::now();
-    let report = verify_dir(&a.dir, vec![head], |_, _| {}).map_err(Error::Trail)?;
+    let report = verify_dir(&dir, vec![head], |_, _| {}).map_err(Error::Trail)?;
     let verify_elapsed = verify_started.elapsed();
     let rate = appended as f64 / elapsed.as_secs_f64();
     if a.json {
         print_json(&json!({
-            "dir": a.dir,
+            "dir": dir,
             "appended": appended,
             "seconds": elapsed.as_secs_f64(),
             "appends_per_second": rate,
@@ -211,7 +241,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
         println!(
             "{} agents appended {appended} events to {} in {:.2?}",
             a.agents,
-            a.dir.display(),
+            dir.display(),
             elapsed
         );
         println!(

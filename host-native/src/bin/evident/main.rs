@@ -6,6 +6,7 @@
 //! acknowledged).
 
 mod append;
+mod append_input;
 mod demo;
 mod fix;
 mod query;
@@ -124,10 +125,19 @@ fn main() -> ExitCode {
         default_hook(info);
     }));
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // One thread runs every command: the trail's own IO happens on its driver thread, and no
+    // command needs a pool of workers. Under a tight thread or memory limit (`ulimit -u`,
+    // `ulimit -v`) a thread that cannot be started is an error with its reason, never a panic.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("tokio runtime");
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("evident: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let result = rt.block_on(async move {
         match cli.command {
             Command::Demo(a) => demo::run(a).await,
