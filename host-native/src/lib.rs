@@ -21,6 +21,7 @@ mod error;
 pub mod fs_exec;
 pub mod jsonl;
 mod leaf_threads;
+pub mod lease;
 mod mirror;
 pub mod query;
 pub mod reader;
@@ -36,4 +37,5 @@ pub use evident_core::{
 };
 pub use mirror::Mirror;
 pub use reader::{Reader, Record};
+pub use lease::NativeLease;
 pub use trail::{lock_dir, Trail, TrailOptions, LOCK_FILE};

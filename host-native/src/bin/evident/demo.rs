@@ -138,6 +138,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
         &a.dir,
         TrailOptions {
             core: a.write.core(),
+            lease: a.write.lease(),
             ..Default::default()
         },
     )
