@@ -62,6 +62,8 @@ pub(crate) struct Snapshot {
     pub health: Health,
     pub head: Checkpoint,
     pub written_head: Checkpoint,
+    /// Why the driver stopped after losing the writer lease (later requests fail with it).
+    pub lost: Option<String>,
 }
 
 struct BatchState {
@@ -387,10 +389,9 @@ impl Driver {
 
     fn fail_everything(&mut self) {
         // After a lost lease every request fails with the reason; otherwise with `Closed`.
-        let lost = self
-            .exec
-            .lease_lost()
-            .map(|why| evident_core::Error::Failed { reason: why });
+        let why = self.exec.lease_lost();
+        self.shared.lock().expect("snapshot lock").lost = why.clone();
+        let lost = why.map(|why| evident_core::Error::Failed { reason: why });
         let err = || lost.clone().unwrap_or(evident_core::Error::Closed);
         for (w, _) in self.appends.drain() {
             resolve(w, Err(err()));

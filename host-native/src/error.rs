@@ -51,7 +51,7 @@ impl std::fmt::Display for Error {
             Error::Locked { dir, holder } => {
                 write!(
                     f,
-                    "{} is locked: another writer has it open ({holder})",
+                    "{} is locked: already open by another writer ({holder})",
                     dir.display()
                 )
             }

@@ -110,6 +110,7 @@ impl Trail {
             health: core.health(),
             head: core.head(),
             written_head: core.written_head(),
+            lost: None,
         }));
         let (tx, rx) = mpsc::channel(options.queue.unwrap_or(65_536).max(1));
         // The driver holds the lease (in its executor) until it has stopped touching the files,
@@ -152,12 +153,19 @@ impl Trail {
         make: impl FnOnce(oneshot::Sender<std::result::Result<T, evident_core::Error>>) -> Cmd,
     ) -> Result<T> {
         let (tx, rx) = oneshot::channel();
+        // A driver that stopped because another writer took the trail says so, not "closed".
+        let stopped = || {
+            match self.inner.snapshot.lock().expect("snapshot lock").lost.clone() {
+                Some(reason) => Error::Trail(evident_core::Error::Failed { reason }),
+                None => Error::Closed,
+            }
+        };
         self.inner
             .tx
             .send(make(tx))
             .await
-            .map_err(|_| Error::Closed)?;
-        Ok(rx.await.map_err(|_| Error::Closed)??)
+            .map_err(|_| stopped())?;
+        Ok(rx.await.map_err(|_| stopped())??)
     }
 
     /// Appends one record, timestamped now; returns its receipt once it is acknowledged under

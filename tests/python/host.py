@@ -138,6 +138,8 @@ def options(**kw):
         max_payload=None,
         preallocate=None,
         log_id=LOG_ID,
+        lease_ms=None,
+        holder=None,
     )
     base.update(kw)
     return record(**base)
