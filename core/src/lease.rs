@@ -59,7 +59,13 @@ impl std::fmt::Display for Holder {
 pub fn clean_label(label: &str) -> Option<String> {
     let cleaned: String = label
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(MAX_LABEL)
         .collect();
     let cleaned = cleaned.trim();
@@ -389,7 +395,11 @@ mod tests {
                 ..l.clone()
             };
             let released = Lease { expires: 0, ..l };
-            assert_eq!(renewed.encode().len(), bytes.len(), "renewal rewrites in place");
+            assert_eq!(
+                renewed.encode().len(),
+                bytes.len(),
+                "renewal rewrites in place"
+            );
             assert_eq!(released.encode().len(), bytes.len());
             assert!(released.is_released());
         }
@@ -413,8 +423,14 @@ mod tests {
             (good.replace("token ab", "token AB").into_bytes(), "token"),
             (good.replace("pid=7", "pid=x").into_bytes(), "pid"),
             (good.replace("pid=7", "pid=+7").into_bytes(), "pid"),
-            (good.replace("native pid=7", "martian").into_bytes(), "neither"),
-            (good.replace("expires 0", "expires ").into_bytes(), "expires"),
+            (
+                good.replace("native pid=7", "martian").into_bytes(),
+                "neither",
+            ),
+            (
+                good.replace("expires 0", "expires ").into_bytes(),
+                "expires",
+            ),
             (format!("{good}extra\n").into_bytes(), "6 lines"),
         ];
         for (bytes, want) in cases {
@@ -451,7 +467,13 @@ mod tests {
             Decision::TakeOver { .. }
         ));
         assert!(matches!(
-            decide(&bytes(lease(Holder::Native { pid: 1 }, 0)), now, t, false, true),
+            decide(
+                &bytes(lease(Holder::Native { pid: 1 }, 0)),
+                now,
+                t,
+                false,
+                true
+            ),
             Decision::TakeOver { .. }
         ));
         // A live-looking native holder: taken at once only when the flock proved it dead.

@@ -351,7 +351,9 @@ impl NativeLease {
     fn foreign_holder(&self) -> String {
         match observe(&self.dir_fd_for_stat, &self.path) {
             Ok(Observed::Bytes(b)) => match Lease::decode(&b) {
-                Ok(LockContent::Lease(l)) => format!(", now held by {}", l.describe(crate::now_ns())),
+                Ok(LockContent::Lease(l)) => {
+                    format!(", now held by {}", l.describe(crate::now_ns()))
+                }
                 _ => String::new(),
             },
             _ => String::new(),

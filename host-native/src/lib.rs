@@ -35,7 +35,7 @@ pub use evident_core::{
     AuditEvent, Checkpoint, Decision, Durability, EventBody, Health, HealthState, OpenReport,
     Options, Receipt, RecoveryMode, TailReport,
 };
+pub use lease::NativeLease;
 pub use mirror::Mirror;
 pub use reader::{Reader, Record};
-pub use lease::NativeLease;
 pub use trail::{lock_dir, Trail, TrailOptions, LOCK_FILE};

@@ -3,10 +3,10 @@
 use crate::driver::{self, Cmd, Snapshot};
 use crate::error::{Error, Result};
 use crate::fs_exec::FsExecutor;
-use crate::mirror::Mirror;
-use evident_core::{AuditEvent, Checkpoint, Health, LogId, OpenReport, Options, Receipt};
 use crate::lease::NativeLease;
+use crate::mirror::Mirror;
 use evident_core::lease::Timing;
+use evident_core::{AuditEvent, Checkpoint, Health, LogId, OpenReport, Options, Receipt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -116,10 +116,12 @@ impl Trail {
         // The driver holds the lease (in its executor) until it has stopped touching the files,
         // which may be after every handle is gone (it flushes and closes on its own then).
         let exec = FsExecutor::new(&dir).with_lease(lease);
-        let opened = driver::spawn(core, exec, rx, snapshot.clone(), options.mirror)
-            .map_err(|error| Error::Io {
-                path: dir.clone(),
-                error,
+        let opened =
+            driver::spawn(core, exec, rx, snapshot.clone(), options.mirror).map_err(|error| {
+                Error::Io {
+                    path: dir.clone(),
+                    error,
+                }
             })?;
         let report = opened.await.map_err(|_| Error::Closed)??;
         Ok(Trail {
@@ -154,17 +156,18 @@ impl Trail {
     ) -> Result<T> {
         let (tx, rx) = oneshot::channel();
         // A driver that stopped because another writer took the trail says so, not "closed".
-        let stopped = || {
-            match self.inner.snapshot.lock().expect("snapshot lock").lost.clone() {
-                Some(reason) => Error::Trail(evident_core::Error::Failed { reason }),
-                None => Error::Closed,
-            }
+        let stopped = || match self
+            .inner
+            .snapshot
+            .lock()
+            .expect("snapshot lock")
+            .lost
+            .clone()
+        {
+            Some(reason) => Error::Trail(evident_core::Error::Failed { reason }),
+            None => Error::Closed,
         };
-        self.inner
-            .tx
-            .send(make(tx))
-            .await
-            .map_err(|_| stopped())?;
+        self.inner.tx.send(make(tx)).await.map_err(|_| stopped())?;
         Ok(rx.await.map_err(|_| stopped())??)
     }
 

@@ -109,7 +109,11 @@ fn native_second_writer_is_refused_naming_the_pid_and_opens_at_once_after_kill_9
         err.contains("locked") && err.contains(&format!("native pid={}", first.pid())),
         "{err}"
     );
-    assert_eq!(first.append("two"), Some(2), "the refused writer changed nothing");
+    assert_eq!(
+        first.append("two"),
+        Some(2),
+        "the refused writer changed nothing"
+    );
     first.kill9();
     // The holder's flock died with it: the next writer takes over at once, well inside the
     // 10 s lease it left behind.
@@ -118,7 +122,10 @@ fn native_second_writer_is_refused_naming_the_pid_and_opens_at_once_after_kill_9
     assert_eq!(code(&next), 0, "{}", describe(&next));
     assert!(started.elapsed() < Duration::from_secs(3));
     let payloads: Vec<Vec<u8>> = read_all(&dir).into_iter().map(|r| r.payload).collect();
-    assert_eq!(payloads, [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+    assert_eq!(
+        payloads,
+        [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+    );
 }
 
 #[test]
@@ -150,7 +157,10 @@ fn inspect_shows_the_holder_without_writing_and_break_lock_refuses_a_live_native
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("writer: active"), "{text}");
-    assert!(text.contains(&format!("native pid={}", first.pid())), "{text}");
+    assert!(
+        text.contains(&format!("native pid={}", first.pid())),
+        "{text}"
+    );
     let out = evident(&["break-lock", s(&dir), "--force"], None);
     assert_eq!(code(&out), 1, "{}", describe(&out));
     assert!(dir.join("LOCK").exists());

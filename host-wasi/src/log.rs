@@ -13,9 +13,9 @@ use crate::bindings::exports::evident::log::trail::{
 use crate::convert;
 use crate::lease::AcquireError;
 use crate::wasi_fs::WasiExecutor;
-use evident_core::lease::Timing;
 use evident_core::footer::Footer;
 use evident_core::header::{SegmentHeader, HEADER_LEN};
+use evident_core::lease::Timing;
 use evident_core::scan::{ScanStart, SegmentScanner};
 use evident_core::verify::VerifyTask;
 use evident_core::{

@@ -108,7 +108,11 @@ impl WasiExecutor {
 
     /// Takes the trail's writer lease (see `crate::lease`); from now on every change and every
     /// sync is checked against it.
-    pub fn take_lease(&mut self, timing: Timing, label: Option<String>) -> Result<(), AcquireError> {
+    pub fn take_lease(
+        &mut self,
+        timing: Timing,
+        label: Option<String>,
+    ) -> Result<(), AcquireError> {
         let segments_exist = self
             .regular_file_names()
             .map_err(|e| AcquireError::Other(e.message.clone()))?
@@ -127,7 +131,9 @@ impl WasiExecutor {
 
     /// Why the lease was lost, once it was (nothing more is written then).
     pub fn lease_lost(&self) -> Option<String> {
-        self.lease.as_ref().and_then(|l| l.lost().map(str::to_string))
+        self.lease
+            .as_ref()
+            .and_then(|l| l.lost().map(str::to_string))
     }
 
     /// Releases the lease (after a clean close); also done when the executor is dropped.

@@ -193,7 +193,10 @@ fn native_holder_refuses_a_component_process_and_the_other_way_round() {
         "{refused}"
     );
     let refused = Writer::refused("component", &dir);
-    assert!(refused.starts_with("locked"), "component+component, two processes: {refused}");
+    assert!(
+        refused.starts_with("locked"),
+        "component+component, two processes: {refused}"
+    );
     assert_eq!(comp.append("c4"), Ok(4));
     assert_eq!(comp.finish(), "closed");
     let all = records(&dir);
@@ -237,7 +240,10 @@ fn after_kill_9_of_a_component_holder_the_next_writer_opens_once_the_lease_lapse
         holder.kill9();
         let killed = Instant::now();
         let early = Writer::refused(newcomer, &dir);
-        assert!(early.starts_with("locked"), "{newcomer} opened before the lease lapsed: {early}");
+        assert!(
+            early.starts_with("locked"),
+            "{newcomer} opened before the lease lapsed: {early}"
+        );
         let (mut next, _) = open_when_free(newcomer, &dir);
         let waited = killed.elapsed();
         // The last renewal was at most one renewal interval (200 ms) before the kill; the
@@ -246,7 +252,10 @@ fn after_kill_9_of_a_component_holder_the_next_writer_opens_once_the_lease_lapse
             waited >= Duration::from_millis(LEASE_MS - 200),
             "{newcomer} took over after {waited:?}"
         );
-        assert!(waited < Duration::from_secs(5), "{newcomer} waited {waited:?}");
+        assert!(
+            waited < Duration::from_secs(5),
+            "{newcomer} waited {waited:?}"
+        );
         assert_eq!(next.append("two"), Ok(2));
         assert_eq!(next.finish(), "closed");
         assert_all_present(&dir, &[(1, "one".into()), (2, "two".into())]);
@@ -263,11 +272,17 @@ fn after_kill_9_of_a_native_holder_a_component_waits_for_the_lease_and_a_native_
     assert!(refused.starts_with("locked"), "{refused}");
     let started = Instant::now();
     let mut native = Writer::open("native", &dir, "");
-    assert!(started.elapsed() < Duration::from_millis(LEASE_MS), "native waited");
+    assert!(
+        started.elapsed() < Duration::from_millis(LEASE_MS),
+        "native waited"
+    );
     assert_eq!(native.append("two"), Ok(2));
     native.kill9();
     let (mut comp, waited) = open_when_free("component", &dir);
-    assert!(waited >= Duration::from_millis(LEASE_MS - 200), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(LEASE_MS - 200),
+        "{waited:?}"
+    );
     assert_eq!(comp.append("three"), Ok(3));
     assert_eq!(comp.finish(), "closed");
     assert_all_present(
@@ -294,7 +309,10 @@ fn rm_lock_under_a_component_writer_the_newcomer_settles_and_the_old_holder_fail
         started.elapsed()
     );
     let err = old.append("old 4").unwrap_err();
-    assert!(err.contains("Locked") && err.contains("another writer"), "{err}");
+    assert!(
+        err.contains("Locked") && err.contains("another writer"),
+        "{err}"
+    );
     for n in 1..=2 {
         let p = format!("new {n}");
         acked.push((new.append(&p).unwrap(), p));

@@ -290,10 +290,7 @@ pub fn inspect(a: DirArgs) -> Result<Outcome, Error> {
             Some(c) => println!("head.checkpoint: seq {} hash {}", c.seq, c.hash),
             None => println!("head.checkpoint: none"),
         }
-        println!(
-            "writer: {}",
-            if writer_active { "active" } else { "none" }
-        );
+        println!("writer: {}", if writer_active { "active" } else { "none" });
         println!("lease: {lease_text}");
         println!("state: {tail_state}");
     }
