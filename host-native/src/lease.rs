@@ -360,6 +360,33 @@ impl NativeLease {
         }
     }
 
+    /// `LOCK` vanished (`rm LOCK`) while we hold the directory `flock`: we are still the only
+    /// native writer, so we put our lease back with an exclusive create. If another writer
+    /// (a component) created it first, the create fails and the lease is lost.
+    fn recreate(&mut self) -> bool {
+        let fd = match rustix::fs::openat(
+            &self.dir_fd_for_stat,
+            LOCK_FILE,
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        ) {
+            Ok(fd) => fd,
+            Err(_) => return false,
+        };
+        let file = File::from(fd);
+        let Ok(st) = rustix::fs::fstat(&file) else {
+            return false;
+        };
+        self.lease.expires = crate::now_ns() + self.timing.lease_ns;
+        if file.write_all_at(&self.lease.encode(), 0).is_err() {
+            return false;
+        }
+        self.file = file;
+        self.dev = st.st_dev;
+        self.ino = st.st_ino;
+        true
+    }
+
     fn renew(&mut self, now: u64) {
         self.lease.expires = now + self.timing.lease_ns;
         if let Err(e) = self.file.write_all_at(&self.lease.encode(), 0) {
@@ -375,8 +402,10 @@ impl NativeLease {
             return Err(why.clone());
         }
         if let Err(why) = self.still_ours() {
-            self.lost = Some(why.clone());
-            return Err(why);
+            if !self.recreate() {
+                self.lost = Some(why.clone());
+                return Err(why);
+            }
         }
         let now = crate::now_ns();
         if self.timing.renewal_due(self.lease.expires, now) {
