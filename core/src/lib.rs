@@ -13,6 +13,7 @@
 //! - [`frame`], [`header`], [`footer`]: the on-disk byte layout (see FORMAT.md);
 //! - [`checkpoint`]: the shippable (log id, seq, hash) statement;
 //! - [`scan`]: the incremental segment scanner shared by recovery, verification and readers.
+//! - [`lease`]: the writer lease in `LOCK` (one writer per trail, in every host).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -26,6 +27,7 @@ pub mod hash;
 pub mod header;
 pub mod health;
 pub mod io;
+pub mod lease;
 pub mod leaves;
 pub mod naming;
 pub mod query;

@@ -11,7 +11,6 @@ use crate::mirror::Mirror;
 use evident_core::{Checkpoint, Event, Health, OpenReport, Receipt, Trail as Core};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::fs::File;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -70,6 +69,8 @@ pub(crate) struct Snapshot {
     pub written_head: Checkpoint,
     /// Why the last `head.checkpoint` write failed, until one succeeds.
     pub checkpoint_error: Option<evident_core::Error>,
+    /// Why the driver stopped after losing the writer lease (later requests fail with it).
+    pub lost: Option<String>,
 }
 
 /// The outcome of an in-order append: the receipts of the acknowledged prefix, and the error
@@ -156,23 +157,20 @@ struct Driver {
     opened: Option<oneshot::Sender<Result<OpenReport, evident_core::Error>>>,
     mirror: Option<Mirror>,
     disconnected: bool,
-    /// The directory's writer lock: held while this driver may still touch the files, released
-    /// before the close (or the failed open) is answered.
-    lock: Option<File>,
 }
 
 /// Answers the open: the recovery report, or why the trail could not be opened.
 pub(crate) type OpenReply = oneshot::Receiver<Result<OpenReport, evident_core::Error>>;
 
 /// Starts the driver thread; the returned receiver yields the open result. The driver owns the
-/// directory's `lock` from now on.
+/// directory's lease (inside `exec`) from now on: it renews it and releases it before the close
+/// (or the failed open) is answered.
 pub(crate) fn spawn(
     core: Core,
     exec: FsExecutor,
     rx: mpsc::Receiver<Cmd>,
     shared: Arc<Mutex<Snapshot>>,
     mirror: Option<Mirror>,
-    lock: File,
 ) -> std::io::Result<OpenReply> {
     let (open_tx, open_rx) = oneshot::channel();
     let handle = std::thread::Builder::new()
@@ -191,7 +189,6 @@ pub(crate) fn spawn(
                 opened: Some(open_tx),
                 mirror,
                 disconnected: false,
-                lock: Some(lock),
             };
             d.run();
         })?;
@@ -209,10 +206,21 @@ impl Driver {
         loop {
             self.drain_commands();
             self.core.handle_timeout(monotonic_ns());
+            if let Some(lease) = self.exec.lease_mut() {
+                lease.tick(); // renews when due: cheap otherwise (one fstatat)
+                if lease.lost().is_some() {
+                    break;
+                }
+            }
             if let Some(req) = self.core.poll_io() {
                 let result = self.exec.perform(&req.op);
                 self.core.handle_io(req.id, result);
                 self.dispatch_events();
+                if self.exec.lease_lost().is_some() {
+                    // Another writer has (or may take) the trail: touch nothing more, answer
+                    // everything with why.
+                    break;
+                }
                 continue;
             }
             self.dispatch_events();
@@ -237,12 +245,21 @@ impl Driver {
                 continue;
             }
             // Idle: wait for a command, or for the core's next deadline.
-            let deadline = self.core.poll_timeout();
+            // At least 1 ms to the renewal: one that just failed must not spin the loop.
+            let renewal = self
+                .exec
+                .lease_mut()
+                .map(|l| l.next_renewal_in().max(1_000_000));
+            let deadline = match (self.core.poll_timeout(), renewal) {
+                (Some(t), Some(r)) => Some(t.saturating_sub(monotonic_ns()).min(r)),
+                (Some(t), None) => Some(t.saturating_sub(monotonic_ns())),
+                (None, r) => r,
+            };
             let rx = &mut self.rx;
             let cmd = rt.block_on(async {
                 match deadline {
-                    Some(t) => {
-                        let wait = Duration::from_nanos(t.saturating_sub(monotonic_ns()));
+                    Some(wait) => {
+                        let wait = Duration::from_nanos(wait);
                         tokio::time::timeout(wait, rx.recv()).await.ok()
                     }
                     None => Some(rx.recv().await),
@@ -380,7 +397,7 @@ impl Driver {
                     }
                 }
                 Event::OpenFailed(e) => {
-                    self.lock = None; // nothing more is done in the directory
+                    self.exec.release_lease(); // nothing more is done in the directory
                     if let Some(tx) = self.opened.take() {
                         let _ = tx.send(Err(e));
                     }
@@ -420,7 +437,7 @@ impl Driver {
                 }
                 Event::Closed { head } => {
                     // Everything is written and synced: another writer may open the trail.
-                    self.lock = None;
+                    self.exec.release_lease();
                     let outcome = match self.core.close_error() {
                         Some(e) => Err(e.clone()),
                         None => Ok(head),
@@ -435,35 +452,45 @@ impl Driver {
     }
 
     fn fail_everything(&mut self) {
+        // After a lost lease every request fails with the reason; otherwise with `Closed`.
+        let why = self.exec.lease_lost();
+        self.shared.lock().expect("snapshot lock").lost = why.clone();
+        let lost = why.map(|why| evident_core::Error::Failed { reason: why });
+        let err = || lost.clone().unwrap_or(evident_core::Error::Closed);
         for (w, _) in self.appends.drain() {
-            resolve(w, Err(evident_core::Error::Closed));
+            resolve(w, Err(err()));
         }
         for (_, tx) in self.syncs.drain() {
-            let _ = tx.send(Err(evident_core::Error::Closed));
+            let _ = tx.send(Err(err()));
         }
         for tx in self.checkpoints.drain(..) {
-            let _ = tx.send(Err(evident_core::Error::Closed));
+            let _ = tx.send(Err(err()));
         }
         let head = self.core.head();
         for tx in self.closers.drain(..) {
-            let _ = tx.send(Ok(head));
+            let _ = tx.send(match &lost {
+                Some(e) => Err(e.clone()),
+                None => Ok(head),
+            });
+        }
+        if let Some(tx) = self.opened.take() {
+            let _ = tx.send(Err(err()));
         }
         // Commands still queued: answer them too.
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
-                Cmd::Append { reply, .. } => drop(reply.send(Err(evident_core::Error::Closed))),
-                Cmd::AppendBatch { reply, .. } => {
-                    drop(reply.send(Err(evident_core::Error::Closed)))
-                }
+                Cmd::Append { reply, .. } => drop(reply.send(Err(err()))),
+                Cmd::AppendBatch { reply, .. } => drop(reply.send(Err(err()))),
                 Cmd::AppendInOrder { reply, .. } => drop(reply.send(InOrder {
                     receipts: Vec::new(),
-                    error: Some(evident_core::Error::Closed),
+                    error: Some(err()),
                 })),
-                Cmd::Sync { reply } | Cmd::Checkpoint { reply } => {
-                    drop(reply.send(Err(evident_core::Error::Closed)))
-                }
-                Cmd::Close { reply } => drop(reply.send(Ok(head))),
+                Cmd::Sync { reply } | Cmd::Checkpoint { reply } => drop(reply.send(Err(err()))),
+                Cmd::Close { reply } => drop(reply.send(match &lost {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(head),
+                })),
             }
         }
         if let Some(m) = self.mirror.as_mut() {

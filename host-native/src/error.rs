@@ -13,6 +13,8 @@ pub enum Error {
     Locked {
         /// The trail directory.
         dir: PathBuf,
+        /// Who holds it, since when, until when (from `LOCK`), as far as it can be known.
+        holder: String,
     },
     /// A host-side IO failure outside the trail's own operations.
     Io {
@@ -46,8 +48,12 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Trail(e) => write!(f, "{e}"),
-            Error::Locked { dir } => {
-                write!(f, "{} is already open by another writer", dir.display())
+            Error::Locked { dir, holder } => {
+                write!(
+                    f,
+                    "{} is locked: already open by another writer ({holder})",
+                    dir.display()
+                )
             }
             Error::Io { path, error } => write!(f, "{}: {error}", path.display()),
             Error::Closed => write!(f, "the trail is closed"),

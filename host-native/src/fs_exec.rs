@@ -9,6 +9,8 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::lease::NativeLease;
+
 /// The most file handles an executor keeps open. Verification and queries read every segment
 /// once: keeping each open would run out of descriptors (EMFILE) on a trail of more segments
 /// than the process limit (1,024 usually), and an IO error is never damage — so the least
@@ -29,6 +31,8 @@ pub struct FsExecutor {
     uses: u64,
     #[cfg(feature = "fault-hooks")]
     faults: crate::fault_hooks::Faults,
+    /// The writer lease, checked before every change and after every sync (None: a reader).
+    lease: Option<NativeLease>,
 }
 
 #[derive(Debug)]
@@ -63,6 +67,7 @@ impl FsExecutor {
             open: HashMap::new(),
             read_only: false,
             uses: 0,
+            lease: None,
             #[cfg(feature = "fault-hooks")]
             faults: crate::fault_hooks::Faults::from_env(),
         }
@@ -76,6 +81,29 @@ impl FsExecutor {
         FsExecutor {
             read_only: true,
             ..FsExecutor::new(dir)
+        }
+    }
+
+    /// Makes this executor a writer's: every change and every sync is checked against `lease`.
+    pub fn with_lease(mut self, lease: NativeLease) -> FsExecutor {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// The writer lease, for the driver's renewal timer.
+    pub fn lease_mut(&mut self) -> Option<&mut NativeLease> {
+        self.lease.as_mut()
+    }
+
+    /// Why the writer lease was lost, once it was (then nothing more is written).
+    pub fn lease_lost(&self) -> Option<String> {
+        self.lease.as_ref().and_then(|l| l.lost())
+    }
+
+    /// Releases the writer lease (after a clean close or a failed open).
+    pub fn release_lease(&mut self) {
+        if let Some(mut l) = self.lease.take() {
+            l.release();
         }
     }
 
@@ -168,7 +196,24 @@ impl FsExecutor {
             Some(f) => format!("{} {}", op.name(), self.path(f).display()),
             None => format!("{} {}", op.name(), self.dir.display()),
         };
-        self.perform_inner(op).map_err(|e| io_error(&e, &what))
+        let guarded = self.lease.is_some() && changes_files(op);
+        if guarded {
+            self.lease_check(&what)?;
+        }
+        let done = self.perform_inner(op).map_err(|e| io_error(&e, &what))?;
+        if guarded && matches!(op, IoOp::Sync { .. } | IoOp::SyncDir) {
+            // The acknowledgement that follows a sync is ours to give only if the trail still
+            // is: checked after the fsync.
+            self.lease_check(&what)?;
+        }
+        Ok(done)
+    }
+
+    fn lease_check(&mut self, what: &str) -> Result<(), IoError> {
+        match self.lease.as_mut().map(|l| l.check()) {
+            Some(Err(why)) => Err(IoError::new(IoErrorKind::Other, format!("{what}: {why}"))),
+            _ => Ok(()),
+        }
     }
 
     /// The names of the directory's regular files (created empty if missing, unless
@@ -324,6 +369,15 @@ impl FsExecutor {
             }
         }
     }
+}
+
+/// Whether `op` changes the trail's files (or acknowledges through a sync): what a writer does
+/// only while it holds the lease.
+fn changes_files(op: &IoOp) -> bool {
+    !matches!(
+        op,
+        IoOp::List | IoOp::ListNames | IoOp::Length { .. } | IoOp::Read { .. } | IoOp::Close { .. }
+    )
 }
 
 /// Runs a core verification of `dir` to the end (blocking), hashing record leaves on every

@@ -23,6 +23,7 @@ mod fault_hooks;
 pub mod fs_exec;
 pub mod jsonl;
 mod leaf_threads;
+pub mod lease;
 mod mirror;
 pub mod query;
 pub mod reader;
@@ -37,6 +38,7 @@ pub use evident_core::{
     AuditEvent, Checkpoint, Decision, Durability, EventBody, Health, HealthState, OpenReport,
     Options, Receipt, RecoveryMode, TailReport,
 };
+pub use lease::NativeLease;
 pub use mirror::Mirror;
 pub use reader::{Reader, Record};
 pub use trail::{lock_dir, InOrderAppend, Trail, TrailOptions, LOCK_FILE};

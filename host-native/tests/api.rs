@@ -526,7 +526,7 @@ async fn a_second_writer_is_refused_with_locked() {
     let first = Trail::open(&dir, TrailOptions::default()).await.unwrap();
     first.append("one").await.unwrap();
     match Trail::open(&dir, TrailOptions::default()).await {
-        Err(Error::Locked { dir: d }) => assert_eq!(d, dir),
+        Err(Error::Locked { dir: d, .. }) => assert_eq!(d, dir),
         other => panic!("expected Locked, got {other:?}"),
     }
     // The refused open changed nothing: the first writer still works.

@@ -11,9 +11,11 @@ use crate::bindings::exports::evident::log::trail::{
     Query as WitQuery, QueryResult as WitQueryResult,
 };
 use crate::convert;
+use crate::lease::AcquireError;
 use crate::wasi_fs::WasiExecutor;
 use evident_core::footer::Footer;
 use evident_core::header::{SegmentHeader, HEADER_LEN};
+use evident_core::lease::Timing;
 use evident_core::scan::{ScanStart, SegmentScanner};
 use evident_core::verify::VerifyTask;
 use evident_core::{
@@ -65,6 +67,13 @@ impl State {
                 let r = self.exec.perform(&req.op);
                 self.core.handle_io(req.id, r);
                 progressed = true;
+                if self.exec.lease_lost().is_some() {
+                    // Another writer has (or may take) the trail: touch nothing more.
+                    while let Some(e) = self.core.poll_event() {
+                        events.push(e);
+                    }
+                    return events;
+                }
             }
             while let Some(e) = self.core.poll_event() {
                 events.push(e);
@@ -249,6 +258,13 @@ impl State {
     }
 }
 
+fn lease_timing(o: &OpenOptions) -> Result<Timing, wit::Error> {
+    match o.lease_ms {
+        None => Ok(Timing::default()),
+        Some(ms) => Timing::new(ms.saturating_mul(1_000_000)).map_err(wit::Error::InvalidArgument),
+    }
+}
+
 fn options(o: &OpenOptions) -> Result<(Options, LogId), wit::Error> {
     let mut opts = Options::default();
     if let Some(b) = o.segment_bytes {
@@ -298,14 +314,29 @@ impl Log {
         if s.core.is_closed() {
             return Err(wit::Error::Closed);
         }
-        f(&mut s)
+        // Renews the lease when due (the component has no thread: calls renew it), or finds it
+        // lost: then nothing more is done.
+        if let Err(why) = s.exec.lease_check() {
+            return Err(wit::Error::Locked(why));
+        }
+        let r = f(&mut s);
+        match s.exec.lease_lost() {
+            Some(why) if r.is_err() => Err(wit::Error::Locked(why)),
+            _ => r,
+        }
     }
 }
 
 impl GuestLog for Log {
     fn open(dir: String, o: OpenOptions) -> Result<LogHandle, wit::Error> {
         let (opts, log_id) = options(&o)?;
-        let exec = WasiExecutor::new(&dir).map_err(wit::Error::InvalidArgument)?;
+        let timing = lease_timing(&o)?;
+        let mut exec = WasiExecutor::new(&dir).map_err(wit::Error::InvalidArgument)?;
+        exec.take_lease(timing, o.holder.clone())
+            .map_err(|e| match e {
+                AcquireError::Locked(m) => wit::Error::Locked(format!("{dir}: {m}")),
+                AcquireError::Other(m) => wit::Error::Failed(format!("{dir}: {m}")),
+            })?;
         let core = Trail::open(opts, log_id, monotonic());
         let mut state = State {
             core,
@@ -316,9 +347,17 @@ impl GuestLog for Log {
         for e in state.run() {
             match e {
                 Event::Opened(r) => state.report = r,
-                Event::OpenFailed(e) => return Err(core_error(e)),
+                Event::OpenFailed(e) => {
+                    return Err(match state.exec.lease_lost() {
+                        Some(why) => wit::Error::Locked(why),
+                        None => core_error(e),
+                    })
+                }
                 _ => {}
             }
+        }
+        if let Some(why) = state.exec.lease_lost() {
+            return Err(wit::Error::Locked(why));
         }
         if !state.core.is_open() {
             return Err(wit::Error::Failed("open did not complete".into()));
@@ -494,6 +533,7 @@ impl GuestLog for Log {
             s.core.handle_close();
             for e in s.run() {
                 if let Event::Closed { head } = e {
+                    s.exec.release_lease();
                     return Ok(convert::checkpoint(&head));
                 }
             }

@@ -11,6 +11,8 @@
 //! `directory_sync` turns false; new segment names then rely on the host file system's own
 //! ordering. wasmtime supports it; the README lists what each host does.
 
+use crate::lease::{AcquireError, ComponentLease};
+use evident_core::lease::Timing;
 use evident_core::{DirEntry, IoDone, IoError, IoErrorKind, IoOp, IoResult};
 use std::collections::HashMap;
 use wasip2::filesystem::types::{
@@ -25,6 +27,14 @@ pub struct WasiExecutor {
     files: HashMap<String, Descriptor>,
     /// Whether directory fsync works on this host.
     pub directory_sync: bool,
+    /// The writer lease, checked before every change and after every sync.
+    lease: Option<ComponentLease>,
+}
+
+impl Drop for WasiExecutor {
+    fn drop(&mut self) {
+        self.release_lease();
+    }
 }
 
 fn kind(e: ErrorCode) -> IoErrorKind {
@@ -128,7 +138,55 @@ impl WasiExecutor {
             rel: sofar,
             files: HashMap::new(),
             directory_sync: true,
+            lease: None,
         })
+    }
+
+    /// Takes the trail's writer lease (see `crate::lease`); from now on every change and every
+    /// sync is checked against it.
+    pub fn take_lease(
+        &mut self,
+        timing: Timing,
+        label: Option<String>,
+    ) -> Result<(), AcquireError> {
+        let segments_exist = self
+            .regular_file_names()
+            .map_err(|e| AcquireError::Other(e.message.clone()))?
+            .iter()
+            .any(|n| n.ends_with(".evseg") || n.ends_with(".checkpoint"));
+        let path = self.path(crate::lease::FILE);
+        self.lease = Some(ComponentLease::acquire(
+            &self.base,
+            path,
+            timing,
+            label,
+            segments_exist,
+        )?);
+        Ok(())
+    }
+
+    /// Why the lease was lost, once it was (nothing more is written then).
+    pub fn lease_lost(&self) -> Option<String> {
+        self.lease
+            .as_ref()
+            .and_then(|l| l.lost().map(str::to_string))
+    }
+
+    /// Releases the lease (after a clean close); also done when the executor is dropped.
+    pub fn release_lease(&mut self) {
+        if let Some(mut l) = self.lease.take() {
+            if l.lost().is_none() {
+                l.release(&self.base);
+            }
+        }
+    }
+
+    /// Renews the lease when due, or notices it is lost: what each call of the log does first.
+    pub fn lease_check(&mut self) -> Result<(), String> {
+        match self.lease.as_mut() {
+            Some(l) => l.check(&self.base),
+            None => Ok(()),
+        }
     }
 
     fn path(&self, name: &str) -> String {
@@ -270,7 +328,8 @@ impl WasiExecutor {
         Ok(out)
     }
 
-    /// Performs one request.
+    /// Performs one request; a change (or a sync, whose success acknowledges) only while the
+    /// lease is ours.
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
         if !op.names_stay_inside() {
             return Err(IoError::new(
@@ -281,6 +340,27 @@ impl WasiExecutor {
                 ),
             ));
         }
+        let guarded = self.lease.is_some() && changes_files(op);
+        if guarded {
+            self.guard(op)?;
+        }
+        let done = self.perform_unguarded(op)?;
+        if guarded && matches!(op, IoOp::Sync { .. } | IoOp::SyncDir) {
+            self.guard(op)?;
+        }
+        Ok(done)
+    }
+
+    fn guard(&mut self, op: &IoOp) -> Result<(), IoError> {
+        self.lease_check().map_err(|why| {
+            IoError::new(
+                IoErrorKind::Other,
+                format!("{} {}: {why}", op.name(), op.file().unwrap_or("")),
+            )
+        })
+    }
+
+    fn perform_unguarded(&mut self, op: &IoOp) -> IoResult {
         match op {
             IoOp::List => {
                 let mut out = Vec::new();
@@ -397,4 +477,12 @@ impl WasiExecutor {
             }
         }
     }
+}
+
+/// Whether `op` changes the trail's files (or acknowledges through a sync).
+fn changes_files(op: &IoOp) -> bool {
+    !matches!(
+        op,
+        IoOp::List | IoOp::ListNames | IoOp::Length { .. } | IoOp::Read { .. } | IoOp::Close { .. }
+    )
 }

@@ -169,6 +169,13 @@ try {
   eq(a.verify.checkpointText(cp), text, "checkpoint-text");
   check(typeof throws(() => a.verify.parseCheckpoint("not a checkpoint"), "bad checkpoint text") === "string", "parse error is a string");
 
+  current = "locked";
+  // One writer per trail: a second instance (same host) is refused while the first holds it.
+  const rival = await newInstance({ "/data": dataDir });
+  const refused = throws(() => rival.trail.Log.open("/data/trail", opts), "second writer");
+  eq(refused.tag, "locked", "second writer refused");
+  check(typeof refused.val === "string" && refused.val.includes("component"), "locked names the holder", refused);
+
   current = "close";
   eq(log.close(), head, "close");
   eq(throws(() => log.append(bytes("after close")), "append after close").tag, "closed", "after close");

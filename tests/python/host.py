@@ -138,6 +138,8 @@ def options(**kw):
         max_payload=None,
         preallocate=None,
         log_id=LOG_ID,
+        lease_ms=None,
+        holder=None,
     )
     base.update(kw)
     return record(**base)
@@ -239,6 +241,17 @@ def main():
         segs = segment_names(os.path.join(data_dir, "trail"))
         check(len(segs) >= 3, "4 KiB segments rotated", segs)
         summary["first_head"] = plain(head)
+
+        current = "locked"
+        # One writer per trail: a second instance is refused while the first holds the trail.
+        # (The first log is closed above, so this opens a writer, then a rival beside it.)
+        holder = Evident(engine, component, data_dir)
+        held = holder.open("/data/trail", options())
+        rival = Evident(engine, component, data_dir)
+        e = err_of(lambda: rival.open("/data/trail", options()), "second writer")
+        eq(e.tag, "locked", "second writer refused")
+        check("component" in str(plain(e)), "locked names the holder", plain(e))
+        ok(holder.log("close", held))
 
         current = "reopen"
         b = Evident(engine, component, data_dir)

@@ -68,6 +68,8 @@ pub fn default_options() -> OpenOptions {
         max_payload: None,
         preallocate: None,
         log_id: None,
+        lease_ms: None,
+        holder: None,
     }
 }
 

@@ -239,7 +239,13 @@ fn a_component_killed_mid_batch_leaves_a_trail_native_recovers() {
     {
         let tmp = tempfile::tempdir().unwrap();
         let mut w = Instance::with_fuel(tmp.path(), u64::MAX / 4);
-        let log = w.open("/data/t", &wit_options()).unwrap();
+        // A short lease: the trapped instance cannot release it, so the native writer below
+        // takes over once it has lapsed (one writer at a time, also after a crash).
+        let short_lease = OpenOptions {
+            lease_ms: Some(200),
+            ..wit_options()
+        };
+        let log = w.open("/data/t", &short_lease).unwrap();
         let acked: Vec<_> = (0..50)
             .map(|i| w.append(log, &payload(i)).unwrap())
             .collect();
@@ -252,9 +258,18 @@ fn a_component_killed_mid_batch_leaves_a_trail_native_recovers() {
 
         let dir = tmp.path().join("t");
         let report = block(async {
-            let t = native_open_result(&dir)
-                .await
-                .unwrap_or_else(|e| panic!("fuel {fuel}: recovery failed: {e}"));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let t = loop {
+                match native_open_result(&dir).await {
+                    Err(evident_native::Error::Locked { .. })
+                        if std::time::Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                    }
+                    r => break r,
+                }
+            }
+            .unwrap_or_else(|e| panic!("fuel {fuel}: recovery failed: {e}"));
             let report = t.open_report().clone();
             t.close().await.unwrap();
             report

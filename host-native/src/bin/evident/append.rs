@@ -125,6 +125,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
         &a.dir,
         TrailOptions {
             core,
+            lease: a.write.lease(),
             ..Default::default()
         },
     )

@@ -168,6 +168,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
         &dir,
         TrailOptions {
             core: a.write.core(),
+            lease: a.write.lease(),
             ..Default::default()
         },
     )

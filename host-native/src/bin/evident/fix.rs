@@ -28,6 +28,24 @@ pub struct RepairArgs {
     json: bool,
 }
 
+#[derive(clap::Args)]
+pub struct BreakLockArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    /// Remove a component writer's lease that has not lapsed yet (only when you know that
+    /// writer is gone: a live one would go on writing beside the next writer until its next
+    /// check).
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn break_lock(a: BreakLockArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let was = evident_native::lease::break_lock(&a.dir, a.force)?;
+    println!("removed LOCK of {}: {was}", a.dir.display());
+    Ok(Outcome::Ok)
+}
+
 pub async fn recover(a: RecoverArgs) -> Result<Outcome, Error> {
     existing_dir(&a.dir)?;
     let recovery = if a.mode == "absolute" {

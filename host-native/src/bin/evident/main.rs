@@ -35,9 +35,19 @@ pub struct WriteOpts {
     /// at most MS milliseconds later).
     #[arg(long, default_value = "always", value_parser = parse_durability)]
     pub durability: Durability,
+    /// The writer lease in LOCK, in milliseconds (renewed every fifth of it): how long a
+    /// component writer waits after this process dies before it takes the trail over (a native
+    /// writer takes over at once). 50 to 86400000.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub lease: u64,
 }
 
 impl WriteOpts {
+    /// The lease as the adapter's option.
+    pub fn lease(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_millis(self.lease))
+    }
+
     pub fn core(&self) -> evident_native::Options {
         evident_native::Options {
             segment_bytes: self.segment_bytes,
@@ -91,6 +101,10 @@ enum Command {
     Recover(fix::RecoverArgs),
     /// Cut a damaged trail before its first damage, after copying the damaged files aside.
     Repair(fix::RepairArgs),
+    /// Show the writer lease in LOCK and remove it: refused while a native writer holds the
+    /// directory; an unexpired component lease needs --force (only when you know that writer
+    /// is gone).
+    BreakLock(fix::BreakLockArgs),
 }
 
 /// How a command ended, for the exit code.
@@ -151,6 +165,7 @@ fn main() -> ExitCode {
             Command::Inspect(a) => read::inspect(a),
             Command::Recover(a) => fix::recover(a).await,
             Command::Repair(a) => fix::repair(a),
+            Command::BreakLock(a) => fix::break_lock(a),
         }
     });
     match result {

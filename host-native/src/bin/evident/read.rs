@@ -274,13 +274,15 @@ pub fn inspect(a: DirArgs) -> Result<Outcome, Error> {
         }));
     }
     let cp = head_checkpoint(&handle);
-    let writer_active = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(a.dir.join(evident_native::LOCK_FILE))
-        .ok()
-        .map(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
-        .unwrap_or(false);
+    // Nothing is opened for writing: a shared probe of the directory's flock, and LOCK read.
+    let native_active = evident_native::lease::native_writer_active(&a.dir)?;
+    let lease = evident_native::lease::lease_state(&a.dir)?;
+    let writer_active = native_active || lease.as_ref().is_some_and(|l| l.live);
+    let lease_text = match (&lease, native_active) {
+        (Some(l), _) => l.text.clone(),
+        (None, true) => "no LOCK file, but a native writer holds the directory".to_string(),
+        (None, false) => "none".to_string(),
+    };
     let mut tail_state = "unknown".to_string();
     if !writer_active {
         tail_state = match verify_dir(&a.dir, Vec::new(), |_, _| {}) {
@@ -298,6 +300,7 @@ pub fn inspect(a: DirArgs) -> Result<Outcome, Error> {
             "segments": rows,
             "checkpoint": cp.map(|c| json!({"log_id": c.log_id.to_hex(), "seq": c.seq, "hash": c.hash.to_hex()})),
             "writer_active": writer_active,
+            "lease": lease_text,
             "state": tail_state,
         }));
     } else {
@@ -325,14 +328,8 @@ pub fn inspect(a: DirArgs) -> Result<Outcome, Error> {
             Some(c) => println!("head.checkpoint: seq {} hash {}", c.seq, c.hash),
             None => println!("head.checkpoint: none"),
         }
-        println!(
-            "writer: {}",
-            if writer_active {
-                "active (LOCK held)"
-            } else {
-                "none"
-            }
-        );
+        println!("writer: {}", if writer_active { "active" } else { "none" });
+        println!("lease: {lease_text}");
         println!("state: {tail_state}");
     }
     Ok(Outcome::Ok)
