@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+mod crc_range;
 pub mod config;
 pub mod error;
 pub mod event;

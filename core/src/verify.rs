@@ -243,7 +243,7 @@ impl Verifier {
                     }
                 } else {
                     let anchored = self.retained.filter(|r| {
-                        r.log_id == h.log_id && r.seq + 1 == h.first_seq && r.hash == h.anchor
+                        r.log_id == h.log_id && r.seq.checked_add(1) == Some(h.first_seq) && r.hash == h.anchor
                     });
                     let Some(r) = anchored else {
                         return Err(Error::Corrupt {
@@ -292,7 +292,7 @@ impl Verifier {
                 }
             }
         }
-        self.next_segno = h.segno + 1;
+        self.next_segno = h.segno.saturating_add(1);
         self.next_seq = h.first_seq;
         self.last_hash = h.anchor;
         cur.header = Some(h);
@@ -310,7 +310,7 @@ impl Verifier {
         // A checkpoint at the seq just before this segment is checked against its anchor.
         let name = cur.name.clone();
         for cp in &self.checkpoints {
-            if cp.log_id == h.log_id && cp.seq + 1 == h.first_seq {
+            if cp.log_id == h.log_id && cp.seq.checked_add(1) == Some(h.first_seq) {
                 if cp.hash != h.anchor {
                     return Err(Error::CheckpointMismatch {
                         checkpoint: *cp,
@@ -368,12 +368,16 @@ impl Verifier {
         let loc = Location::file(&cur.name);
         if let Some(defect) = cur.bad_header {
             self.segments += 1;
+            let first = naming::parse_segment_name(&cur.name).unwrap_or(u64::MAX);
+            if let (None, Some(cp)) = (cur.data_after_bad_header, self.covering(first)) {
+                return Err(covered_damage(loc.at(0).seq(first), &defect.to_string(), &cp));
+            }
             return Err(match cur.data_after_bad_header {
                 // Nothing but zeros after a header that was never (completely) written: an
                 // interrupted segment creation; recovery removes the file, nothing is lost.
                 None => Error::TornTail {
                     location: loc.at(0),
-                    len: cur.file_len,
+                    len: cur.header_buf.iter().rposition(|&b| b != 0).map_or(0, |i| i as u64 + 1),
                 },
                 Some(at) => Error::Corrupt {
                     location: loc.at(0),
@@ -420,8 +424,12 @@ impl Verifier {
                 self.zero_tail = len;
                 Ok(())
             }
-            SegmentEnd::Torn { offset, len, .. } => {
-                Err(Error::TornTail { location: loc.at(offset).seq(summary.next_seq), len })
+            SegmentEnd::Torn { offset, data_len, found, .. } => {
+                let location = loc.at(offset).seq(summary.next_seq);
+                match self.covering(summary.next_seq) {
+                    Some(cp) => Err(covered_damage(location, &found, &cp)),
+                    None => Err(Error::TornTail { location, len: data_len }),
+                }
             }
             SegmentEnd::Corrupt(d) => {
                 let mut what = d.kind.to_string();
@@ -431,6 +439,17 @@ impl Verifier {
                 Err(Error::Corrupt { location: loc.at(d.offset).seq(d.seq), what })
             }
         }
+    }
+
+    /// A checkpoint of this trail that covers `seq` (its seq is at or after it): damage there
+    /// destroyed records the trail had acknowledged, so it cannot be a torn tail.
+    fn covering(&self, seq: u64) -> Option<Checkpoint> {
+        self.checkpoints
+            .iter()
+            .chain(self.retained.iter())
+            .filter(|cp| self.log_id.is_none_or(|id| cp.log_id == id) && cp.seq >= seq)
+            .max_by_key(|cp| cp.seq)
+            .copied()
     }
 
     /// Ends verification: checks every checkpoint was proven.
@@ -464,7 +483,7 @@ impl Verifier {
                 continue;
             }
             if !self.verified.contains(cp) {
-                let what = if cp.seq + 1 < first_seq {
+                let what = if cp.seq.saturating_add(1) < first_seq {
                     format!(
                         "seq {} was removed by retention; the trail now starts at seq {first_seq}",
                         cp.seq
@@ -494,6 +513,21 @@ impl Verifier {
             anchored_by: self.anchored_by,
             unfinished_seals: self.unfinished_seals,
         })
+    }
+}
+
+/// The verdict on damage at the end of the last segment (which would otherwise be a torn tail)
+/// to records that a checkpoint covers: those records were acknowledged, so losing them is
+/// corruption or tampering, never an interrupted write. Verification and recovery both use it,
+/// so they agree.
+pub(crate) fn covered_damage(location: Location, found: &str, cp: &Checkpoint) -> Error {
+    let seq = location.seq.unwrap_or(cp.seq);
+    Error::Corrupt {
+        location,
+        what: format!(
+            "{found} at a record a checkpoint covers (checkpoint at seq {}; records {seq}..={} were acknowledged): damaged or removed records, not a torn tail",
+            cp.seq, cp.seq
+        ),
     }
 }
 

@@ -392,6 +392,10 @@ impl Trail {
                 reason: reason.clone(),
             });
         }
+        let seq = self.next_seq.saturating_add(self.queue.len() as u64);
+        if seq == u64::MAX {
+            return Err(Error::SeqExhausted { next_seq: seq });
+        }
         self.appends_received += 1;
         self.queue.push_back(Pending { token, ts, payload });
         Ok(())
@@ -617,5 +621,22 @@ impl Trail {
         if let Phase::Opening(opener) = &mut self.phase {
             opener.on_io(&op, result);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_refuses_the_last_seq_so_seqs_never_wrap() {
+        let mut t = Trail::open(Options::default(), LogId([7; 16]), 1);
+        t.next_seq = u64::MAX - 2;
+        assert_eq!(t.handle_append(1, b"a".to_vec(), 1), Ok(()));
+        assert_eq!(t.handle_append(2, b"b".to_vec(), 1), Ok(()));
+        assert_eq!(
+            t.handle_append(3, b"c".to_vec(), 1),
+            Err(Error::SeqExhausted { next_seq: u64::MAX })
+        );
     }
 }
