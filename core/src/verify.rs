@@ -241,6 +241,13 @@ impl Verifier {
                             what: "segment 0 does not start at seq 1 from the genesis hash".into(),
                         });
                     }
+                    // Every record is present, so the retention checkpoint is checked like any
+                    // other: a wrong one is a mismatch, not something to ignore.
+                    if let Some(r) = self.retained {
+                        if !self.checkpoints.contains(&r) {
+                            self.checkpoints.push(r);
+                        }
+                    }
                 } else {
                     let anchored = self.retained.filter(|r| {
                         r.log_id == h.log_id && r.seq.checked_add(1) == Some(h.first_seq) && r.hash == h.anchor
@@ -307,9 +314,16 @@ impl Verifier {
         });
         scanner.provide_leaves(std::mem::take(&mut cur.early_leaves));
         cur.scanner = Some(scanner);
-        // A checkpoint at the seq just before this segment is checked against its anchor.
+        // A checkpoint at the seq just before this segment is checked against its anchor. The
+        // first segment present proves nothing by its anchor unless it is segment 0 (the
+        // genesis): after retention, its anchor is only what `retained.checkpoint` claims, and
+        // the record at that seq is not here.
         let name = cur.name.clone();
+        let anchor_proves = self.anchored_by.is_none() || self.segments > 0;
         for cp in &self.checkpoints {
+            if !anchor_proves {
+                break;
+            }
             if cp.log_id == h.log_id && cp.seq.checked_add(1) == Some(h.first_seq) {
                 if cp.hash != h.anchor {
                     return Err(Error::CheckpointMismatch {
@@ -483,9 +497,11 @@ impl Verifier {
                 continue;
             }
             if !self.verified.contains(cp) {
-                let what = if cp.seq.saturating_add(1) < first_seq {
+                let what = if cp.seq < first_seq {
                     format!(
-                        "seq {} was removed by retention; the trail now starts at seq {first_seq}",
+                        "not proven: records 1..={} are not present (removed by retention; the trail starts at seq {first_seq}, its anchor vouched for only by {}), so seq {} cannot be checked",
+                        first_seq - 1,
+                        naming::RETAINED_CHECKPOINT,
                         cp.seq
                     )
                 } else {

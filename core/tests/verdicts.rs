@@ -250,3 +250,71 @@ fn a_limit_of_zero_returns_zero_records() {
     };
     assert_eq!(evident_core::sim::query(&mut disk, spec).unwrap().records.len(), 1);
 }
+
+/// A closed trail of 2 KiB segments (several sealed ones); returns its segment names and the
+/// checkpoint just before segment 1 (what a retention removing segment 0 would record).
+fn multi_segment_trail(disk: &mut FakeDisk) -> (Vec<String>, Checkpoint) {
+    let o = Options {
+        segment_bytes: 2048,
+        ..Options::default()
+    };
+    let mut t = Trail::open(o, LOG, 1);
+    drive(&mut t, disk, 100_000);
+    for i in 1..=60u64 {
+        t.handle_append(i, format!("record {i:04} of the audit trail").into_bytes(), T0 + i)
+            .unwrap();
+    }
+    drive(&mut t, disk, 100_000);
+    t.handle_close();
+    drive(&mut t, disk, 100_000);
+    let segs: Vec<String> = t.segments().iter().map(|(_, n)| n.clone()).collect();
+    assert!(segs.len() >= 3, "{segs:?}");
+    let h1 = SegmentHeader::decode(&disk.read_file(&segs[1]).unwrap()[..HEADER_LEN]).unwrap();
+    let cp = Checkpoint {
+        log_id: LOG,
+        seq: h1.first_seq - 1,
+        hash: h1.anchor,
+    };
+    (segs, cp)
+}
+
+#[test]
+fn a_wrong_retained_checkpoint_is_refused_when_segment_0_is_present() {
+    let mut disk = FakeDisk::new(4, Faults::default());
+    let (_, cp) = multi_segment_trail(&mut disk);
+    disk.write_file(naming::RETAINED_CHECKPOINT, cp.to_text().into_bytes());
+    verify(&mut disk, vec![]).expect("a right retention checkpoint is fine");
+    let wrong = Checkpoint {
+        hash: Hash([0xab; 32]),
+        ..cp
+    };
+    disk.write_file(naming::RETAINED_CHECKPOINT, wrong.to_text().into_bytes());
+    let r = verify(&mut disk, vec![]);
+    assert!(
+        matches!(r, Err(Error::CheckpointMismatch { checkpoint, .. }) if checkpoint == wrong),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn records_removed_behind_retained_checkpoint_are_not_proven() {
+    let mut disk = FakeDisk::new(5, Faults::default());
+    let (segs, cp) = multi_segment_trail(&mut disk);
+    disk.delete_file(&segs[0]);
+    disk.write_file(naming::RETAINED_CHECKPOINT, cp.to_text().into_bytes());
+    let r = verify(&mut disk, vec![]).expect("the kept segments verify");
+    assert_eq!(r.first_seq, cp.seq + 1);
+    assert_eq!(r.anchored_by, Some(cp), "the report says what vouches for the start");
+    assert!(r.checkpoints_verified.iter().all(|c| c.seq > cp.seq));
+    // A checkpoint given by the caller inside the missing range (even the one the retention
+    // checkpoint repeats) is not proven by a trail that does not hold its record.
+    for given in [cp] {
+        match verify(&mut disk, vec![given]) {
+            Err(Error::CheckpointMismatch { what, .. }) => {
+                assert!(what.contains("not proven"), "{what}");
+                assert!(what.contains(&format!("1..={}", cp.seq)), "{what}");
+            }
+            other => panic!("seq {} must not be proven: {other:?}", given.seq),
+        }
+    }
+}

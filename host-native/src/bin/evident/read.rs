@@ -120,6 +120,13 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                     "head": {"seq": r.head.seq, "hash": r.head.hash.to_hex()},
                     "checkpoints_verified": r.checkpoints_verified.iter().map(|c| c.seq).collect::<Vec<_>>(),
                     "unfinished_seals": r.unfinished_seals,
+                    // Records removed behind retained.checkpoint: not present, so not proven.
+                    "not_present": r.anchored_by.map(|a| json!({
+                        "first_seq": 1,
+                        "last_seq": a.seq,
+                        "proven": false,
+                        "anchored_by": {"seq": a.seq, "hash": a.hash.to_hex()},
+                    })),
                 }));
             } else {
                 println!(
@@ -131,7 +138,10 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                     println!("checkpoint proven: seq {} hash {}", cp.seq, cp.hash);
                 }
                 if let Some(a) = r.anchored_by {
-                    println!("note: records before seq {} were removed by retention (anchored by retained.checkpoint)", a.seq + 1);
+                    println!(
+                        "NOT PROVEN: records 1..={} are not present (removed by retention); the first kept segment's anchor is vouched for only by retained.checkpoint (seq {} hash {})",
+                        a.seq, a.seq, a.hash
+                    );
                 }
                 for s in &r.unfinished_seals {
                     println!(
