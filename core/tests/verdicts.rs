@@ -318,3 +318,33 @@ fn records_removed_behind_retained_checkpoint_are_not_proven() {
         }
     }
 }
+
+#[test]
+fn out_of_range_options_fail_the_open_with_the_allowed_range() {
+    let cases: Vec<(Options, &str)> = vec![
+        (Options { segment_bytes: 0, ..Options::default() }, "segment-bytes is 0; allowed range is 1024 ..= 1099511627776"),
+        (Options { segment_bytes: 1, ..Options::default() }, "segment-bytes is 1;"),
+        (Options { max_payload: 1 << 24, ..Options::default() }, "max-payload is 16777216; allowed range is 1 ..= 16777215"),
+        (Options { max_batch_records: 0, ..Options::default() }, "max-batch-records is 0"),
+        (Options { read_chunk: 1, ..Options::default() }, "read-chunk is 1"),
+    ];
+    for (o, want) in cases {
+        let mut disk = FakeDisk::new(6, Faults::default());
+        let mut t = Trail::open(o, LOG, 1);
+        let (ev, _) = drive(&mut t, &mut disk, 1000);
+        match &ev[..] {
+            [Event::OpenFailed(Error::InvalidArgument { what })] => {
+                assert!(what.contains(want), "{what} / {want}")
+            }
+            other => panic!("{want}: {other:?}"),
+        }
+        assert!(disk.file_names().is_empty(), "nothing was created");
+        assert!(Options::default().validate().is_ok());
+    }
+    let edge = Options {
+        segment_bytes: 1024,
+        max_payload: (1 << 24) - 1,
+        ..Options::default()
+    };
+    assert_eq!(edge.validate(), Ok(()));
+}

@@ -331,12 +331,9 @@ impl Trail {
     /// timestamps are given with each append). Drain [`Trail::poll_io`] to run recovery; [`Event::Opened`] or
     /// [`Event::OpenFailed`] follows. Appends made meanwhile are queued.
     pub fn open(opts: Options, new_log_id: LogId, now: u64) -> Trail {
-        let mut opts = opts;
-        opts.max_payload = opts.max_payload.min(crate::frame::MAX_PAYLOAD as u32);
-        opts.max_batch_records = opts.max_batch_records.max(1);
-        opts.read_chunk = opts.read_chunk.max(4096);
+        let invalid = opts.validate().err();
         let health = HealthTracker::new(opts.healthy_after);
-        Trail {
+        let mut t = Trail {
             phase: Phase::Opening(Box::new(open::Opener::new(opts.clone(), new_log_id))),
             opts,
             log_id: new_log_id,
@@ -367,7 +364,12 @@ impl Trail {
             fatal: None,
             pending_segno: 0,
             close_checkpointed: false,
+        };
+        if let Some(e) = invalid {
+            // Out-of-range options: no IO at all, the open fails with the range.
+            t.fail_open(e);
         }
+        t
     }
 
     /// Queues an append. `token` is the caller's, returned in [`Event::Appended`] or
