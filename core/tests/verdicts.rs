@@ -348,3 +348,39 @@ fn out_of_range_options_fail_the_open_with_the_allowed_range() {
     };
     assert_eq!(edge.validate(), Ok(()));
 }
+
+#[test]
+fn head_checkpoint_is_refreshed_while_records_become_durable_and_a_crash_keeps_its_cover() {
+    let mut disk = FakeDisk::new(8, Faults::default());
+    let mut t = Trail::open(Options::default(), LOG, 1);
+    drive(&mut t, &mut disk, 100_000);
+    for i in 1..=5u64 {
+        t.handle_append(i, format!("record {i:02}").into_bytes(), T0 + i)
+            .unwrap();
+    }
+    let (ev, _) = drive(&mut t, &mut disk, 100_000);
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::CheckpointWritten(_))),
+        "no refresh before the interval: {ev:?}"
+    );
+    let at = t.poll_timeout().expect("a refresh is scheduled");
+    assert_eq!(at, 1 + 1_000_000_000, "one interval after the open");
+    t.handle_timeout(at);
+    let (ev, _) = drive(&mut t, &mut disk, 100_000);
+    let written: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::CheckpointWritten(cp) => Some(cp.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(written, vec![5], "{ev:?}");
+    assert_eq!(t.poll_timeout(), None, "nothing new to cover: no timer");
+    // A crash (the trail is never closed), then damage to the last acknowledged record.
+    disk.process_crash();
+    let name = naming::segment_name(1);
+    let last = HEADER_LEN as u64 + 4 * entry_frame_len("record 01".len()) as u64;
+    disk.flip_bit(&name, (last + 60) * 8);
+    assert!(matches!(verify(&mut disk, vec![]), Err(Error::Corrupt { .. })));
+    assert!(matches!(reopen(&mut disk), Err(Error::Corrupt { .. })));
+}

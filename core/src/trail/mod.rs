@@ -316,6 +316,11 @@ pub struct Trail {
     sync_deadline: Option<u64>,
     closing: bool,
     checkpoint_requested: bool,
+    /// Seq of the last `head.checkpoint` written (or the head found at open).
+    checkpointed_seq: u64,
+    /// Host time of the last checkpoint write started: refreshes come at most
+    /// `checkpoint_interval` apart, failed ones included (no retry loop).
+    last_checkpoint_at: u64,
     /// Set when a failed job must be retried before more appends are written.
     resync_needed: bool,
     fatal: Option<String>,
@@ -360,6 +365,8 @@ impl Trail {
             sync_deadline: None,
             closing: false,
             checkpoint_requested: false,
+            checkpointed_seq: 0,
+            last_checkpoint_at: now,
             resync_needed: false,
             fatal: None,
             pending_segno: 0,
@@ -430,7 +437,24 @@ impl Trail {
 
     /// When the host should call [`Trail::handle_timeout`] next, if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.sync_deadline
+        match (self.sync_deadline, self.checkpoint_refresh_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When `head.checkpoint` should next be refreshed: only while records made durable since
+    /// the last one exist, and only while the trail is writing normally (a failed trail or a
+    /// closing one has other work first, and a deadline it cannot act on would make the host
+    /// spin).
+    pub(super) fn checkpoint_refresh_at(&self) -> Option<u64> {
+        let idle = matches!(self.phase, Phase::Ready)
+            && !self.closing
+            && !self.health.is_failed()
+            && !self.resync_needed
+            && self.active.is_some();
+        (idle && self.opts.checkpoint_interval > 0 && self.durable_seq > self.checkpointed_seq)
+            .then(|| self.last_checkpoint_at.saturating_add(self.opts.checkpoint_interval))
     }
 
     /// The next event, if any.
@@ -591,6 +615,8 @@ impl Trail {
         self.head = o.head;
         self.last_ts = o.last_ts;
         self.durable_seq = o.next_seq - 1;
+        self.checkpointed_seq = self.durable_seq;
+        self.last_checkpoint_at = self.now;
         self.durable_hash = o.head;
         self.active = Some(o.active);
         self.segments = o.segments;
