@@ -47,6 +47,9 @@ pub struct VerifyReport {
     /// Sealed segments followed by zero bytes (a seal whose cut of preallocated space did not
     /// reach the disk). Harmless; recovery cuts them when it meets them.
     pub unfinished_seals: Vec<String>,
+    /// Things worth an operator's look that do not make the trail fail (a trail of two or more
+    /// segments without `head.checkpoint`, whose tail nothing vouches for).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -528,7 +531,20 @@ impl Verifier {
             checkpoints_verified: self.verified,
             anchored_by: self.anchored_by,
             unfinished_seals: self.unfinished_seals,
+            warnings: Vec::new(),
         })
+    }
+}
+
+/// The verdict on a file that looks like a segment but is not named like one (a renamed or
+/// misplaced segment): verification does not read it as part of the trail, so it must not
+/// pass silently. The trail fails verification, naming the file.
+fn unexplained_segment(name: &str, why: &str) -> Error {
+    Error::Corrupt {
+        location: Location::file(name),
+        what: format!(
+            "file looks like a segment ({why}) but its name does not follow the naming rule (20-digit first seq + .evseg): a renamed or misplaced segment is not part of the trail it sits in"
+        ),
     }
 }
 
@@ -549,6 +565,9 @@ pub(crate) fn covered_damage(location: Location, found: &str, cp: &Checkpoint) -
 
 enum TaskStage {
     List,
+    /// Reading the first bytes of a file whose name is not a trail name: does it look like a
+    /// segment (the segment magic)?
+    Probe(usize),
     ReadCheckpoint(&'static str),
     Segment { index: usize, offset: u64 },
     Done,
@@ -562,6 +581,8 @@ pub struct VerifyTask {
     read_chunk: u32,
     extra: Vec<Checkpoint>,
     segments: Vec<(String, u64)>,
+    /// Files with names the trail does not use, to be probed for the segment magic.
+    unknown: Vec<String>,
     has_head: bool,
     has_retained: bool,
     head: Option<Checkpoint>,
@@ -587,6 +608,7 @@ impl VerifyTask {
             read_chunk: read_chunk.max(4096),
             extra: checkpoints,
             segments: Vec::new(),
+            unknown: Vec::new(),
             has_head: false,
             has_retained: false,
             head: None,
@@ -603,6 +625,11 @@ impl VerifyTask {
     pub fn poll_io(&mut self) -> Option<IoOp> {
         match self.stage {
             TaskStage::List => Some(IoOp::List),
+            TaskStage::Probe(i) => Some(IoOp::Read {
+                file: self.unknown[i].clone(),
+                offset: 0,
+                len: 8,
+            }),
             TaskStage::ReadCheckpoint(name) => Some(IoOp::Read {
                 file: name.into(),
                 offset: 0,
@@ -645,7 +672,16 @@ impl VerifyTask {
         self.result.take()
     }
 
-    fn done(&mut self, r: Result<VerifyReport, Error>) {
+    fn done(&mut self, mut r: Result<VerifyReport, Error>) {
+        if let Ok(report) = r.as_mut() {
+            if report.segments >= 2 && self.head.is_none() {
+                report.warnings.push(format!(
+                    "no {}: the trail has {} segments but nothing on this host vouches for its tail (records cut from the end would go unnoticed; verify against a checkpoint kept elsewhere)",
+                    naming::HEAD_CHECKPOINT,
+                    report.segments
+                ));
+            }
+        }
         self.result = Some(r);
         self.stage = TaskStage::Done;
     }
@@ -658,6 +694,11 @@ impl VerifyTask {
                 if let TaskStage::ReadCheckpoint(_) = self.stage {
                     if e.kind == IoErrorKind::NotFound {
                         return self.after_checkpoint_read(None);
+                    }
+                }
+                if let TaskStage::Probe(i) = self.stage {
+                    if e.kind == IoErrorKind::NotFound {
+                        return self.probe(i + 1); // gone since the listing: nothing to explain
                     }
                 }
                 let location = op.file().map(Location::file).unwrap_or_default();
@@ -677,11 +718,23 @@ impl VerifyTask {
                         self.has_head = true;
                     } else if e.name == naming::RETAINED_CHECKPOINT {
                         self.has_retained = true;
+                    } else if naming::is_segment_like_name(&e.name) {
+                        return self.done(Err(unexplained_segment(&e.name, "its name ends in .evseg")));
+                    } else if e.len >= 8 && !naming::is_known_name(&e.name) {
+                        self.unknown.push(e.name);
                     }
                 }
                 self.segments.sort();
+                self.unknown.sort();
                 self.total = self.segments.iter().map(|s| s.1).sum();
-                self.next_checkpoint_stage();
+                self.probe(0);
+            }
+            (&TaskStage::Probe(i), IoDone::Read(data)) => {
+                if data.starts_with(&crate::header::SEGMENT_MAGIC) {
+                    let name = self.unknown[i].clone();
+                    return self.done(Err(unexplained_segment(&name, "it starts with the segment magic")));
+                }
+                self.probe(i + 1);
             }
             (TaskStage::ReadCheckpoint(_), IoDone::Read(data)) => {
                 self.after_checkpoint_read(Some(data))
@@ -690,6 +743,15 @@ impl VerifyTask {
                 self.on_segment_chunk(index, offset, data)
             }
             _ => {}
+        }
+    }
+
+    /// Probes the `i`-th unknown file, or goes on to the checkpoints when none is left.
+    fn probe(&mut self, i: usize) {
+        if i < self.unknown.len() {
+            self.stage = TaskStage::Probe(i);
+        } else {
+            self.next_checkpoint_stage();
         }
     }
 

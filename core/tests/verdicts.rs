@@ -384,3 +384,40 @@ fn head_checkpoint_is_refreshed_while_records_become_durable_and_a_crash_keeps_i
     assert!(matches!(verify(&mut disk, vec![]), Err(Error::Corrupt { .. })));
     assert!(matches!(reopen(&mut disk), Err(Error::Corrupt { .. })));
 }
+
+#[test]
+fn a_file_that_looks_like_a_segment_but_is_misnamed_fails_verification() {
+    let mut disk = FakeDisk::new(9, Faults::default());
+    let (segs, _) = multi_segment_trail(&mut disk);
+    verify(&mut disk, vec![]).expect("intact");
+    let copy = disk.read_file(&segs[1]).unwrap().to_vec();
+    // Explained names pass: a copy set aside by repair.
+    disk.write_file(&format!("{}{}7", segs[1], naming::DAMAGED_INFIX), copy.clone());
+    let r = verify(&mut disk, vec![]).expect("a repair copy is explained");
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    for odd in ["1.evseg", "00000000000000000017.evseg.bak", "backup.bin"] {
+        disk.write_file(odd, copy.clone());
+        match verify(&mut disk, vec![]) {
+            Err(Error::Corrupt { location, what }) => {
+                assert_eq!(location.file.as_deref(), Some(odd), "{what}");
+                assert!(what.contains("naming rule"), "{what}");
+            }
+            other => panic!("{odd} must not pass silently: {other:?}"),
+        }
+        disk.delete_file(odd);
+    }
+    // A file of another kind is no business of the trail's.
+    disk.write_file("notes.txt", b"operator notes".to_vec());
+    verify(&mut disk, vec![]).expect("unrelated files are ignored");
+}
+
+#[test]
+fn a_multi_segment_trail_without_head_checkpoint_is_flagged() {
+    let mut disk = FakeDisk::new(10, Faults::default());
+    multi_segment_trail(&mut disk);
+    assert!(verify(&mut disk, vec![]).unwrap().warnings.is_empty());
+    disk.delete_file(HEAD_CHECKPOINT);
+    let r = verify(&mut disk, vec![]).unwrap();
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(r.warnings[0].contains("no head.checkpoint"), "{:?}", r.warnings);
+}

@@ -120,6 +120,7 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                     "head": {"seq": r.head.seq, "hash": r.head.hash.to_hex()},
                     "checkpoints_verified": r.checkpoints_verified.iter().map(|c| c.seq).collect::<Vec<_>>(),
                     "unfinished_seals": r.unfinished_seals,
+                    "warnings": r.warnings,
                     // Records removed behind retained.checkpoint: not present, so not proven.
                     "not_present": r.anchored_by.map(|a| json!({
                         "first_seq": 1,
@@ -142,6 +143,9 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                         "NOT PROVEN: records 1..={} are not present (removed by retention); the first kept segment's anchor is vouched for only by retained.checkpoint (seq {} hash {})",
                         a.seq, a.seq, a.hash
                     );
+                }
+                for w in &r.warnings {
+                    println!("warning: {w}");
                 }
                 for s in &r.unfinished_seals {
                     println!(
