@@ -50,6 +50,10 @@ pub struct VerifyReport {
     /// Things worth an operator's look that do not make the trail fail (a trail of two or more
     /// segments without `head.checkpoint`, whose tail nothing vouches for).
     pub warnings: Vec<String>,
+    /// With a live writer (see [`VerifyTask::set_live_writer`]): where the last segment's
+    /// in-flight tail starts, which was not verified (records the writer may still be writing
+    /// are not counted). `None` when everything read was verified.
+    pub live_tail: Option<String>,
 }
 
 #[derive(Debug)]
@@ -91,6 +95,9 @@ pub struct Verifier {
     unfinished_seals: Vec<String>,
     current: Option<Current>,
     error: Option<Error>,
+    /// A writer is live: the last segment's incomplete tail is its in-flight write.
+    live: bool,
+    live_tail: Option<String>,
 }
 
 impl Verifier {
@@ -116,7 +123,30 @@ impl Verifier {
             unfinished_seals: Vec::new(),
             current: None,
             error: None,
+            live: false,
+            live_tail: None,
         }
+    }
+
+    /// Tells the verifier a writer is live: an incomplete tail of the last segment (what would
+    /// otherwise be a torn tail) is its in-flight write, reported in
+    /// [`VerifyReport::live_tail`] rather than as damage. Damage a checkpoint covers is still
+    /// corruption.
+    pub fn set_live_writer(&mut self, live: bool) {
+        self.live = live;
+    }
+
+    /// The verdict on a torn tail of segment `name`: damage, or (beside a live writer, in the
+    /// last segment) the writer's in-flight tail, not yet verified.
+    fn torn(&mut self, e: Error, is_last: bool) -> Result<(), Error> {
+        if !(self.live && is_last) {
+            return Err(e);
+        }
+        self.live_tail = Some(format!(
+            "{}: not yet verified (live writer)",
+            e.location().map(|l| l.to_string()).unwrap_or_default()
+        ));
+        Ok(())
     }
 
     /// Starts the next segment (in file-name order). `is_last` tells whether it is the trail's
@@ -164,6 +194,16 @@ impl Verifier {
     fn fail(&mut self, e: Error) -> Error {
         self.error = Some(e.clone());
         e
+    }
+
+    /// Ends the current segment's input where it stopped: beside a live writer the file was
+    /// cut while it was read (a rotation sealing the preallocated segment cuts its zeros), so
+    /// its length is what could be read, and the scanner's verdict on those bytes stands (a
+    /// sealed segment must still hold its whole footer).
+    pub fn segment_shrank(&mut self) {
+        if let Some(cur) = self.current.as_mut() {
+            cur.file_len = cur.fed;
+        }
     }
 
     /// Feeds the next bytes of the current segment.
@@ -389,6 +429,10 @@ impl Verifier {
             if let (None, Some(cp)) = (cur.data_after_bad_header, self.covering(first)) {
                 return Err(covered_damage(loc.at(0).seq(first), &defect.to_string(), &cp));
             }
+            if cur.data_after_bad_header.is_none() && self.live {
+                let e = Error::TornTail { location: loc.at(0), len: 0 };
+                return self.torn(e, cur.is_last);
+            }
             return Err(match cur.data_after_bad_header {
                 // Nothing but zeros after a header that was never (completely) written: an
                 // interrupted segment creation; recovery removes the file, nothing is lost.
@@ -404,11 +448,13 @@ impl Verifier {
         }
         let Some(h) = cur.header else {
             if cur.is_last {
-                // A file shorter than a header: its creation was interrupted.
-                return Err(Error::TornTail {
+                // A file shorter than a header: its creation was interrupted (or, beside a
+                // live writer, is under way).
+                let e = Error::TornTail {
                     location: loc.at(0),
                     len: cur.file_len,
-                });
+                };
+                return self.torn(e, true);
             }
             let what = crate::header::HeaderDefect::Short(cur.header_buf.len()).to_string();
             return Err(Error::Corrupt {
@@ -445,7 +491,7 @@ impl Verifier {
                 let location = loc.at(offset).seq(summary.next_seq);
                 match self.covering(summary.next_seq) {
                     Some(cp) => Err(covered_damage(location, &found, &cp)),
-                    None => Err(Error::TornTail { location, len: data_len }),
+                    None => self.torn(Error::TornTail { location, len: data_len }, cur.is_last),
                 }
             }
             SegmentEnd::Corrupt(d) => {
@@ -532,6 +578,7 @@ impl Verifier {
             anchored_by: self.anchored_by,
             unfinished_seals: self.unfinished_seals,
             warnings: Vec::new(),
+            live_tail: self.live_tail,
         })
     }
 }
@@ -592,7 +639,14 @@ pub struct VerifyTask {
     result: Option<Result<VerifyReport, Error>>,
     progress: u64,
     total: u64,
+    /// A writer is live (see [`VerifyTask::set_live_writer`]).
+    live: bool,
+    /// Times the verification started over after a live writer changed files under it.
+    restarts: u32,
 }
+
+/// Most restarts beside a live writer before a vanished or shrunk file is reported as is.
+const MAX_LIVE_RESTARTS: u32 = 16;
 
 impl VerifyTask {
     /// Verifies the trail against `checkpoints` (in addition to its own `head.checkpoint`).
@@ -618,7 +672,38 @@ impl VerifyTask {
             result: None,
             progress: 0,
             total: 0,
+            live: false,
+            restarts: 0,
         }
+    }
+
+    /// Tells the task that a writer holds the trail while it verifies. Then the last segment's
+    /// incomplete tail is the writer's in-flight write ([`VerifyReport::live_tail`], not
+    /// damage), and a segment that vanishes or shrinks under the reads (a rotation sealing the
+    /// preallocated segment, for example) makes the verification start over from a new listing
+    /// (a bounded number of times) instead of being reported: the reader checks a consistent
+    /// prefix of what the writer made durable.
+    pub fn set_live_writer(&mut self, live: bool) {
+        self.live = live;
+    }
+
+    /// Starts over beside a live writer, when allowed: true if it did.
+    fn restart(&mut self) -> bool {
+        if !self.live || self.restarts >= MAX_LIVE_RESTARTS {
+            return false;
+        }
+        self.restarts += 1;
+        self.segments.clear();
+        self.unknown.clear();
+        self.has_head = false;
+        self.has_retained = false;
+        self.head = None;
+        self.retained = None;
+        self.verifier = None;
+        self.progress = 0;
+        self.total = 0;
+        self.stage = TaskStage::List;
+        true
     }
 
     /// The next request, or `None` once the result is known.
@@ -700,6 +785,14 @@ impl VerifyTask {
                     if e.kind == IoErrorKind::NotFound {
                         return self.probe(i + 1); // gone since the listing: nothing to explain
                     }
+                }
+                // Beside a live writer a file may vanish between the listing and its use (a
+                // checkpoint's temporary file renamed over `head.checkpoint`): list again.
+                if matches!(self.stage, TaskStage::Segment { .. } | TaskStage::List)
+                    && e.kind == IoErrorKind::NotFound
+                    && self.restart()
+                {
+                    return;
                 }
                 let location = op.file().map(Location::file).unwrap_or_default();
                 return self.done(Err(Error::Io {
@@ -796,7 +889,9 @@ impl VerifyTask {
         if self.use_head {
             cps.extend(self.head);
         }
-        self.verifier = Some(Verifier::new(cps, self.retained));
+        let mut v = Verifier::new(cps, self.retained);
+        v.set_live_writer(self.live);
+        self.verifier = Some(v);
         if self.segments.is_empty() {
             let v = self.verifier.take().expect("just made");
             return self.done(v.finish());
@@ -832,7 +927,9 @@ impl VerifyTask {
             };
             return;
         }
-        if next < len {
+        if next < len && self.live {
+            v.segment_shrank();
+        } else if next < len {
             let e = Error::Corrupt {
                 location: Location::file(name).at(next),
                 what: "file shorter than listed".into(),

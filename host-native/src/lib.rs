@@ -20,6 +20,7 @@ mod driver;
 mod error;
 pub mod fs_exec;
 pub mod jsonl;
+pub mod live;
 mod leaf_threads;
 mod mirror;
 pub mod query;

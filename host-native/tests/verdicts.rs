@@ -153,3 +153,71 @@ fn out_of_range_segment_bytes_is_refused_with_the_allowed_range() {
         assert!(segments(&dir).is_empty(), "no segment was created");
     }
 }
+
+#[test]
+fn verify_beside_a_live_writer_gives_no_false_alarms() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (_tmp, dir) = temp_trail();
+    // Small segments: rotations (seal, cut of the preallocated space, a new preallocated
+    // segment) happen all the time while verify reads.
+    let mut child = Killed(
+        Command::new(BIN)
+            .args(["append", s(&dir), "--raw", "--segment-bytes", "65536"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("evident append starts"),
+    );
+    let mut stdin = child.0.stdin.take().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let mut batch = String::new();
+                for _ in 0..20 {
+                    i += 1;
+                    batch.push_str(&format!("{{\"i\":{i},\"kind\":\"tool.call\",\"pad\":\"{}\"}}\n", "x".repeat(150)));
+                }
+                if stdin.write_all(batch.as_bytes()).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            i
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dir.is_dir() || segments(&dir).len() < 2 {
+        assert!(Instant::now() < deadline, "the writer never rotated");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut failures = Vec::new();
+    let mut live_tails = 0;
+    // Bounded: 60 runs, spread over the writer's work.
+    for run in 0..60 {
+        std::thread::sleep(Duration::from_millis(8));
+        let v = evident(&["verify", s(&dir), "--json"], None);
+        if code(&v) != 0 {
+            failures.push(format!("run {run}: {}", describe(&v)));
+            continue;
+        }
+        let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+        live_tails += j["live_tail"].is_string() as u32;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sent = feeder.join().unwrap();
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "the writer ends at EOF");
+    assert!(failures.is_empty(), "{} false alarms:\n{}", failures.len(), failures.join("\n"));
+    // Quiescent again: everything verifies, nothing is left unverified.
+    let v = evident(&["verify", s(&dir), "--json"], None);
+    assert_eq!(code(&v), 0, "{}", describe(&v));
+    let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(j["records"].as_u64(), Some(sent), "{j}");
+    assert!(j["live_tail"].is_null(), "{j}");
+    eprintln!("{live_tails} of 60 runs saw an in-flight tail");
+}

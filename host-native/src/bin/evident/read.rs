@@ -121,6 +121,7 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                     "checkpoints_verified": r.checkpoints_verified.iter().map(|c| c.seq).collect::<Vec<_>>(),
                     "unfinished_seals": r.unfinished_seals,
                     "warnings": r.warnings,
+                    "live_tail": r.live_tail,
                     // Records removed behind retained.checkpoint: not present, so not proven.
                     "not_present": r.anchored_by.map(|a| json!({
                         "first_seq": 1,
@@ -143,6 +144,9 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                         "NOT PROVEN: records 1..={} are not present (removed by retention); the first kept segment's anchor is vouched for only by retained.checkpoint (seq {} hash {})",
                         a.seq, a.seq, a.hash
                     );
+                }
+                if let Some(t) = &r.live_tail {
+                    println!("note: {t}; records the writer may still be writing are not counted");
                 }
                 for w in &r.warnings {
                     println!("warning: {w}");
