@@ -89,9 +89,8 @@ pub mod limits {
     /// Largest `checkpoint_interval` (1 hour).
     pub const MAX_CHECKPOINT_INTERVAL: u64 = 3600 * 1_000_000_000;
 
-    const _: () = assert!(
-        (HEADER_LEN + entry_frame_len(0) + FOOTER_FIXED_LEN) as u64 <= MIN_SEGMENT_BYTES
-    );
+    const _: () =
+        assert!((HEADER_LEN + entry_frame_len(0) + FOOTER_FIXED_LEN) as u64 <= MIN_SEGMENT_BYTES);
 }
 
 impl Options {
@@ -131,7 +130,12 @@ impl Options {
             MAX_CHECKPOINT_INTERVAL,
         )?;
         if let Durability::Interval { nanos } = self.durability {
-            range("durability interval (ns)", nanos, 1, MAX_CHECKPOINT_INTERVAL)?;
+            range(
+                "durability interval (ns)",
+                nanos,
+                1,
+                MAX_CHECKPOINT_INTERVAL,
+            )?;
         }
         Ok(())
     }

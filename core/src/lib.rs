@@ -17,8 +17,8 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
-mod crc_range;
 pub mod config;
+mod crc_range;
 pub mod error;
 pub mod event;
 pub mod footer;

@@ -756,12 +756,20 @@ impl SegmentScanner {
 /// segment, and then the offset and seq where valid data resumes. An entry needs zero
 /// padding; a footer must describe itself at this offset and seal records past the damage
 /// (checked on its fixed fields before it is decoded, so decoding stays rare).
-fn valid_candidate(frame_bytes: &[u8], probe: u64, next_seq: u64, decoded: &mut u64) -> Option<(u64, u64)> {
+fn valid_candidate(
+    frame_bytes: &[u8],
+    probe: u64,
+    next_seq: u64,
+    decoded: &mut u64,
+) -> Option<(u64, u64)> {
     let c = frame_bytes.len();
     let u64_at = |o: usize| u64::from_le_bytes(frame_bytes[o..o + 8].try_into().unwrap());
     if frame_bytes[0] == KIND_ENTRY {
         let len = (u32::from_le_bytes(frame_bytes[0..4].try_into().unwrap()) >> 8) as usize;
-        if frame_bytes[RECORD_HEADER_LEN + len..].iter().any(|&b| b != 0) {
+        if frame_bytes[RECORD_HEADER_LEN + len..]
+            .iter()
+            .any(|&b| b != 0)
+        {
             return None;
         }
         return Some((probe, u64_at(8)));
@@ -777,8 +785,7 @@ fn valid_candidate(frame_bytes: &[u8], probe: u64, next_seq: u64, decoded: &mut 
     let f = Footer::decode(frame_bytes).ok()?;
     // A footer written here that seals records past the damage proves they were
     // complete: the damage is not a torn tail.
-    (f.offset == probe && f.last_seq >= next_seq)
-        .then(|| (probe, f.last_seq.saturating_add(1)))
+    (f.offset == probe && f.last_seq >= next_seq).then(|| (probe, f.last_seq.saturating_add(1)))
 }
 
 /// If `head` starts a plausible entry continuing this segment, or a footer, its claimed

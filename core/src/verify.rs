@@ -293,7 +293,9 @@ impl Verifier {
                     }
                 } else {
                     let anchored = self.retained.filter(|r| {
-                        r.log_id == h.log_id && r.seq.checked_add(1) == Some(h.first_seq) && r.hash == h.anchor
+                        r.log_id == h.log_id
+                            && r.seq.checked_add(1) == Some(h.first_seq)
+                            && r.hash == h.anchor
                     });
                     let Some(r) = anchored else {
                         return Err(Error::Corrupt {
@@ -427,10 +429,17 @@ impl Verifier {
             self.segments += 1;
             let first = naming::parse_segment_name(&cur.name).unwrap_or(u64::MAX);
             if let (None, Some(cp)) = (cur.data_after_bad_header, self.covering(first)) {
-                return Err(covered_damage(loc.at(0).seq(first), &defect.to_string(), &cp));
+                return Err(covered_damage(
+                    loc.at(0).seq(first),
+                    &defect.to_string(),
+                    &cp,
+                ));
             }
             if cur.data_after_bad_header.is_none() && self.live {
-                let e = Error::TornTail { location: loc.at(0), len: 0 };
+                let e = Error::TornTail {
+                    location: loc.at(0),
+                    len: 0,
+                };
                 return self.torn(e, cur.is_last);
             }
             return Err(match cur.data_after_bad_header {
@@ -438,7 +447,11 @@ impl Verifier {
                 // interrupted segment creation; recovery removes the file, nothing is lost.
                 None => Error::TornTail {
                     location: loc.at(0),
-                    len: cur.header_buf.iter().rposition(|&b| b != 0).map_or(0, |i| i as u64 + 1),
+                    len: cur
+                        .header_buf
+                        .iter()
+                        .rposition(|&b| b != 0)
+                        .map_or(0, |i| i as u64 + 1),
                 },
                 Some(at) => Error::Corrupt {
                     location: loc.at(0),
@@ -616,7 +629,10 @@ enum TaskStage {
     /// segment (the segment magic)?
     Probe(usize),
     ReadCheckpoint(&'static str),
-    Segment { index: usize, offset: u64 },
+    Segment {
+        index: usize,
+        offset: u64,
+    },
     Done,
 }
 
@@ -812,7 +828,8 @@ impl VerifyTask {
                     } else if e.name == naming::RETAINED_CHECKPOINT {
                         self.has_retained = true;
                     } else if naming::is_segment_like_name(&e.name) {
-                        return self.done(Err(unexplained_segment(&e.name, "its name ends in .evseg")));
+                        return self
+                            .done(Err(unexplained_segment(&e.name, "its name ends in .evseg")));
                     } else if e.len >= 8 && !naming::is_known_name(&e.name) {
                         self.unknown.push(e.name);
                     }
@@ -825,7 +842,10 @@ impl VerifyTask {
             (&TaskStage::Probe(i), IoDone::Read(data)) => {
                 if data.starts_with(&crate::header::SEGMENT_MAGIC) {
                     let name = self.unknown[i].clone();
-                    return self.done(Err(unexplained_segment(&name, "it starts with the segment magic")));
+                    return self.done(Err(unexplained_segment(
+                        &name,
+                        "it starts with the segment magic",
+                    )));
                 }
                 self.probe(i + 1);
             }

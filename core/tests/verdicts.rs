@@ -26,7 +26,10 @@ fn closed_trail(disk: &mut FakeDisk) -> (String, u64) {
     drive(&mut t, disk, 100_000);
     t.handle_close();
     let (ev, _) = drive(&mut t, disk, 100_000);
-    assert!(ev.iter().any(|e| matches!(e, Event::Closed { .. })), "{ev:?}");
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Closed { .. })),
+        "{ev:?}"
+    );
     let name = naming::segment_name(1);
     let frame = entry_frame_len("record 01".len()) as u64;
     (name, HEADER_LEN as u64 + 9 * frame)
@@ -248,7 +251,13 @@ fn a_limit_of_zero_returns_zero_records() {
         limit: Some(1),
         ..Default::default()
     };
-    assert_eq!(evident_core::sim::query(&mut disk, spec).unwrap().records.len(), 1);
+    assert_eq!(
+        evident_core::sim::query(&mut disk, spec)
+            .unwrap()
+            .records
+            .len(),
+        1
+    );
 }
 
 /// A closed trail of 2 KiB segments (several sealed ones); returns its segment names and the
@@ -261,8 +270,12 @@ fn multi_segment_trail(disk: &mut FakeDisk) -> (Vec<String>, Checkpoint) {
     let mut t = Trail::open(o, LOG, 1);
     drive(&mut t, disk, 100_000);
     for i in 1..=60u64 {
-        t.handle_append(i, format!("record {i:04} of the audit trail").into_bytes(), T0 + i)
-            .unwrap();
+        t.handle_append(
+            i,
+            format!("record {i:04} of the audit trail").into_bytes(),
+            T0 + i,
+        )
+        .unwrap();
     }
     drive(&mut t, disk, 100_000);
     t.handle_close();
@@ -304,7 +317,11 @@ fn records_removed_behind_retained_checkpoint_are_not_proven() {
     disk.write_file(naming::RETAINED_CHECKPOINT, cp.to_text().into_bytes());
     let r = verify(&mut disk, vec![]).expect("the kept segments verify");
     assert_eq!(r.first_seq, cp.seq + 1);
-    assert_eq!(r.anchored_by, Some(cp), "the report says what vouches for the start");
+    assert_eq!(
+        r.anchored_by,
+        Some(cp),
+        "the report says what vouches for the start"
+    );
     assert!(r.checkpoints_verified.iter().all(|c| c.seq > cp.seq));
     // A checkpoint given by the caller inside the missing range (even the one the retention
     // checkpoint repeats) is not proven by a trail that does not hold its record.
@@ -322,11 +339,41 @@ fn records_removed_behind_retained_checkpoint_are_not_proven() {
 #[test]
 fn out_of_range_options_fail_the_open_with_the_allowed_range() {
     let cases: Vec<(Options, &str)> = vec![
-        (Options { segment_bytes: 0, ..Options::default() }, "segment-bytes is 0; allowed range is 1024 ..= 1099511627776"),
-        (Options { segment_bytes: 1, ..Options::default() }, "segment-bytes is 1;"),
-        (Options { max_payload: 1 << 24, ..Options::default() }, "max-payload is 16777216; allowed range is 1 ..= 16777215"),
-        (Options { max_batch_records: 0, ..Options::default() }, "max-batch-records is 0"),
-        (Options { read_chunk: 1, ..Options::default() }, "read-chunk is 1"),
+        (
+            Options {
+                segment_bytes: 0,
+                ..Options::default()
+            },
+            "segment-bytes is 0; allowed range is 1024 ..= 1099511627776",
+        ),
+        (
+            Options {
+                segment_bytes: 1,
+                ..Options::default()
+            },
+            "segment-bytes is 1;",
+        ),
+        (
+            Options {
+                max_payload: 1 << 24,
+                ..Options::default()
+            },
+            "max-payload is 16777216; allowed range is 1 ..= 16777215",
+        ),
+        (
+            Options {
+                max_batch_records: 0,
+                ..Options::default()
+            },
+            "max-batch-records is 0",
+        ),
+        (
+            Options {
+                read_chunk: 1,
+                ..Options::default()
+            },
+            "read-chunk is 1",
+        ),
     ];
     for (o, want) in cases {
         let mut disk = FakeDisk::new(6, Faults::default());
@@ -381,7 +428,10 @@ fn head_checkpoint_is_refreshed_while_records_become_durable_and_a_crash_keeps_i
     let name = naming::segment_name(1);
     let last = HEADER_LEN as u64 + 4 * entry_frame_len("record 01".len()) as u64;
     disk.flip_bit(&name, (last + 60) * 8);
-    assert!(matches!(verify(&mut disk, vec![]), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        verify(&mut disk, vec![]),
+        Err(Error::Corrupt { .. })
+    ));
     assert!(matches!(reopen(&mut disk), Err(Error::Corrupt { .. })));
 }
 
@@ -392,7 +442,10 @@ fn a_file_that_looks_like_a_segment_but_is_misnamed_fails_verification() {
     verify(&mut disk, vec![]).expect("intact");
     let copy = disk.read_file(&segs[1]).unwrap().to_vec();
     // Explained names pass: a copy set aside by repair.
-    disk.write_file(&format!("{}{}7", segs[1], naming::DAMAGED_INFIX), copy.clone());
+    disk.write_file(
+        &format!("{}{}7", segs[1], naming::DAMAGED_INFIX),
+        copy.clone(),
+    );
     let r = verify(&mut disk, vec![]).expect("a repair copy is explained");
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     for odd in ["1.evseg", "00000000000000000017.evseg.bak", "backup.bin"] {
@@ -419,5 +472,9 @@ fn a_multi_segment_trail_without_head_checkpoint_is_flagged() {
     disk.delete_file(HEAD_CHECKPOINT);
     let r = verify(&mut disk, vec![]).unwrap();
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
-    assert!(r.warnings[0].contains("no head.checkpoint"), "{:?}", r.warnings);
+    assert!(
+        r.warnings[0].contains("no head.checkpoint"),
+        "{:?}",
+        r.warnings
+    );
 }

@@ -935,7 +935,10 @@ fn absolute_consistency_refuses_a_torn_tail_and_changes_nothing() {
                 location,
                 &loc(&name, Some(segno), Some(end), Some(RECORDS + 1))
             );
-            assert!(file_len - end > 40, "the garbage sits in preallocated space");
+            assert!(
+                file_len - end > 40,
+                "the garbage sits in preallocated space"
+            );
             assert_eq!(*len, 40, "the data torn, not the zeros after it");
         }
         other => panic!("{other:?}"),

@@ -95,7 +95,10 @@ async fn truncate_last_record_everywhere(preallocate: bool) {
                 // The data torn: up to its last non-zero byte (zeros after it cannot be told
                 // from preallocated space, and are not counted).
                 let torn = &bytes_of_cut[last.offset as usize..k as usize];
-                let data = torn.iter().rposition(|&b| b != 0).map_or(0, |i| i as u64 + 1);
+                let data = torn
+                    .iter()
+                    .rposition(|&b| b != 0)
+                    .map_or(0, |i| i as u64 + 1);
                 assert_eq!(*bytes, data, "cut at {k}");
                 assert_eq!(*first_lost_seq, N as u64, "cut at {k}");
             }

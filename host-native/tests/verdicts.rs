@@ -71,7 +71,10 @@ fn a_torn_tail_counts_the_bytes_of_data_not_the_preallocated_zeros() {
     assert_eq!(code(&out), 0, "{}", describe(&out));
     std::fs::remove_file(dir.join(naming::HEAD_CHECKPOINT)).unwrap();
     let path = damage_last_record(&dir);
-    assert!(std::fs::metadata(&path).unwrap().len() > 1 << 20, "preallocated");
+    assert!(
+        std::fs::metadata(&path).unwrap().len() > 1 << 20,
+        "preallocated"
+    );
     let v = evident(&["verify", s(&dir), "--json"], None);
     assert_eq!(code(&v), 4, "{}", describe(&v));
     let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
@@ -126,7 +129,10 @@ fn query_with_limit_zero_prints_nothing() {
     let (_tmp, dir) = temp_trail();
     let out = evident(&["append", s(&dir), "--raw"], Some(&lines(5)));
     assert_eq!(code(&out), 0, "{}", describe(&out));
-    for args in [vec!["query", s(&dir), "-n", "0"], vec!["query", s(&dir), "--newest", "-n", "0"]] {
+    for args in [
+        vec!["query", s(&dir), "-n", "0"],
+        vec!["query", s(&dir), "--newest", "-n", "0"],
+    ] {
         let q = evident(&args, None);
         assert_eq!(code(&q), 0, "{}", describe(&q));
         assert!(q.stdout.is_empty(), "{args:?}: {}", describe(&q));
@@ -180,7 +186,10 @@ fn verify_beside_a_live_writer_gives_no_false_alarms() {
                 let mut batch = String::new();
                 for _ in 0..20 {
                     i += 1;
-                    batch.push_str(&format!("{{\"i\":{i},\"kind\":\"tool.call\",\"pad\":\"{}\"}}\n", "x".repeat(150)));
+                    batch.push_str(&format!(
+                        "{{\"i\":{i},\"kind\":\"tool.call\",\"pad\":\"{}\"}}\n",
+                        "x".repeat(150)
+                    ));
                 }
                 if stdin.write_all(batch.as_bytes()).is_err() {
                     break;
@@ -212,7 +221,12 @@ fn verify_beside_a_live_writer_gives_no_false_alarms() {
     let sent = feeder.join().unwrap();
     let status = child.0.wait().unwrap();
     assert!(status.success(), "the writer ends at EOF");
-    assert!(failures.is_empty(), "{} false alarms:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} false alarms:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     // Quiescent again: everything verifies, nothing is left unverified.
     let v = evident(&["verify", s(&dir), "--json"], None);
     assert_eq!(code(&v), 0, "{}", describe(&v));

@@ -56,7 +56,10 @@ impl Trail {
         // requested at rotation must still be written.
         // The periodic refresh: after a crash, damage to records the checkpoint covers is
         // corruption, not a torn tail to cut.
-        if self.checkpoint_refresh_at().is_some_and(|at| self.now >= at) {
+        if self
+            .checkpoint_refresh_at()
+            .is_some_and(|at| self.now >= at)
+        {
             self.checkpoint_requested = true;
         }
         if self.checkpoint_requested {

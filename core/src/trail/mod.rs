@@ -454,7 +454,10 @@ impl Trail {
             && !self.resync_needed
             && self.active.is_some();
         (idle && self.opts.checkpoint_interval > 0 && self.durable_seq > self.checkpointed_seq)
-            .then(|| self.last_checkpoint_at.saturating_add(self.opts.checkpoint_interval))
+            .then(|| {
+                self.last_checkpoint_at
+                    .saturating_add(self.opts.checkpoint_interval)
+            })
     }
 
     /// The next event, if any.

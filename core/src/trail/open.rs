@@ -645,7 +645,8 @@ impl Opener {
                 what,
             });
         }
-        if let (SegmentEnd::Torn { offset, found, .. }, Some(cp)) = (&summary.end, self.checkpoint) {
+        if let (SegmentEnd::Torn { offset, found, .. }, Some(cp)) = (&summary.end, self.checkpoint)
+        {
             if cp.seq >= summary.next_seq {
                 let location = loc().at(*offset).seq(summary.next_seq);
                 return Err(crate::verify::covered_damage(location, found, &cp));
