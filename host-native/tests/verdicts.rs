@@ -235,3 +235,52 @@ fn verify_beside_a_live_writer_gives_no_false_alarms() {
     assert!(j["live_tail"].is_null(), "{j}");
     eprintln!("{live_tails} of 60 runs saw an in-flight tail");
 }
+
+#[test]
+fn verify_says_records_removed_behind_retained_checkpoint_are_not_proven() {
+    use evident_native::core::header::{SegmentHeader, HEADER_LEN};
+    let (_tmp, dir) = temp_trail();
+    let out = evident(
+        &["append", s(&dir), "--raw", "--segment-bytes", "1024"],
+        Some(&lines(60)),
+    );
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let segs = segments(&dir);
+    assert!(segs.len() >= 3, "{segs:?}");
+    let h1 =
+        SegmentHeader::decode(&std::fs::read(dir.join(&segs[1])).unwrap()[..HEADER_LEN]).unwrap();
+    let cp = Checkpoint {
+        log_id: h1.log_id,
+        seq: h1.first_seq - 1,
+        hash: h1.anchor,
+    };
+    std::fs::remove_file(dir.join(&segs[0])).unwrap();
+    std::fs::write(dir.join(naming::RETAINED_CHECKPOINT), cp.to_text()).unwrap();
+    let v = evident(&["verify", s(&dir)], None);
+    assert_eq!(code(&v), 0, "{}", describe(&v));
+    let text = String::from_utf8_lossy(&v.stdout);
+    assert!(
+        text.contains(&format!(
+            "NOT PROVEN: records 1..={} are not present",
+            cp.seq
+        )),
+        "{text}"
+    );
+    let v = evident(&["verify", s(&dir), "--json"], None);
+    let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(j["not_present"]["last_seq"].as_u64(), Some(cp.seq), "{j}");
+    assert_eq!(j["not_present"]["proven"].as_bool(), Some(false), "{j}");
+    // The public checkpoint at that seq is not proven by a trail without its record.
+    let cp_file = dir.parent().unwrap().join("cp.checkpoint");
+    std::fs::write(&cp_file, cp.to_text()).unwrap();
+    let v = evident(
+        &["verify", s(&dir), "--checkpoint", cp_file.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code(&v), 3, "{}", describe(&v));
+    assert!(
+        String::from_utf8_lossy(&v.stdout).contains("not proven"),
+        "{}",
+        describe(&v)
+    );
+}
