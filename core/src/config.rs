@@ -62,6 +62,83 @@ pub struct Options {
     /// Rewrite `head.checkpoint` after every rotation (it is always written on close).
     /// Default true.
     pub checkpoint_on_rotate: bool,
+    /// Refresh `head.checkpoint` with the durable head at most this often (nanoseconds of
+    /// host time) while new records become durable, off the appends' critical path, so that
+    /// after a crash damage to records acknowledged before the last refresh is reported as
+    /// corruption rather than cut as a torn tail. 0 turns the periodic refresh off. Default
+    /// 1 s.
+    pub checkpoint_interval: u64,
+}
+
+/// The allowed range of each option, checked by [`Options::validate`] when a trail opens.
+pub mod limits {
+    use crate::footer::FOOTER_FIXED_LEN;
+    use crate::frame::{entry_frame_len, MAX_PAYLOAD};
+    use crate::header::HEADER_LEN;
+
+    /// Smallest `segment_bytes`: a header, a small record and a footer, with room to spare.
+    pub const MIN_SEGMENT_BYTES: u64 = 1024;
+    /// Largest `segment_bytes` (1 TiB).
+    pub const MAX_SEGMENT_BYTES: u64 = 1 << 40;
+    /// Largest `max_payload`: the format's limit, 16 MiB - 1.
+    pub const MAX_PAYLOAD_LIMIT: u32 = MAX_PAYLOAD as u32;
+    /// Smallest and largest `read_chunk`.
+    pub const READ_CHUNK: (u32, u32) = (4096, 1 << 30);
+    /// Largest `max_batch_bytes` (1 GiB).
+    pub const MAX_BATCH_BYTES: usize = 1 << 30;
+    /// Largest `checkpoint_interval` (1 hour).
+    pub const MAX_CHECKPOINT_INTERVAL: u64 = 3600 * 1_000_000_000;
+
+    const _: () =
+        assert!((HEADER_LEN + entry_frame_len(0) + FOOTER_FIXED_LEN) as u64 <= MIN_SEGMENT_BYTES);
+}
+
+impl Options {
+    /// Checks every option against its allowed range ([`limits`]); the first one outside it
+    /// is an [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the option, its
+    /// value and the range. Opening a trail with such options fails with that error.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        use limits::*;
+        fn range<T: PartialOrd + std::fmt::Display>(
+            name: &str,
+            v: T,
+            lo: T,
+            hi: T,
+        ) -> Result<(), crate::Error> {
+            if v < lo || v > hi {
+                return Err(crate::Error::InvalidArgument {
+                    what: format!("{name} is {v}; allowed range is {lo} ..= {hi}"),
+                });
+            }
+            Ok(())
+        }
+        range(
+            "segment-bytes",
+            self.segment_bytes,
+            MIN_SEGMENT_BYTES,
+            MAX_SEGMENT_BYTES,
+        )?;
+        range("max-payload", self.max_payload, 1, MAX_PAYLOAD_LIMIT)?;
+        range("max-batch-bytes", self.max_batch_bytes, 1, MAX_BATCH_BYTES)?;
+        range("max-batch-records", self.max_batch_records, 1, 1 << 20)?;
+        range("healthy-after", self.healthy_after, 1, 1_000_000)?;
+        range("read-chunk", self.read_chunk, READ_CHUNK.0, READ_CHUNK.1)?;
+        range(
+            "checkpoint-interval (ns)",
+            self.checkpoint_interval,
+            0,
+            MAX_CHECKPOINT_INTERVAL,
+        )?;
+        if let Durability::Interval { nanos } = self.durability {
+            range(
+                "durability interval (ns)",
+                nanos,
+                1,
+                MAX_CHECKPOINT_INTERVAL,
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for Options {
@@ -77,6 +154,7 @@ impl Default for Options {
             preallocate: true,
             read_chunk: 1 << 20,
             checkpoint_on_rotate: true,
+            checkpoint_interval: 1_000_000_000,
         }
     }
 }

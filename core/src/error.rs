@@ -115,6 +115,17 @@ pub enum Error {
         /// The maximum.
         max: usize,
     },
+    /// The next append would need seq `u64::MAX`, after which the sequence would wrap: the
+    /// trail is full and takes no more records.
+    SeqExhausted {
+        /// Seq the append would have received.
+        next_seq: u64,
+    },
+    /// An option or argument outside its allowed range; `what` names it and the range.
+    InvalidArgument {
+        /// What is wrong, with the allowed range.
+        what: String,
+    },
     /// The trail is *failed* (a sync or a repair step failed) and could not re-verify its
     /// durable data yet; the next append tries again. When the reason says the durable data
     /// failed re-verification, the trail must be reopened.
@@ -169,6 +180,11 @@ impl std::fmt::Display for Error {
                 write!(f, "trail does not match checkpoint at seq {}: {what}", checkpoint.seq)
             }
             Error::TooLarge { len, max } => write!(f, "payload of {len} bytes exceeds the maximum of {max}"),
+            Error::SeqExhausted { next_seq } => write!(
+                f,
+                "seq space exhausted: the next record would get seq {next_seq}, the last seq is never assigned (the sequence would wrap)"
+            ),
+            Error::InvalidArgument { what } => write!(f, "invalid argument: {what}"),
             Error::Failed { reason } => write!(f, "trail is failed: {reason}"),
             Error::Closed => write!(f, "trail is closed"),
             Error::NotOpen => write!(f, "trail failed to open"),

@@ -19,6 +19,7 @@
 
 pub mod checkpoint;
 pub mod config;
+mod crc_range;
 pub mod error;
 pub mod event;
 pub mod footer;

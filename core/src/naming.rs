@@ -21,6 +21,27 @@ pub fn segment_name(first_seq: u64) -> String {
     format!("{first_seq:020}{SEGMENT_EXT}")
 }
 
+/// Whether `name` carries the segment extension without following the naming rule (for
+/// example a renamed segment). Copies set aside by repair (with [`DAMAGED_INFIX`]) and
+/// temporary files are explained and do not count.
+pub fn is_segment_like_name(name: &str) -> bool {
+    name.contains(SEGMENT_EXT)
+        && parse_segment_name(name).is_none()
+        && !name.contains(DAMAGED_INFIX)
+        && !name.ends_with(".tmp")
+}
+
+/// Whether `name` is one the trail uses besides its segments: the checkpoints, their
+/// temporary files, the writer's lock files, and copies set aside by repair.
+pub fn is_known_name(name: &str) -> bool {
+    matches!(
+        name,
+        HEAD_CHECKPOINT | HEAD_CHECKPOINT_TMP | RETAINED_CHECKPOINT | RETAINED_CHECKPOINT_TMP
+    ) || name.starts_with("LOCK")
+        || name.contains(DAMAGED_INFIX)
+        || name.ends_with(".tmp")
+}
+
 /// The first seq encoded in a segment file name, or `None` when the name is not a segment's.
 pub fn parse_segment_name(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(SEGMENT_EXT)?;

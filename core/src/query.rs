@@ -599,6 +599,11 @@ impl QueryTask {
                 stop = true;
                 break;
             }
+            if !self.spec.newest && self.spec.limit == Some(0) {
+                // Zero means zero: the scan only established the head.
+                stop = true;
+                break;
+            }
             self.last = Some((i, r.offset, r.seq, r.hash));
             if self.matches(r.seq, r.ts, r.payload) {
                 let found = Found {

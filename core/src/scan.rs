@@ -18,6 +18,7 @@
 //! In strict mode (sealed segments, where nothing may follow the footer) any bad spot is
 //! [`SegmentEnd::Corrupt`].
 
+use crate::crc_range::{self, PrefixCrcs};
 use crate::footer::{Footer, IndexBuilder};
 use crate::frame::{self, FrameDefect, ALIGN, KIND_ENTRY, KIND_FOOTER, RECORD_HEADER_LEN};
 use crate::hash::{self, Hash};
@@ -82,6 +83,9 @@ pub enum DamageKind {
     /// A CRC-valid record whose stored chain hash is not the hash of its content and
     /// predecessor: its content was edited, or it belongs to another chain.
     ChainMismatch,
+    /// A record carrying seq `u64::MAX`: the sequence would wrap after it, and no writer ever
+    /// assigns it.
+    SeqOverflow,
     /// A record whose timestamp is before its predecessor's.
     TimestampRegression {
         /// Previous record's timestamp.
@@ -109,6 +113,11 @@ impl std::fmt::Display for DamageKind {
             DamageKind::ChainMismatch => write!(
                 f,
                 "chain hash mismatch (record edited or from another trail)"
+            ),
+            DamageKind::SeqOverflow => write!(
+                f,
+                "seq {} is past the end of the seq space (the sequence would wrap)",
+                u64::MAX
             ),
             DamageKind::TimestampRegression { prev, found } => {
                 write!(f, "timestamp {found} precedes the previous record's {prev}")
@@ -164,6 +173,9 @@ pub enum SegmentEnd {
         offset: u64,
         /// Bytes from `offset` to the end of the file.
         len: u64,
+        /// Bytes of data torn: from `offset` to the last non-zero byte (preallocated zeros
+        /// after the data are not counted).
+        data_len: u64,
         /// What was found at `offset`.
         found: String,
     },
@@ -190,6 +202,10 @@ pub struct ScanSummary {
     pub index: IndexBuilder,
     /// How the segment ends.
     pub end: SegmentEnd,
+    /// Bytes CRC-hashed by the search for valid records after damage (each byte of the
+    /// searched range once, plus the frames of CRC-valid candidates): the search's work, linear
+    /// in the bytes searched.
+    pub tail_search_hashed: u64,
 }
 
 #[derive(Debug)]
@@ -201,6 +217,8 @@ enum State {
         cause: Cause,
         probe: u64,
         all_zero: bool,
+        /// End of the last non-zero byte seen after the damage.
+        data_end: u64,
     },
     /// Footer accepted at `offset`; the rest must be zero.
     AfterFooter {
@@ -261,6 +279,13 @@ pub struct SegmentScanner {
     index: IndexBuilder,
     /// Leaves hashed ahead (see [`crate::leaves`]), in offset order.
     leaves: VecDeque<PrecomputedLeaf>,
+    /// Running CRCs of the bytes after the damage (in the Tail state), so each candidate
+    /// frame's CRC costs constant work whatever length it claims.
+    tail_crcs: Option<PrefixCrcs>,
+    /// Bytes of candidate footers decoded by the tail search.
+    tail_decoded: u64,
+    /// Bytes hashed by the tail search.
+    tail_search_hashed: u64,
 }
 
 impl SegmentScanner {
@@ -280,6 +305,9 @@ impl SegmentScanner {
             end_offset: start.offset,
             index: IndexBuilder::new(start.index_stride),
             leaves: VecDeque::new(),
+            tail_crcs: None,
+            tail_decoded: 0,
+            tail_search_hashed: 0,
             start,
         }
     }
@@ -392,6 +420,12 @@ impl SegmentScanner {
                     continue;
                 }
                 frame::Frame::Entry(e) => {
+                    if e.seq == u64::MAX {
+                        // No writer assigns the last seq (it refuses to append there), so the
+                        // sequence can never wrap to 0: a record here is corruption.
+                        self.corrupt(pos, DamageKind::SeqOverflow, None);
+                        continue;
+                    }
                     if e.seq != self.next_seq {
                         if e.seq < self.next_seq && !self.start.strict {
                             // Possibly stale bytes: it is corruption only if valid data follows.
@@ -527,18 +561,26 @@ impl SegmentScanner {
             cause,
             probe: offset,
             all_zero: true,
+            data_end: offset,
         };
+        self.tail_crcs = Some(PrefixCrcs::new(offset));
         self.advance_tail();
     }
 
     /// Walks aligned offsets past the damage looking for a CRC-valid record that continues the
     /// segment, noting whether every byte is zero, as far as the buffered input allows.
+    ///
+    /// Linear in the bytes searched: each byte is CRC-hashed once into running prefix values
+    /// ([`PrefixCrcs`]), and a candidate's frame CRC is derived from two of them in constant
+    /// work, however long the frame it claims. Only a candidate whose CRC matches is decoded
+    /// further, and an entry that matches ends the search.
     fn advance_tail(&mut self) {
         let State::Tail {
             damage_offset,
             cause,
             mut probe,
             mut all_zero,
+            mut data_end,
         } = std::mem::replace(&mut self.state, State::Records)
         else {
             unreachable!("advance_tail runs in the Tail state only");
@@ -546,6 +588,7 @@ impl SegmentScanner {
         let file_len = self.start.file_len;
         let fed_to = self.fed_to();
         let max_more = (file_len - damage_offset) / RECORD_HEADER_LEN as u64 + 1;
+        let mut crcs = self.tail_crcs.take().expect("set on entering the tail");
         let mut found = None;
         while probe < file_len {
             // Preallocated space is megabytes of zeros: skip whole zero words at once. A word
@@ -563,38 +606,47 @@ impl SegmentScanner {
                 break;
             }
             let head = &self.buf[i..];
-            if let Some(c) = self.candidate_len(head, max_more) {
+            if let Some(c) = candidate_len(head, self.next_seq, max_more) {
                 if probe + c as u64 <= file_len {
                     if probe + c as u64 > fed_to {
                         break; // wait for the whole candidate frame
                     }
-                    match frame::decode(&head[..c]) {
-                        frame::Frame::Entry(e) => {
-                            found = Some((probe, e.seq));
+                    // Running CRCs up to the candidate's end, hashing each byte once: only bytes
+                    // never hashed yet (those before the probe are gone from the buffer).
+                    crcs.restart_if_before(probe);
+                    let from = (crcs.end() - self.buf_offset) as usize;
+                    if crcs.end() < probe + c as u64 {
+                        crcs.extend(&self.buf[from..i + c]);
+                    }
+                    let stored = u32::from_le_bytes(head[4..8].try_into().unwrap());
+                    let word0 = crc32c::crc32c(&head[0..4]);
+                    let body = (c - 8) as u64;
+                    let computed = crc_range::shift(word0 ^ crcs.at(probe + 8), body)
+                        ^ crcs.at(probe + c as u64);
+                    if computed == stored {
+                        let next_seq = self.next_seq;
+                        let decoded = &mut self.tail_decoded;
+                        if let Some(at) = valid_candidate(&head[..c], probe, next_seq, decoded) {
+                            found = Some(at);
                             break;
                         }
-                        frame::Frame::Footer { frame_len } => {
-                            // A footer written here that seals records past the damage proves
-                            // they were complete: the damage is not a torn tail.
-                            if let Ok(f) = Footer::decode(&head[..frame_len]) {
-                                if f.offset == probe && f.last_seq >= self.next_seq {
-                                    found = Some((probe, f.last_seq.saturating_add(1)));
-                                    break;
-                                }
-                            }
-                        }
-                        _ => {}
                     }
                 }
             } else if head.len() < 16 && probe + 16 <= file_len && fed_to < file_len {
                 break; // cannot rule out a candidate until its seq field is here
             }
             let step = (step_end - probe) as usize;
-            all_zero &= head[..step].iter().all(|&b| b == 0);
+            if let Some(last) = head[..step].iter().rposition(|&b| b != 0) {
+                all_zero = false;
+                data_end = probe + last as u64 + 1;
+            }
             probe = step_end;
         }
-        // Bytes before the probe are no longer needed.
+        // Bytes before the probe are no longer needed (a candidate at the probe needs the
+        // running CRC from probe + 8 on).
         self.cursor = (probe.min(fed_to) - self.buf_offset) as usize;
+        crcs.forget_before(probe.min(crcs.end()));
+        self.tail_search_hashed = crcs.hashed + self.tail_decoded;
         if let Some(at) = found {
             let kind = match cause {
                 Cause::StaleRecord(found) => DamageKind::SeqMismatch {
@@ -615,30 +667,20 @@ impl SegmentScanner {
                 SegmentEnd::Torn {
                     offset: damage_offset,
                     len,
+                    data_len: data_end - damage_offset,
                     found: cause.describe(),
                 }
             });
         } else {
+            self.tail_crcs = Some(crcs);
             self.state = State::Tail {
                 damage_offset,
                 cause,
                 probe,
                 all_zero,
+                data_end,
             };
         }
-    }
-
-    /// If `head` starts a plausible entry continuing this segment, or a footer, its claimed
-    /// frame length.
-    fn candidate_len(&self, head: &[u8], max_more: u64) -> Option<usize> {
-        if head.len() < 16 || (head[0] != KIND_ENTRY && head[0] != KIND_FOOTER) {
-            return None;
-        }
-        let seq = u64::from_le_bytes(head[8..16].try_into().unwrap());
-        if head[0] == KIND_ENTRY && (seq < self.next_seq || seq - self.next_seq > max_more) {
-            return None;
-        }
-        frame::claimed_len(u32::from_le_bytes(head[0..4].try_into().unwrap())).ok()
     }
 
     fn advance_after_footer(&mut self) {
@@ -688,6 +730,7 @@ impl SegmentScanner {
                 self.state = State::Done(SegmentEnd::Torn {
                     offset: pos,
                     len: 0,
+                    data_len: 0,
                     found: "unread bytes".into(),
                 });
             }
@@ -704,8 +747,58 @@ impl SegmentScanner {
             end_offset: self.end_offset,
             index: self.index,
             end,
+            tail_search_hashed: self.tail_search_hashed,
         }
     }
+}
+
+/// A candidate frame at `probe` whose CRC matched: whether it is valid data continuing the
+/// segment, and then the offset and seq where valid data resumes. An entry needs zero
+/// padding; a footer must describe itself at this offset and seal records past the damage
+/// (checked on its fixed fields before it is decoded, so decoding stays rare).
+fn valid_candidate(
+    frame_bytes: &[u8],
+    probe: u64,
+    next_seq: u64,
+    decoded: &mut u64,
+) -> Option<(u64, u64)> {
+    let c = frame_bytes.len();
+    let u64_at = |o: usize| u64::from_le_bytes(frame_bytes[o..o + 8].try_into().unwrap());
+    if frame_bytes[0] == KIND_ENTRY {
+        let len = (u32::from_le_bytes(frame_bytes[0..4].try_into().unwrap()) >> 8) as usize;
+        if frame_bytes[RECORD_HEADER_LEN + len..]
+            .iter()
+            .any(|&b| b != 0)
+        {
+            return None;
+        }
+        return Some((probe, u64_at(8)));
+    }
+    if c < crate::footer::FOOTER_FIXED_LEN
+        || u64_at(c - 16) != probe
+        || frame_bytes[c - 8..] != crate::footer::END_MAGIC
+        || u64_at(24) < next_seq
+    {
+        return None;
+    }
+    *decoded += c as u64;
+    let f = Footer::decode(frame_bytes).ok()?;
+    // A footer written here that seals records past the damage proves they were
+    // complete: the damage is not a torn tail.
+    (f.offset == probe && f.last_seq >= next_seq).then(|| (probe, f.last_seq.saturating_add(1)))
+}
+
+/// If `head` starts a plausible entry continuing this segment, or a footer, its claimed
+/// frame length.
+fn candidate_len(head: &[u8], next_seq: u64, max_more: u64) -> Option<usize> {
+    if head.len() < 16 || (head[0] != KIND_ENTRY && head[0] != KIND_FOOTER) {
+        return None;
+    }
+    let seq = u64::from_le_bytes(head[8..16].try_into().unwrap());
+    if head[0] == KIND_ENTRY && (seq < next_seq || seq - next_seq > max_more) {
+        return None;
+    }
+    frame::claimed_len(u32::from_le_bytes(head[0..4].try_into().unwrap())).ok()
 }
 
 /// How many whole `ALIGN`-byte words at the start of `bytes` are all zero. Checks 256-byte blocks

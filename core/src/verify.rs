@@ -47,6 +47,13 @@ pub struct VerifyReport {
     /// Sealed segments followed by zero bytes (a seal whose cut of preallocated space did not
     /// reach the disk). Harmless; recovery cuts them when it meets them.
     pub unfinished_seals: Vec<String>,
+    /// Things worth an operator's look that do not make the trail fail (a trail of two or more
+    /// segments without `head.checkpoint`, whose tail nothing vouches for).
+    pub warnings: Vec<String>,
+    /// With a live writer (see [`VerifyTask::set_live_writer`]): where the last segment's
+    /// in-flight tail starts, which was not verified (records the writer may still be writing
+    /// are not counted). `None` when everything read was verified.
+    pub live_tail: Option<String>,
 }
 
 #[derive(Debug)]
@@ -88,6 +95,9 @@ pub struct Verifier {
     unfinished_seals: Vec<String>,
     current: Option<Current>,
     error: Option<Error>,
+    /// A writer is live: the last segment's incomplete tail is its in-flight write.
+    live: bool,
+    live_tail: Option<String>,
 }
 
 impl Verifier {
@@ -113,7 +123,30 @@ impl Verifier {
             unfinished_seals: Vec::new(),
             current: None,
             error: None,
+            live: false,
+            live_tail: None,
         }
+    }
+
+    /// Tells the verifier a writer is live: an incomplete tail of the last segment (what would
+    /// otherwise be a torn tail) is its in-flight write, reported in
+    /// [`VerifyReport::live_tail`] rather than as damage. Damage a checkpoint covers is still
+    /// corruption.
+    pub fn set_live_writer(&mut self, live: bool) {
+        self.live = live;
+    }
+
+    /// The verdict on a torn tail of segment `name`: damage, or (beside a live writer, in the
+    /// last segment) the writer's in-flight tail, not yet verified.
+    fn torn(&mut self, e: Error, is_last: bool) -> Result<(), Error> {
+        if !(self.live && is_last) {
+            return Err(e);
+        }
+        self.live_tail = Some(format!(
+            "{}: not yet verified (live writer)",
+            e.location().map(|l| l.to_string()).unwrap_or_default()
+        ));
+        Ok(())
     }
 
     /// Starts the next segment (in file-name order). `is_last` tells whether it is the trail's
@@ -161,6 +194,16 @@ impl Verifier {
     fn fail(&mut self, e: Error) -> Error {
         self.error = Some(e.clone());
         e
+    }
+
+    /// Ends the current segment's input where it stopped: beside a live writer the file was
+    /// cut while it was read (a rotation sealing the preallocated segment cuts its zeros), so
+    /// its length is what could be read, and the scanner's verdict on those bytes stands (a
+    /// sealed segment must still hold its whole footer).
+    pub fn segment_shrank(&mut self) {
+        if let Some(cur) = self.current.as_mut() {
+            cur.file_len = cur.fed;
+        }
     }
 
     /// Feeds the next bytes of the current segment.
@@ -241,9 +284,18 @@ impl Verifier {
                             what: "segment 0 does not start at seq 1 from the genesis hash".into(),
                         });
                     }
+                    // Every record is present, so the retention checkpoint is checked like any
+                    // other: a wrong one is a mismatch, not something to ignore.
+                    if let Some(r) = self.retained {
+                        if !self.checkpoints.contains(&r) {
+                            self.checkpoints.push(r);
+                        }
+                    }
                 } else {
                     let anchored = self.retained.filter(|r| {
-                        r.log_id == h.log_id && r.seq + 1 == h.first_seq && r.hash == h.anchor
+                        r.log_id == h.log_id
+                            && r.seq.checked_add(1) == Some(h.first_seq)
+                            && r.hash == h.anchor
                     });
                     let Some(r) = anchored else {
                         return Err(Error::Corrupt {
@@ -292,7 +344,7 @@ impl Verifier {
                 }
             }
         }
-        self.next_segno = h.segno + 1;
+        self.next_segno = h.segno.saturating_add(1);
         self.next_seq = h.first_seq;
         self.last_hash = h.anchor;
         cur.header = Some(h);
@@ -307,10 +359,17 @@ impl Verifier {
         });
         scanner.provide_leaves(std::mem::take(&mut cur.early_leaves));
         cur.scanner = Some(scanner);
-        // A checkpoint at the seq just before this segment is checked against its anchor.
+        // A checkpoint at the seq just before this segment is checked against its anchor. The
+        // first segment present proves nothing by its anchor unless it is segment 0 (the
+        // genesis): after retention, its anchor is only what `retained.checkpoint` claims, and
+        // the record at that seq is not here.
         let name = cur.name.clone();
+        let anchor_proves = self.anchored_by.is_none() || self.segments > 0;
         for cp in &self.checkpoints {
-            if cp.log_id == h.log_id && cp.seq + 1 == h.first_seq {
+            if !anchor_proves {
+                break;
+            }
+            if cp.log_id == h.log_id && cp.seq.checked_add(1) == Some(h.first_seq) {
                 if cp.hash != h.anchor {
                     return Err(Error::CheckpointMismatch {
                         checkpoint: *cp,
@@ -368,12 +427,31 @@ impl Verifier {
         let loc = Location::file(&cur.name);
         if let Some(defect) = cur.bad_header {
             self.segments += 1;
+            let first = naming::parse_segment_name(&cur.name).unwrap_or(u64::MAX);
+            if let (None, Some(cp)) = (cur.data_after_bad_header, self.covering(first)) {
+                return Err(covered_damage(
+                    loc.at(0).seq(first),
+                    &defect.to_string(),
+                    &cp,
+                ));
+            }
+            if cur.data_after_bad_header.is_none() && self.live {
+                let e = Error::TornTail {
+                    location: loc.at(0),
+                    len: 0,
+                };
+                return self.torn(e, cur.is_last);
+            }
             return Err(match cur.data_after_bad_header {
                 // Nothing but zeros after a header that was never (completely) written: an
                 // interrupted segment creation; recovery removes the file, nothing is lost.
                 None => Error::TornTail {
                     location: loc.at(0),
-                    len: cur.file_len,
+                    len: cur
+                        .header_buf
+                        .iter()
+                        .rposition(|&b| b != 0)
+                        .map_or(0, |i| i as u64 + 1),
                 },
                 Some(at) => Error::Corrupt {
                     location: loc.at(0),
@@ -383,11 +461,13 @@ impl Verifier {
         }
         let Some(h) = cur.header else {
             if cur.is_last {
-                // A file shorter than a header: its creation was interrupted.
-                return Err(Error::TornTail {
+                // A file shorter than a header: its creation was interrupted (or, beside a
+                // live writer, is under way).
+                let e = Error::TornTail {
                     location: loc.at(0),
                     len: cur.file_len,
-                });
+                };
+                return self.torn(e, true);
             }
             let what = crate::header::HeaderDefect::Short(cur.header_buf.len()).to_string();
             return Err(Error::Corrupt {
@@ -420,8 +500,12 @@ impl Verifier {
                 self.zero_tail = len;
                 Ok(())
             }
-            SegmentEnd::Torn { offset, len, .. } => {
-                Err(Error::TornTail { location: loc.at(offset).seq(summary.next_seq), len })
+            SegmentEnd::Torn { offset, data_len, found, .. } => {
+                let location = loc.at(offset).seq(summary.next_seq);
+                match self.covering(summary.next_seq) {
+                    Some(cp) => Err(covered_damage(location, &found, &cp)),
+                    None => self.torn(Error::TornTail { location, len: data_len }, cur.is_last),
+                }
             }
             SegmentEnd::Corrupt(d) => {
                 let mut what = d.kind.to_string();
@@ -431,6 +515,17 @@ impl Verifier {
                 Err(Error::Corrupt { location: loc.at(d.offset).seq(d.seq), what })
             }
         }
+    }
+
+    /// A checkpoint of this trail that covers `seq` (its seq is at or after it): damage there
+    /// destroyed records the trail had acknowledged, so it cannot be a torn tail.
+    fn covering(&self, seq: u64) -> Option<Checkpoint> {
+        self.checkpoints
+            .iter()
+            .chain(self.retained.iter())
+            .filter(|cp| self.log_id.is_none_or(|id| cp.log_id == id) && cp.seq >= seq)
+            .max_by_key(|cp| cp.seq)
+            .copied()
     }
 
     /// Ends verification: checks every checkpoint was proven.
@@ -464,9 +559,11 @@ impl Verifier {
                 continue;
             }
             if !self.verified.contains(cp) {
-                let what = if cp.seq + 1 < first_seq {
+                let what = if cp.seq < first_seq {
                     format!(
-                        "seq {} was removed by retention; the trail now starts at seq {first_seq}",
+                        "not proven: records 1..={} are not present (removed by retention; the trail starts at seq {first_seq}, its anchor vouched for only by {}), so seq {} cannot be checked",
+                        first_seq - 1,
+                        naming::RETAINED_CHECKPOINT,
                         cp.seq
                     )
                 } else {
@@ -493,14 +590,49 @@ impl Verifier {
             checkpoints_verified: self.verified,
             anchored_by: self.anchored_by,
             unfinished_seals: self.unfinished_seals,
+            warnings: Vec::new(),
+            live_tail: self.live_tail,
         })
+    }
+}
+
+/// The verdict on a file that looks like a segment but is not named like one (a renamed or
+/// misplaced segment): verification does not read it as part of the trail, so it must not
+/// pass silently. The trail fails verification, naming the file.
+fn unexplained_segment(name: &str, why: &str) -> Error {
+    Error::Corrupt {
+        location: Location::file(name),
+        what: format!(
+            "file looks like a segment ({why}) but its name does not follow the naming rule (20-digit first seq + .evseg): a renamed or misplaced segment is not part of the trail it sits in"
+        ),
+    }
+}
+
+/// The verdict on damage at the end of the last segment (which would otherwise be a torn tail)
+/// to records that a checkpoint covers: those records were acknowledged, so losing them is
+/// corruption or tampering, never an interrupted write. Verification and recovery both use it,
+/// so they agree.
+pub(crate) fn covered_damage(location: Location, found: &str, cp: &Checkpoint) -> Error {
+    let seq = location.seq.unwrap_or(cp.seq);
+    Error::Corrupt {
+        location,
+        what: format!(
+            "{found} at a record a checkpoint covers (checkpoint at seq {}; records {seq}..={} were acknowledged): damaged or removed records, not a torn tail",
+            cp.seq, cp.seq
+        ),
     }
 }
 
 enum TaskStage {
     List,
+    /// Reading the first bytes of a file whose name is not a trail name: does it look like a
+    /// segment (the segment magic)?
+    Probe(usize),
     ReadCheckpoint(&'static str),
-    Segment { index: usize, offset: u64 },
+    Segment {
+        index: usize,
+        offset: u64,
+    },
     Done,
 }
 
@@ -512,6 +644,8 @@ pub struct VerifyTask {
     read_chunk: u32,
     extra: Vec<Checkpoint>,
     segments: Vec<(String, u64)>,
+    /// Files with names the trail does not use, to be probed for the segment magic.
+    unknown: Vec<String>,
     has_head: bool,
     has_retained: bool,
     head: Option<Checkpoint>,
@@ -521,7 +655,14 @@ pub struct VerifyTask {
     result: Option<Result<VerifyReport, Error>>,
     progress: u64,
     total: u64,
+    /// A writer is live (see [`VerifyTask::set_live_writer`]).
+    live: bool,
+    /// Times the verification started over after a live writer changed files under it.
+    restarts: u32,
 }
+
+/// Most restarts beside a live writer before a vanished or shrunk file is reported as is.
+const MAX_LIVE_RESTARTS: u32 = 16;
 
 impl VerifyTask {
     /// Verifies the trail against `checkpoints` (in addition to its own `head.checkpoint`).
@@ -537,6 +678,7 @@ impl VerifyTask {
             read_chunk: read_chunk.max(4096),
             extra: checkpoints,
             segments: Vec::new(),
+            unknown: Vec::new(),
             has_head: false,
             has_retained: false,
             head: None,
@@ -546,13 +688,49 @@ impl VerifyTask {
             result: None,
             progress: 0,
             total: 0,
+            live: false,
+            restarts: 0,
         }
+    }
+
+    /// Tells the task that a writer holds the trail while it verifies. Then the last segment's
+    /// incomplete tail is the writer's in-flight write ([`VerifyReport::live_tail`], not
+    /// damage), and a segment that vanishes or shrinks under the reads (a rotation sealing the
+    /// preallocated segment, for example) makes the verification start over from a new listing
+    /// (a bounded number of times) instead of being reported: the reader checks a consistent
+    /// prefix of what the writer made durable.
+    pub fn set_live_writer(&mut self, live: bool) {
+        self.live = live;
+    }
+
+    /// Starts over beside a live writer, when allowed: true if it did.
+    fn restart(&mut self) -> bool {
+        if !self.live || self.restarts >= MAX_LIVE_RESTARTS {
+            return false;
+        }
+        self.restarts += 1;
+        self.segments.clear();
+        self.unknown.clear();
+        self.has_head = false;
+        self.has_retained = false;
+        self.head = None;
+        self.retained = None;
+        self.verifier = None;
+        self.progress = 0;
+        self.total = 0;
+        self.stage = TaskStage::List;
+        true
     }
 
     /// The next request, or `None` once the result is known.
     pub fn poll_io(&mut self) -> Option<IoOp> {
         match self.stage {
             TaskStage::List => Some(IoOp::List),
+            TaskStage::Probe(i) => Some(IoOp::Read {
+                file: self.unknown[i].clone(),
+                offset: 0,
+                len: 8,
+            }),
             TaskStage::ReadCheckpoint(name) => Some(IoOp::Read {
                 file: name.into(),
                 offset: 0,
@@ -595,7 +773,16 @@ impl VerifyTask {
         self.result.take()
     }
 
-    fn done(&mut self, r: Result<VerifyReport, Error>) {
+    fn done(&mut self, mut r: Result<VerifyReport, Error>) {
+        if let Ok(report) = r.as_mut() {
+            if report.segments >= 2 && self.head.is_none() {
+                report.warnings.push(format!(
+                    "no {}: the trail has {} segments but nothing on this host vouches for its tail (records cut from the end would go unnoticed; verify against a checkpoint kept elsewhere)",
+                    naming::HEAD_CHECKPOINT,
+                    report.segments
+                ));
+            }
+        }
         self.result = Some(r);
         self.stage = TaskStage::Done;
     }
@@ -609,6 +796,19 @@ impl VerifyTask {
                     if e.kind == IoErrorKind::NotFound {
                         return self.after_checkpoint_read(None);
                     }
+                }
+                if let TaskStage::Probe(i) = self.stage {
+                    if e.kind == IoErrorKind::NotFound {
+                        return self.probe(i + 1); // gone since the listing: nothing to explain
+                    }
+                }
+                // Beside a live writer a file may vanish between the listing and its use (a
+                // checkpoint's temporary file renamed over `head.checkpoint`): list again.
+                if matches!(self.stage, TaskStage::Segment { .. } | TaskStage::List)
+                    && e.kind == IoErrorKind::NotFound
+                    && self.restart()
+                {
+                    return;
                 }
                 let location = op.file().map(Location::file).unwrap_or_default();
                 return self.done(Err(Error::Io {
@@ -627,11 +827,27 @@ impl VerifyTask {
                         self.has_head = true;
                     } else if e.name == naming::RETAINED_CHECKPOINT {
                         self.has_retained = true;
+                    } else if naming::is_segment_like_name(&e.name) {
+                        return self
+                            .done(Err(unexplained_segment(&e.name, "its name ends in .evseg")));
+                    } else if e.len >= 8 && !naming::is_known_name(&e.name) {
+                        self.unknown.push(e.name);
                     }
                 }
                 self.segments.sort();
+                self.unknown.sort();
                 self.total = self.segments.iter().map(|s| s.1).sum();
-                self.next_checkpoint_stage();
+                self.probe(0);
+            }
+            (&TaskStage::Probe(i), IoDone::Read(data)) => {
+                if data.starts_with(&crate::header::SEGMENT_MAGIC) {
+                    let name = self.unknown[i].clone();
+                    return self.done(Err(unexplained_segment(
+                        &name,
+                        "it starts with the segment magic",
+                    )));
+                }
+                self.probe(i + 1);
             }
             (TaskStage::ReadCheckpoint(_), IoDone::Read(data)) => {
                 self.after_checkpoint_read(Some(data))
@@ -640,6 +856,15 @@ impl VerifyTask {
                 self.on_segment_chunk(index, offset, data)
             }
             _ => {}
+        }
+    }
+
+    /// Probes the `i`-th unknown file, or goes on to the checkpoints when none is left.
+    fn probe(&mut self, i: usize) {
+        if i < self.unknown.len() {
+            self.stage = TaskStage::Probe(i);
+        } else {
+            self.next_checkpoint_stage();
         }
     }
 
@@ -684,7 +909,9 @@ impl VerifyTask {
         if self.use_head {
             cps.extend(self.head);
         }
-        self.verifier = Some(Verifier::new(cps, self.retained));
+        let mut v = Verifier::new(cps, self.retained);
+        v.set_live_writer(self.live);
+        self.verifier = Some(v);
         if self.segments.is_empty() {
             let v = self.verifier.take().expect("just made");
             return self.done(v.finish());
@@ -720,7 +947,9 @@ impl VerifyTask {
             };
             return;
         }
-        if next < len {
+        if next < len && self.live {
+            v.segment_shrank();
+        } else if next < len {
             let e = Error::Corrupt {
                 location: Location::file(name).at(next),
                 what: "file shorter than listed".into(),

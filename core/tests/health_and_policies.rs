@@ -587,7 +587,9 @@ fn interval_policy_acknowledges_written_records_and_syncs_at_the_deadline() {
         ),
         "{s:?}"
     );
-    assert_eq!(rig.trail.poll_timeout(), None);
+    // No sync deadline left; the next timer is the head checkpoint's refresh, one
+    // `checkpoint_interval` after the open, now that records 1 and 2 are durable.
+    assert_eq!(rig.trail.poll_timeout(), Some(NOW0 + 1_000_000_000));
     assert_eq!(rig.trail.head(), rig.trail.written_head());
     assert_eq!(rig.trail.head().seq, 2);
     assert!(rig.run().is_empty(), "one sync, then idle");

@@ -409,6 +409,7 @@ pub fn verify_dir_with(
     }
     let mut leaves = crate::leaf_threads::LeafThreads::new(threads);
     let mut task = evident_core::verify::VerifyTask::new(checkpoints, 1 << 20);
+    task.set_live_writer(crate::live::writer_is_live(dir));
     while let Some(op) = task.poll_io() {
         let r = exec.perform(&op);
         task.provide_leaves(leaves.leaves_for(&op, &r));

@@ -195,9 +195,14 @@ pub fn break_lock(dir: &Path, force: bool) -> Result<String> {
     Ok(text)
 }
 
-/// Whether a native writer holds the directory's `flock` right now (probed without writing:
-/// a shared lock on a read-only directory handle, released at once).
+/// Whether a native writer holds the directory's `flock` right now. Read from `/proc/locks`
+/// where it exists (no lock taken, so a writer starting at this moment is never refused);
+/// elsewhere probed without writing: a shared lock on a read-only directory handle, released
+/// at once.
 pub fn native_writer_active(dir: &Path) -> Result<bool> {
+    if let Some(held) = crate::live::dir_flock_held(dir) {
+        return Ok(held);
+    }
     let fd = rustix::fs::open(
         dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,

@@ -24,6 +24,7 @@ pub mod fs_exec;
 pub mod jsonl;
 mod leaf_threads;
 pub mod lease;
+pub mod live;
 mod mirror;
 pub mod query;
 pub mod reader;

@@ -67,6 +67,8 @@ pub fn error(e: &Error) -> wit::Error {
         Error::BehindCheckpoint { .. } => wit::Error::BehindCheckpoint(corruption()),
         Error::CheckpointMismatch { .. } => wit::Error::CheckpointMismatch(corruption()),
         Error::TooLarge { len, .. } => wit::Error::TooLarge(*len as u64),
+        Error::SeqExhausted { .. } => wit::Error::Failed(e.to_string()),
+        Error::InvalidArgument { what } => wit::Error::InvalidArgument(what.clone()),
         Error::Failed { reason } => wit::Error::Failed(reason.clone()),
         Error::Closed => wit::Error::Closed,
         Error::NotOpen => wit::Error::Failed("the trail failed to open".into()),

@@ -111,6 +111,28 @@ fn errors_are_typed_and_located() {
         i.open("/data/t", &bad),
         Err(Error::InvalidArgument(_))
     ));
+    // Out-of-range options: invalid-argument naming the allowed range, nothing created.
+    for (o, want) in [
+        (
+            OpenOptions {
+                max_payload: Some(1 << 24),
+                ..opts()
+            },
+            "allowed range is 1 ..= 16777215",
+        ),
+        (
+            OpenOptions {
+                segment_bytes: Some(1),
+                ..opts()
+            },
+            "allowed range is 1024",
+        ),
+    ] {
+        match i.open("/data/ranges", &o) {
+            Err(Error::InvalidArgument(m)) => assert!(m.contains(want), "{m}"),
+            other => panic!("{want}: {other:?}"),
+        }
+    }
     // Oversized record.
     let small = OpenOptions {
         max_payload: Some(100),

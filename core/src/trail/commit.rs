@@ -73,6 +73,14 @@ impl Trail {
         }
         // Before the next batch: under steady load the queue is never empty, and a checkpoint
         // requested at rotation must still be written.
+        // The periodic refresh: after a crash, damage to records the checkpoint covers is
+        // corruption, not a torn tail to cut.
+        if self
+            .checkpoint_refresh_at()
+            .is_some_and(|at| self.now >= at)
+        {
+            self.checkpoint_requested = true;
+        }
         if self.checkpoint_requested {
             self.checkpoint_requested = false;
             self.start_checkpoint();

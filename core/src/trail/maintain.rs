@@ -113,6 +113,7 @@ impl Trail {
                 }
             }
             After::CheckpointDone(cp) => {
+                self.checkpointed_seq = self.checkpointed_seq.max(cp.seq);
                 self.events.push_back(Event::CheckpointWritten(cp));
             }
             After::TailCut => {}
@@ -386,6 +387,7 @@ impl Trail {
     }
 
     pub(super) fn start_checkpoint(&mut self) {
+        self.last_checkpoint_at = self.now;
         let steps = checkpoint_steps(self.head());
         self.run(Job::Checkpoint, steps);
     }

@@ -318,6 +318,11 @@ pub struct Trail {
     sync_deadline: Option<u64>,
     closing: bool,
     checkpoint_requested: bool,
+    /// Seq of the last `head.checkpoint` written (or the head found at open).
+    checkpointed_seq: u64,
+    /// Host time of the last checkpoint write started: refreshes come at most
+    /// `checkpoint_interval` apart, failed ones included (no retry loop).
+    last_checkpoint_at: u64,
     /// Set when a failed job must be retried before more appends are written.
     resync_needed: bool,
     fatal: Option<String>,
@@ -349,12 +354,9 @@ impl Trail {
     /// timestamps are given with each append). Drain [`Trail::poll_io`] to run recovery; [`Event::Opened`] or
     /// [`Event::OpenFailed`] follows. Appends made meanwhile are queued.
     pub fn open(opts: Options, new_log_id: LogId, now: u64) -> Trail {
-        let mut opts = opts;
-        opts.max_payload = opts.max_payload.min(crate::frame::MAX_PAYLOAD as u32);
-        opts.max_batch_records = opts.max_batch_records.max(1);
-        opts.read_chunk = opts.read_chunk.max(4096);
+        let invalid = opts.validate().err();
         let health = HealthTracker::new(opts.healthy_after);
-        Trail {
+        let mut t = Trail {
             phase: Phase::Opening(Box::new(open::Opener::new(opts.clone(), new_log_id))),
             opts,
             log_id: new_log_id,
@@ -381,6 +383,8 @@ impl Trail {
             sync_deadline: None,
             closing: false,
             checkpoint_requested: false,
+            checkpointed_seq: 0,
+            last_checkpoint_at: now,
             resync_needed: false,
             fatal: None,
             pending_segno: 0,
@@ -389,7 +393,12 @@ impl Trail {
             retry_failures: 0,
             close_failure: None,
             close_gave_up: false,
+        };
+        if let Some(e) = invalid {
+            // Out-of-range options: no IO at all, the open fails with the range.
+            t.fail_open(e);
         }
+        t
     }
 
     /// Queues an append. `token` is the caller's, returned in [`Event::Appended`] or
@@ -428,6 +437,10 @@ impl Trail {
                 reason: reason.clone(),
             });
         }
+        let seq = self.next_seq.saturating_add(self.queue.len() as u64);
+        if seq == u64::MAX {
+            return Err(Error::SeqExhausted { next_seq: seq });
+        }
         self.appends_received += 1;
         self.queue.push_back(Pending {
             token,
@@ -465,7 +478,11 @@ impl Trail {
 
     /// When the host should call [`Trail::handle_timeout`] next, if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
-        match (self.sync_deadline, self.retry_at) {
+        let earliest = match (self.sync_deadline, self.retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (earliest, self.checkpoint_refresh_at()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -476,6 +493,23 @@ impl Trail {
     /// write), once [`Event::Closed`] has been emitted. `None` after a clean close.
     pub fn close_error(&self) -> Option<&Error> {
         self.close_failure.as_ref()
+    }
+
+    /// When `head.checkpoint` should next be refreshed: only while records made durable since
+    /// the last one exist, and only while the trail is writing normally (a failed trail or a
+    /// closing one has other work first, and a deadline it cannot act on would make the host
+    /// spin).
+    pub(super) fn checkpoint_refresh_at(&self) -> Option<u64> {
+        let idle = matches!(self.phase, Phase::Ready)
+            && !self.closing
+            && !self.health.is_failed()
+            && !self.resync_needed
+            && self.active.is_some();
+        (idle && self.opts.checkpoint_interval > 0 && self.durable_seq > self.checkpointed_seq)
+            .then(|| {
+                self.last_checkpoint_at
+                    .saturating_add(self.opts.checkpoint_interval)
+            })
     }
 
     /// The next event, if any.
@@ -636,6 +670,8 @@ impl Trail {
         self.head = o.head;
         self.last_ts = o.last_ts;
         self.durable_seq = o.next_seq - 1;
+        self.checkpointed_seq = self.durable_seq;
+        self.last_checkpoint_at = self.now;
         self.durable_hash = o.head;
         self.active = Some(o.active);
         self.segments = o.segments;
@@ -668,5 +704,22 @@ impl Trail {
         if let Phase::Opening(opener) = &mut self.phase {
             opener.on_io(&op, result);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_refuses_the_last_seq_so_seqs_never_wrap() {
+        let mut t = Trail::open(Options::default(), LogId([7; 16]), 1);
+        t.next_seq = u64::MAX - 2;
+        assert_eq!(t.handle_append(1, b"a".to_vec(), 1), Ok(()));
+        assert_eq!(t.handle_append(2, b"b".to_vec(), 1), Ok(()));
+        assert_eq!(
+            t.handle_append(3, b"c".to_vec(), 1),
+            Err(Error::SeqExhausted { next_seq: u64::MAX })
+        );
     }
 }

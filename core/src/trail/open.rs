@@ -645,6 +645,13 @@ impl Opener {
                 what,
             });
         }
+        if let (SegmentEnd::Torn { offset, found, .. }, Some(cp)) = (&summary.end, self.checkpoint)
+        {
+            if cp.seq >= summary.next_seq {
+                let location = loc().at(*offset).seq(summary.next_seq);
+                return Err(crate::verify::covered_damage(location, found, &cp));
+            }
+        }
         if let Some(cp) = self.checkpoint {
             if cp.seq > last_seq {
                 return Err(Error::BehindCheckpoint {
@@ -679,8 +686,9 @@ impl Opener {
             }
             SegmentEnd::Torn {
                 offset,
-                len: torn,
+                data_len: torn,
                 found,
+                ..
             } => {
                 if self.opts.recovery == RecoveryMode::AbsoluteConsistency {
                     return Err(Error::TornTail {

@@ -136,6 +136,15 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                     "head": {"seq": r.head.seq, "hash": r.head.hash.to_hex()},
                     "checkpoints_verified": r.checkpoints_verified.iter().map(|c| c.seq).collect::<Vec<_>>(),
                     "unfinished_seals": r.unfinished_seals,
+                    "warnings": r.warnings,
+                    "live_tail": r.live_tail,
+                    // Records removed behind retained.checkpoint: not present, so not proven.
+                    "not_present": r.anchored_by.map(|a| json!({
+                        "first_seq": 1,
+                        "last_seq": a.seq,
+                        "proven": false,
+                        "anchored_by": {"seq": a.seq, "hash": a.hash.to_hex()},
+                    })),
                 }));
             } else {
                 println!(
@@ -147,7 +156,16 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                     println!("checkpoint proven: seq {} hash {}", cp.seq, cp.hash);
                 }
                 if let Some(a) = r.anchored_by {
-                    println!("note: records before seq {} were removed by retention (anchored by retained.checkpoint)", a.seq + 1);
+                    println!(
+                        "NOT PROVEN: records 1..={} are not present (removed by retention); the first kept segment's anchor is vouched for only by retained.checkpoint (seq {} hash {})",
+                        a.seq, a.seq, a.hash
+                    );
+                }
+                if let Some(t) = &r.live_tail {
+                    println!("note: {t}; records the writer may still be writing are not counted");
+                }
+                for w in &r.warnings {
+                    println!("warning: {w}");
                 }
                 for s in &r.unfinished_seals {
                     println!(
