@@ -317,11 +317,16 @@ fn failed_fsyncs_are_retried_without_a_hole() {
 fn persistent_fsync_failure_stops_naming_the_line() {
     let (_tmp, dir) = temp_trail();
     let input = lines(300, 40);
-    let out = run_append(
+    // Line 1 alone first, acknowledged (data sync 1), so that the rest cannot all ride on the
+    // one sync that succeeds (one batch when stdin is read fast enough).
+    let mut live = LiveAppend::start_with(
         &["append", s(&dir), "--raw", "--json", "--retry-for", "700ms"],
         &[("EVIDENT_FAULT_FAIL_SYNC", "2:1000000")],
-        joined(&input),
     );
+    live.send(&input[..1]);
+    live.wait_acks(1, Duration::from_secs(20));
+    live.send(&input[1..]);
+    let out = live.finish(Duration::from_secs(60));
     assert_eq!(code(&out), 1, "{}", describe(&out));
     let k = check_prefix(&dir, &out, &input);
     assert!(k < 300);
@@ -555,6 +560,32 @@ fn a_head_checkpoint_that_cannot_be_written_fails_append_and_recover() {
     std::fs::remove_dir_all(&tmp_name).unwrap();
     assert_eq!(check_prefix(&dir, &out, &input), 200);
     assert_eq!(read_all(&dir).len(), 200);
+
+    // recover, whose job includes rewriting head.checkpoint, fails when it cannot (a read-only
+    // directory, as a non-root user): the write fails after open, and is not silent.
+    use std::os::unix::fs::PermissionsExt;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(_tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["recover", s(&dir)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setpriv runs");
+    let out = wait_bounded(child, Duration::from_secs(20));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_ne!(code(&out), 0, "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("head.checkpoint") && err.contains("Permission denied"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]

@@ -25,8 +25,14 @@ pub struct LiveAppend {
 impl LiveAppend {
     /// Starts `evident ARGS` (ARGS should include `append` and `--json`).
     pub fn start(args: &[&str]) -> LiveAppend {
+        LiveAppend::start_with(args, &[])
+    }
+
+    /// Starts `evident ARGS` with the environment variables `env` added.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> LiveAppend {
         let mut child = Command::new(super::BIN)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
