@@ -6,8 +6,11 @@
 //! appended is in the trail.
 
 mod common;
+#[path = "append_faults/live.rs"]
+mod live;
 
 use common::{code, describe, read_all, s, temp_trail, BIN};
+use live::LiveAppend;
 use serde_json::Value;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -314,11 +317,16 @@ fn failed_fsyncs_are_retried_without_a_hole() {
 fn persistent_fsync_failure_stops_naming_the_line() {
     let (_tmp, dir) = temp_trail();
     let input = lines(300, 40);
-    let out = run_append(
+    // Line 1 alone first, acknowledged (data sync 1), so that the rest cannot all ride on the
+    // one sync that succeeds (one batch when stdin is read fast enough).
+    let mut live = LiveAppend::start_with(
         &["append", s(&dir), "--raw", "--json", "--retry-for", "700ms"],
         &[("EVIDENT_FAULT_FAIL_SYNC", "2:1000000")],
-        joined(&input),
     );
+    live.send(&input[..1]);
+    live.wait_acks(1, Duration::from_secs(20));
+    live.send(&input[1..]);
+    let out = live.finish(Duration::from_secs(60));
     assert_eq!(code(&out), 1, "{}", describe(&out));
     let k = check_prefix(&dir, &out, &input);
     assert!(k < 300);
@@ -344,40 +352,40 @@ fn second_segment_name(width: usize, bytes: &str) -> String {
     segs[1].clone()
 }
 
+/// Lines acknowledged before an obstacle is planted under a running writer: few enough that
+/// the first segment (4096 bytes, lines of 100) is far from full, so rotation comes later.
+const BEFORE_PLANTING: usize = 5;
+
 #[test]
 fn a_segment_that_cannot_be_created_ends_the_command_with_an_error() {
     let name = second_segment_name(100, "4096");
     let first_seq: u64 = name.trim_end_matches(".evseg").parse().unwrap();
+    assert!(first_seq as usize > BEFORE_PLANTING + 1, "{name}");
     let (_tmp, dir) = temp_trail();
-    std::fs::create_dir_all(dir.join(&name)).unwrap(); // a directory where the segment goes
     let input = lines(100, 100);
+    let args = [
+        "append",
+        s(&dir),
+        "--raw",
+        "--json",
+        "--segment-bytes",
+        "4096",
+        "--retry-for",
+        "2s",
+    ];
+    let mut live = LiveAppend::start(&args);
+    live.send(&input[..BEFORE_PLANTING]);
+    live.wait_acks(BEFORE_PLANTING, Duration::from_secs(20));
+    // The writer has opened the trail: a directory now takes the name rotation will create.
+    std::fs::create_dir(dir.join(&name)).unwrap();
+    live.send(&input[BEFORE_PLANTING..]);
     let started = Instant::now();
-    let out = run_append(
-        &[
-            "append",
-            s(&dir),
-            "--raw",
-            "--json",
-            "--segment-bytes",
-            "4096",
-            "--retry-for",
-            "2s",
-        ],
-        &[],
-        joined(&input),
-    );
+    let out = live.finish(Duration::from_secs(60));
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "no hang at EOF"
     );
     assert_eq!(code(&out), 1, "{}", describe(&out));
-    std::fs::remove_dir(dir.join(&name)).unwrap(); // so that the trail can be read back
-    let k = check_prefix(&dir, &out, &input);
-    assert_eq!(
-        k as u64 + 1,
-        first_seq,
-        "stopped where the new segment starts"
-    );
     let err = stderr(&out);
     assert!(
         err.contains(&format!("stopped at input line {first_seq}")),
@@ -387,13 +395,35 @@ fn a_segment_that_cannot_be_created_ends_the_command_with_an_error() {
     // Retried with backoff, not in a hot loop: a handful of attempts in two seconds.
     let attempts = err.matches("retrying from input line").count();
     assert!((2..=30).contains(&attempts), "{attempts} retries: {err}");
+
+    // With the directory already there, open refuses it, naming it, and appends nothing.
+    let again = run_append(&args, &[], joined(&input));
+    assert_eq!(code(&again), 1, "{}", describe(&again));
+    assert!(
+        stderr(&again).contains(&name) && stderr(&again).contains("is a directory"),
+        "{}",
+        describe(&again)
+    );
+    assert!(acks(&again).is_empty(), "{}", describe(&again));
+
+    std::fs::remove_dir(dir.join(&name)).unwrap(); // so that the trail can be read back
+    let k = check_prefix(&dir, &out, &input);
+    assert_eq!(
+        k as u64 + 1,
+        first_seq,
+        "stopped where the new segment starts"
+    );
+    assert_eq!(
+        read_all(&dir).len(),
+        k,
+        "nothing after the stop, nothing from the refused run"
+    );
 }
 
 #[test]
 fn a_library_writer_gets_errors_with_backoff_not_a_spin() {
     let name = second_segment_name(100, "4096");
     let (_tmp, dir) = temp_trail();
-    std::fs::create_dir_all(dir.join(&name)).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -402,46 +432,160 @@ fn a_library_writer_gets_errors_with_backoff_not_a_spin() {
         let trail = evident_native::Trail::open(&dir, common::opts(4096))
             .await
             .unwrap();
-        let mut failures = 0;
-        for l in lines(100, 100) {
-            if trail.append(l).await.is_err() {
-                failures += 1;
+        // Opened: a directory now takes the name rotation will create.
+        std::fs::create_dir(dir.join(&name)).unwrap();
+        let input = lines(100, 100);
+        let mut acked = 0;
+        let mut first_error = None;
+        for l in &input {
+            match trail.append(l.clone()).await {
+                Ok(r) if first_error.is_none() => {
+                    acked += 1;
+                    assert_eq!(r.seq, acked);
+                }
+                Ok(r) => panic!(
+                    "seq {} appended after a failure, nothing was removed",
+                    r.seq
+                ),
+                Err(e) => {
+                    first_error.get_or_insert(e.to_string());
+                }
             }
         }
-        assert!(failures > 0, "the segment could not be created");
+        let first_error = first_error.expect("rotation could not create the segment");
+        assert!(
+            first_error.contains(&name) || first_error.contains("creating segment"),
+            "the error says what failed: {first_error}"
+        );
+        assert_eq!(
+            format!("{:020}.evseg", acked + 1),
+            name,
+            "every line up to the rotation was appended"
+        );
+        // Appends keep failing while the obstacle stays, but the attempts behind them are
+        // spaced out (10 ms doubling to 1 s): in 1.5 s of appending as fast as possible, a
+        // handful reach the disk; the others fail at once, saying the trail is backing off.
+        let (mut tried, mut backing_off) = (0, 0);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(1500) {
+            let e = trail
+                .append(b"more".to_vec())
+                .await
+                .expect_err("the segment still cannot be created");
+            if e.to_string().contains("backing off") {
+                backing_off += 1;
+            } else {
+                tried += 1;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            (1..=20).contains(&tried) && backing_off > tried,
+            "{tried} attempt(s), {backing_off} append(s) failed while backing off"
+        );
         // Close ends (no retry loop at EOF) and says what it could not do.
         let closed = tokio::time::timeout(Duration::from_secs(10), trail.close()).await;
         assert!(closed.is_ok(), "close returned");
+        // Opening with the directory already there is refused, naming it.
+        let Err(e) = evident_native::Trail::open(&dir, common::opts(4096)).await else {
+            panic!("open accepted a directory with a segment's name");
+        };
+        assert!(e.to_string().contains(&name), "{e}");
+        std::fs::remove_dir(dir.join(&name)).unwrap();
+        let records = read_all(&dir);
+        assert_eq!(
+            records.len() as u64,
+            acked,
+            "every acknowledged record, nothing more"
+        );
+        for (r, l) in records.iter().zip(&input) {
+            assert_eq!(&r.payload, l, "seq {}", r.seq);
+        }
     });
 }
 
 #[test]
 fn a_head_checkpoint_that_cannot_be_written_fails_append_and_recover() {
     let (_tmp, dir) = temp_trail();
-    let out = run_append(&["append", s(&dir), "--raw"], &[], b"a\nb\n".to_vec());
-    assert_eq!(code(&out), 0, "{}", describe(&out));
-    // A directory (with a file in it, so that recovery cannot remove it) takes the `.tmp` name.
+    let input = lines(200, 100);
+    let args = [
+        "append",
+        s(&dir),
+        "--raw",
+        "--json",
+        "--segment-bytes",
+        "4096",
+    ];
+    let mut live = LiveAppend::start(&args);
+    live.send(&input[..BEFORE_PLANTING]);
+    live.wait_acks(BEFORE_PLANTING, Duration::from_secs(20));
+    // The writer has opened the trail: a directory (with a file in it, so that it cannot be
+    // removed as a stale `.tmp`) takes the name every head.checkpoint rewrite goes through.
     let tmp_name = dir.join("head.checkpoint.tmp");
     std::fs::create_dir(&tmp_name).unwrap();
     std::fs::write(tmp_name.join("x"), b"x").unwrap();
-    let out = run_append(&["append", s(&dir), "--raw"], &[], b"c\n".to_vec());
+    // Rotations while the `.tmp` name is taken: each failed rewrite is said on stderr, the
+    // records themselves are appended and acknowledged.
+    live.send(&input[BEFORE_PLANTING..]);
+    let out = live.finish(Duration::from_secs(60));
     assert_ne!(code(&out), 0, "{}", describe(&out));
-    assert!(stderr(&out).contains("checkpoint"), "{}", describe(&out));
-    // Rotations while the `.tmp` name is taken: each failed rewrite is said on stderr.
-    let out = run_append(
-        &["append", s(&dir), "--raw", "--segment-bytes", "4096"],
-        &[],
-        joined(&lines(200, 100)),
-    );
-    assert_ne!(code(&out), 0, "{}", describe(&out));
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("head.checkpoint not updated"),
+        err.contains("head.checkpoint not updated"),
         "{}",
         describe(&out)
     );
-    let out = common::evident(&["recover", s(&dir)], None);
+    assert!(
+        err.contains("closing the trail") && err.contains("checkpoint"),
+        "the final checkpoint write failed too: {}",
+        describe(&out)
+    );
+    assert!(
+        common::segments(&dir).len() > 2,
+        "it rotated: {}",
+        describe(&out)
+    );
+
+    // With the directory already there, append and recover refuse to open, naming it.
+    for cmd in [&args[..], &["recover", s(&dir)][..]] {
+        let out = run_append(cmd, &[], b"more\n".to_vec());
+        assert_ne!(code(&out), 0, "{}", describe(&out));
+        assert!(
+            stderr(&out).contains("head.checkpoint.tmp: is a directory"),
+            "{}",
+            describe(&out)
+        );
+        assert!(acks(&out).is_empty(), "{}", describe(&out));
+    }
+    std::fs::remove_dir_all(&tmp_name).unwrap();
+    assert_eq!(check_prefix(&dir, &out, &input), 200);
+    assert_eq!(read_all(&dir).len(), 200);
+
+    // recover, whose job includes rewriting head.checkpoint, fails when it cannot (a read-only
+    // directory, as a non-root user): the write fails after open, and is not silent.
+    use std::os::unix::fs::PermissionsExt;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(_tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["recover", s(&dir)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setpriv runs");
+    let out = wait_bounded(child, Duration::from_secs(20));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_ne!(code(&out), 0, "{}", describe(&out));
-    assert!(stderr(&out).contains("checkpoint"), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("head.checkpoint") && err.contains("Permission denied"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
