@@ -116,6 +116,9 @@ fn a_chain_stops_at_its_first_failure_and_later_appends_follow_without_a_hole() 
 fn rig_at_rotation() -> Rig {
     let mut rig = Rig::open(Options {
         segment_bytes: 4096,
+        // No periodic head.checkpoint refresh: its deadline would hide whether the retry
+        // deadline is there or gone.
+        checkpoint_interval: 0,
         ..Options::default()
     });
     for t in [100, 101] {

@@ -122,7 +122,15 @@ impl Trail {
                     path: dir.join(LOCK_FILE),
                     error: std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
-                        "is not a regular file (refused: a trail directory's files are never followed)",
+                        format!(
+                            "is {}, not a regular file (refused: a trail directory's files are \
+                             never followed)",
+                            if t == rustix::fs::FileType::Symlink {
+                                "a symbolic link"
+                            } else {
+                                "another type of entry"
+                            }
+                        ),
                     ),
                 });
             }
