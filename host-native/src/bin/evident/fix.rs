@@ -86,10 +86,24 @@ pub async fn recover(a: RecoverArgs) -> Result<Outcome, Error> {
 
 pub fn repair(a: RepairArgs) -> Result<Outcome, Error> {
     existing_dir(&a.dir)?;
-    // Hold the writer lock while repairing.
-    let lock = evident_native::lock_dir(&a.dir)?;
-    let report = evident_native::repair::repair(&a.dir, evident_native::now_ns())?;
-    drop(lock);
+    // Hold the writer lease while repairing, renewed on a thread of its own: a repair of a large
+    // trail can outlast the lease, and a component writer would otherwise take the trail over
+    // halfway through.
+    let lease = std::sync::Arc::new(std::sync::Mutex::new(evident_native::lock_dir(&a.dir)?));
+    let renewal = LeaseRenewal::start(lease.clone());
+    let report = evident_native::repair::repair(&a.dir, evident_native::now_ns());
+    drop(renewal);
+    let lost = lease.lock().ok().and_then(|mut l| {
+        let lost = l.check().err();
+        l.release();
+        lost
+    });
+    let report = report?;
+    if let Some(why) = lost {
+        return Err(Error::Trail(evident_native::core::Error::Failed {
+            reason: format!("repair lost the writer lease while it ran: {why}"),
+        }));
+    }
     match report {
         None => {
             if a.json {
@@ -128,4 +142,45 @@ pub fn repair(a: RepairArgs) -> Result<Outcome, Error> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// Renews a writer lease every time it is due, until dropped. Where no thread can be started
+/// (a process limit), the lease is not renewed: a repair longer than the lease then fails at its
+/// end instead of being silently overtaken.
+struct LeaseRenewal {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LeaseRenewal {
+    fn start(lease: std::sync::Arc<std::sync::Mutex<evident_native::lease::NativeLease>>) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("evident-lease".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    let wait = lease.lock().map(|l| l.next_renewal_in()).unwrap_or(0);
+                    std::thread::park_timeout(std::time::Duration::from_nanos(
+                        wait.clamp(1_000_000, 1_000_000_000),
+                    ));
+                    if let Ok(mut l) = lease.lock() {
+                        l.tick();
+                    }
+                }
+            })
+            .ok();
+        LeaseRenewal { stop, thread }
+    }
+}
+
+impl Drop for LeaseRenewal {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
 }
