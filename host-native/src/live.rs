@@ -14,10 +14,14 @@ use std::path::Path;
 /// Whether a process holds the writer lock of the trail in `dir`: a native writer's directory
 /// `flock`, or an unexpired lease in `LOCK`.
 pub fn writer_is_live(dir: &Path) -> bool {
-    if dir_flock_held(dir) == Some(true) {
-        return true;
+    let lease = crate::lease::lease_state(dir).ok().flatten();
+    match dir_flock_held(dir) {
+        Some(true) => true,
+        // No flock: a native holder's unexpired lease is a dead writer's (its flock died with
+        // it), so only a component's unexpired lease still says a writer may be live.
+        Some(false) => lease.is_some_and(|s| s.live_component),
+        None => lease.is_some_and(|s| s.live),
     }
-    matches!(crate::lease::lease_state(dir), Ok(Some(s)) if s.live)
 }
 
 /// Whether some process holds a `flock` on the directory `dir`, read from `/proc/locks`

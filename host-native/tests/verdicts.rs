@@ -340,3 +340,46 @@ fn queries_answer_beside_a_last_segment_whose_header_is_not_written_yet() {
         first_of_last - 1
     );
 }
+
+#[test]
+fn after_kill_9_of_a_native_writer_its_torn_tail_is_not_taken_for_a_live_one() {
+    // The dead writer's lease in LOCK is unexpired for a while, but its directory flock died
+    // with it: verify must judge the tail (torn: exit 4), not skip it as in flight.
+    let (_tmp, dir) = temp_trail();
+    let mut child = Killed(
+        Command::new(BIN)
+            .args(["append", s(&dir), "--raw"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("evident append starts"),
+    );
+    let mut stdin = child.0.stdin.take().unwrap();
+    stdin.write_all(&lines(10)).unwrap();
+    stdin.flush().unwrap();
+    let seg = dir.join(naming::segment_name(1));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let last = loop {
+        let f = std::fs::read(&seg).map(|b| frames(&b)).unwrap_or_default();
+        if f.len() == 10 {
+            break *f.last().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the writer never wrote 10 records"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    drop(stdin);
+    // A torn write after the last record.
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.write_all_at(&[0x55; 40], last.offset + last.len).unwrap();
+    let v = evident(&["verify", s(&dir), "--json"], None);
+    assert_eq!(code(&v), 4, "{}", describe(&v));
+    let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert!(j["live_tail"].is_null(), "{j}");
+}
