@@ -391,7 +391,22 @@ impl Opener {
             self.stage = Stage::CheckAbandoned { offset: next };
             return Ok(());
         }
-        // Nothing but an unwritten header: remove it and continue with the previous segment.
+        // Nothing but an unwritten header: an interrupted segment creation, unless the trail's
+        // checkpoint covers the segment's first seq (from its name). Then records it had
+        // acknowledged were destroyed: refuse before queuing any change, naming what `verify`
+        // names (FORMAT.md, "Verification rules", rule 1).
+        let (first, name, _) = self.last();
+        if let Some(cp) = self.checkpoint.filter(|cp| cp.seq >= first) {
+            let defect = self
+                .header_defect
+                .unwrap_or(HeaderDefect::Short(len.min(HEADER_LEN as u64) as usize));
+            return Err(crate::verify::covered_damage(
+                Location::file(&name).at(0).seq(first),
+                &defect.to_string(),
+                &cp,
+            ));
+        }
+        // Nothing in it was acknowledged: remove it and continue with the previous segment.
         let (_, name, _) = self.segments.pop().expect("last exists");
         self.steps.push_back(IoOp::Remove { file: name.clone() });
         self.steps.push_back(IoOp::SyncDir);
