@@ -214,3 +214,63 @@ fn an_interrupted_segment_creation_after_the_checkpoint_is_still_removed() {
         "the segment was made anew with a header"
     );
 }
+
+#[test]
+fn only_the_last_segment_may_be_an_unwritten_one_and_a_refusal_removes_nothing() {
+    // Two trailing segments without a header after a sealed one, `head.checkpoint` before
+    // both: verify calls the earlier one corruption (only the last segment may be an
+    // interrupted creation), so recovery must refuse it too, and must not have removed the
+    // last one first.
+    let mut disk = FakeDisk::new(42, Faults::default());
+    let segs = multi_segment_trail(&mut disk);
+    let first = segs.last().unwrap().clone();
+    let h = SegmentHeader::decode(&disk.read_file(&first).unwrap()[..HEADER_LEN]).unwrap();
+    let cp = Checkpoint {
+        log_id: LOG,
+        seq: h.first_seq - 1,
+        hash: h.anchor,
+    };
+    disk.write_file(HEAD_CHECKPOINT, cp.to_text().into_bytes());
+    disk.write_file(&first, vec![0; 60]);
+    let second = naming::segment_name(h.first_seq + 1);
+    disk.write_file(&second, vec![0; 60]);
+    let names = disk.file_names();
+    let v = verify(&mut disk, vec![]);
+    let r = reopen(&mut disk);
+    for r in [v.map(|_| ()), r] {
+        let Err(Error::Corrupt { location, what }) = &r else {
+            panic!("must be corruption, got {r:?}");
+        };
+        assert_eq!(location.file.as_deref(), Some(first.as_str()), "{what}");
+        assert_eq!(location.offset, Some(0), "{what}");
+    }
+    assert_eq!(disk.file_names(), names, "nothing removed");
+}
+
+#[test]
+fn an_open_that_refuses_the_trail_leaves_an_unwritten_last_segment_in_place() {
+    // After a sealed segment (`head.checkpoint` before it), the last segment has no header and
+    // the segment before it has an edited record. Recovery refuses the edit; it must not have
+    // removed the unwritten segment on the way.
+    let mut disk = FakeDisk::new(43, Faults::default());
+    let segs = multi_segment_trail(&mut disk);
+    let unwritten = segs.last().unwrap().clone();
+    let sealed = segs[segs.len() - 2].clone();
+    let h = SegmentHeader::decode(&disk.read_file(&unwritten).unwrap()[..HEADER_LEN]).unwrap();
+    let cp = Checkpoint {
+        log_id: LOG,
+        seq: h.first_seq - 1,
+        hash: h.anchor,
+    };
+    disk.write_file(HEAD_CHECKPOINT, cp.to_text().into_bytes());
+    disk.write_file(&unwritten, vec![0; 60]);
+    disk.flip_bit(&sealed, (HEADER_LEN as u64 + 60) * 8);
+    let names = disk.file_names();
+    let r = reopen(&mut disk);
+    let Err(Error::Corrupt { location, .. }) = &r else {
+        panic!("the edited record must be refused as corruption: {r:?}");
+    };
+    assert_eq!(location.file.as_deref(), Some(sealed.as_str()), "{r:?}");
+    assert_eq!(disk.file_names(), names, "nothing removed: {r:?}");
+    assert_eq!(disk.read_file(&unwritten), Some(&[0u8; 60][..]));
+}
