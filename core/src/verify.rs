@@ -447,11 +447,7 @@ impl Verifier {
                 // interrupted segment creation; recovery removes the file, nothing is lost.
                 None => Error::TornTail {
                     location: loc.at(0),
-                    len: cur
-                        .header_buf
-                        .iter()
-                        .rposition(|&b| b != 0)
-                        .map_or(0, |i| i as u64 + 1),
+                    len: data_len(&cur.header_buf),
                 },
                 Some(at) => Error::Corrupt {
                     location: loc.at(0),
@@ -460,16 +456,22 @@ impl Verifier {
             });
         }
         let Some(h) = cur.header else {
+            let what = crate::header::HeaderDefect::Short(cur.header_buf.len()).to_string();
             if cur.is_last {
                 // A file shorter than a header: its creation was interrupted (or, beside a
-                // live writer, is under way).
+                // live writer, is under way), unless a checkpoint covers its first seq: then
+                // records the trail acknowledged were destroyed (FORMAT.md, rule 1).
+                let first = naming::parse_segment_name(&cur.name).unwrap_or(u64::MAX);
+                if let Some(cp) = self.covering(first) {
+                    return Err(covered_damage(loc.at(0).seq(first), &what, &cp));
+                }
+                // Only bytes up to the last non-zero one are torn data; zeros are no data.
                 let e = Error::TornTail {
                     location: loc.at(0),
-                    len: cur.file_len,
+                    len: data_len(&cur.header_buf),
                 };
                 return self.torn(e, true);
             }
-            let what = crate::header::HeaderDefect::Short(cur.header_buf.len()).to_string();
             return Err(Error::Corrupt {
                 location: loc.at(0),
                 what,
@@ -594,6 +596,15 @@ impl Verifier {
             live_tail: self.live_tail,
         })
     }
+}
+
+/// The length of a torn tail's data in `bytes` read from its start: up to its last non-zero
+/// byte (zeros after it are unwritten or preallocated space, not data).
+fn data_len(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i as u64 + 1)
 }
 
 /// The verdict on a file that looks like a segment but is not named like one (a renamed or

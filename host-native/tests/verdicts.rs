@@ -382,4 +382,45 @@ fn after_kill_9_of_a_native_writer_its_torn_tail_is_not_taken_for_a_live_one() {
     assert_eq!(code(&v), 4, "{}", describe(&v));
     let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
     assert!(j["live_tail"].is_null(), "{j}");
+
+/// The only segment cut to under 128 bytes (and, second, zeroed), while `head.checkpoint` covers
+/// its records: verify and recover both call it corruption at that file, offset 0, seq 1, and
+/// recover removes and cuts nothing (FORMAT.md, "Verification rules", rule 1).
+#[test]
+fn an_unwritten_header_head_checkpoint_covers_is_corruption_and_recover_keeps_the_file() {
+    for zeroed in [false, true] {
+        let (_tmp, dir) = temp_trail();
+        let out = evident(&["append", s(&dir), "--raw"], Some(&lines(30)));
+        assert_eq!(code(&out), 0, "{}", describe(&out));
+        assert_eq!(head_checkpoint(&dir).map(|c| c.seq), Some(30));
+        let segs = segments(&dir);
+        assert_eq!(segs.len(), 1, "{segs:?}");
+        let path = dir.join(&segs[0]);
+        let mut bytes = std::fs::read(&path).unwrap();
+        if zeroed {
+            bytes.fill(0);
+        } else {
+            bytes.truncate(100);
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let place = format!("file {}, offset 0, seq 1", segs[0]);
+        let v = evident(&["verify", s(&dir)], None);
+        assert_eq!(code(&v), 3, "corruption, not a torn tail: {}", describe(&v));
+        let text = String::from_utf8_lossy(&v.stdout);
+        assert!(text.contains(&place), "{place} in {text}");
+        let r = evident(&["recover", s(&dir)], None);
+        assert_eq!(code(&r), 3, "{}", describe(&r));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert!(all.contains(&place), "{place} in {all}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "nothing removed or cut"
+        );
+        assert_eq!(segments(&dir), segs, "no segment removed or created");
+    }
 }

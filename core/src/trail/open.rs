@@ -6,7 +6,9 @@
 //! 2. read `head.checkpoint` (the trail's own last durable head) if present;
 //! 3. ask the last segment's length and read its header; a header that was never written (zero or short) with
 //!    nothing but zeros after it is an interrupted segment creation and is removed — nothing in
-//!    it can have been acknowledged, because a header is synced before the first ack;
+//!    it can have been acknowledged, because a header is synced before the first ack — unless
+//!    `head.checkpoint` covers its first seq (then it is refused as corruption); the removal
+//!    runs only once the open succeeds, so a refused open has changed nothing;
 //! 4. ask the previous segment's length, read its header and footer (only that one: opening
 //!    must not grow with the number of sealed segments) and check it links to the last;
 //! 5. scan the last segment in chunks, classify its end, and refuse anything the recovery mode
@@ -75,6 +77,10 @@ pub(crate) struct Opener {
     new_log_id: LogId,
     stage: Stage,
     steps: VecDeque<IoOp>,
+    /// Changes decided while reading (the removal of an unwritten last segment) that run only
+    /// once the open has succeeded, ahead of `steps`: an open that then refuses the trail has
+    /// changed nothing (issue 10 §3).
+    deferred: Vec<IoOp>,
     failed: Option<Error>,
     done: Option<Box<Opened>>,
     // What was learnt so far.
@@ -99,6 +105,7 @@ impl Opener {
             new_log_id,
             stage: Stage::List,
             steps: VecDeque::new(),
+            deferred: Vec::new(),
             failed: None,
             done: None,
             segments: Vec::new(),
@@ -155,6 +162,13 @@ impl Opener {
     pub(crate) fn next(&mut self) -> OpenAction {
         if let Some(e) = self.failed.take() {
             return OpenAction::Failed(e);
+        }
+        if self.done.is_some() {
+            // The open succeeded: the deferred changes go first (a removed segment's name
+            // may be the one the open creates anew).
+            for op in self.deferred.drain(..).rev() {
+                self.steps.push_front(op);
+            }
         }
         if let Some(step) = self.steps.pop_front() {
             return OpenAction::Io(step);
@@ -355,6 +369,11 @@ impl Opener {
                 };
                 Ok(())
             }
+            Err(defect) if self.report.tail == TailReport::AbandonedSegmentRemoved => {
+                // Only the last segment may be an interrupted creation (FORMAT.md, rule 1): a
+                // bad header before it is corruption, as `verify` says.
+                Err(header_error(&name, defect))
+            }
             Err(defect) => {
                 // Possibly a segment whose creation was interrupted before its header was
                 // synced: that is only so if nothing but zeros follows the header.
@@ -391,10 +410,26 @@ impl Opener {
             self.stage = Stage::CheckAbandoned { offset: next };
             return Ok(());
         }
-        // Nothing but an unwritten header: remove it and continue with the previous segment.
+        // Nothing but an unwritten header: an interrupted segment creation, unless the trail's
+        // checkpoint covers the segment's first seq (from its name). Then records it had
+        // acknowledged were destroyed: refuse before queuing any change, naming what `verify`
+        // names (FORMAT.md, "Verification rules", rule 1).
+        let (first, name, _) = self.last();
+        if let Some(cp) = self.checkpoint.filter(|cp| cp.seq >= first) {
+            let defect = self
+                .header_defect
+                .unwrap_or(HeaderDefect::Short(len.min(HEADER_LEN as u64) as usize));
+            return Err(crate::verify::covered_damage(
+                Location::file(&name).at(0).seq(first),
+                &defect.to_string(),
+                &cp,
+            ));
+        }
+        // Nothing in it was acknowledged: remove it (once the open succeeds) and continue with
+        // the previous segment.
         let (_, name, _) = self.segments.pop().expect("last exists");
-        self.steps.push_back(IoOp::Remove { file: name.clone() });
-        self.steps.push_back(IoOp::SyncDir);
+        self.deferred.push(IoOp::Remove { file: name.clone() });
+        self.deferred.push(IoOp::SyncDir);
         self.report.removed_files.push(name);
         self.report.tail = TailReport::AbandonedSegmentRemoved;
         self.stage = if self.segments.is_empty() {
