@@ -391,13 +391,47 @@ pub fn verify_dir(
     verify_dir_with(dir, checkpoints, cores.min(8), progress)
 }
 
+/// How often a verification that found something wrong beside a live writer is run again.
+const LIVE_RECHECKS: u32 = 4;
+
 /// [`verify_dir`] with `threads` threads hashing record leaves (1: all work on the calling
 /// thread). The verdict does not depend on `threads`.
+///
+/// Beside a live writer a read can race the writer's `pwrite`: both copy page by page, so a
+/// reader may see a page of a batch still zero and a later page already written, which looks
+/// like a hole with valid records after it. Damage found while a writer is live is therefore
+/// checked again (up to [`LIVE_RECHECKS`] more runs, 50 ms apart): real damage stays where it
+/// is and is reported; an in-flight write has landed by then.
 pub fn verify_dir_with(
     dir: &Path,
     checkpoints: Vec<evident_core::Checkpoint>,
     threads: usize,
     mut progress: impl FnMut(u64, u64),
+) -> Result<evident_core::verify::VerifyReport, evident_core::Error> {
+    let mut attempt = 0;
+    loop {
+        let live = crate::live::writer_is_live(dir);
+        let result = verify_once(dir, checkpoints.clone(), threads, live, &mut progress);
+        match result {
+            Err(ref e)
+                if live
+                    && attempt < LIVE_RECHECKS
+                    && !matches!(e, evident_core::Error::Io { .. }) =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn verify_once(
+    dir: &Path,
+    checkpoints: Vec<evident_core::Checkpoint>,
+    threads: usize,
+    live: bool,
+    progress: &mut impl FnMut(u64, u64),
 ) -> Result<evident_core::verify::VerifyReport, evident_core::Error> {
     let mut exec = FsExecutor::read_only(dir);
     if let Err(e) = exec.trail_dir() {
@@ -409,7 +443,7 @@ pub fn verify_dir_with(
     }
     let mut leaves = crate::leaf_threads::LeafThreads::new(threads);
     let mut task = evident_core::verify::VerifyTask::new(checkpoints, 1 << 20);
-    task.set_live_writer(crate::live::writer_is_live(dir));
+    task.set_live_writer(live);
     while let Some(op) = task.poll_io() {
         let r = exec.perform(&op);
         task.provide_leaves(leaves.leaves_for(&op, &r));

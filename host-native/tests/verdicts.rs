@@ -382,6 +382,7 @@ fn after_kill_9_of_a_native_writer_its_torn_tail_is_not_taken_for_a_live_one() {
     assert_eq!(code(&v), 4, "{}", describe(&v));
     let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
     assert!(j["live_tail"].is_null(), "{j}");
+}
 
 /// The only segment cut to under 128 bytes (and, second, zeroed), while `head.checkpoint` covers
 /// its records: verify and recover both call it corruption at that file, offset 0, seq 1, and
