@@ -9,16 +9,36 @@ use std::path::Path;
 
 /// Runs a query on the trail in `dir`: records by seq, time range, agent; the N most recent
 /// (`newest` with `limit`). See [`evident_core::query`] for the cost guarantees.
+///
+/// Beside a live writer, damage found in what was read is read again before it is reported
+/// (up to 4 more runs, 50 ms apart): a read racing the writer's `pwrite` can see a page of a
+/// batch still zero and a later page already written (see [`crate::fs_exec::verify_dir_with`]).
 pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
+    let mut attempt = 0;
+    loop {
+        match query_once(dir, spec.clone()) {
+            Err(evident_core::Error::Corrupt { .. })
+                if attempt < 4 && crate::live::writer_is_live(dir) =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other.map_err(Error::Trail),
+        }
+    }
+}
+
+fn query_once(
+    dir: &Path,
+    spec: QuerySpec,
+) -> std::result::Result<QueryResult, evident_core::Error> {
     let mut exec = FsExecutor::read_only(dir);
     let mut task = QueryTask::new(spec, 1 << 20);
     while let Some(op) = task.poll_io() {
         let r = exec.perform(&op);
         task.handle_io(&op, r);
     }
-    task.take_result()
-        .expect("the task ends with a result")
-        .map_err(Error::Trail)
+    task.take_result().expect("the task ends with a result")
 }
 
 /// Whether `agent` has any record in the trail (stops at the first).
