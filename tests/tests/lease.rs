@@ -10,8 +10,14 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_writer");
-/// Short leases keep the file fast: renewal every 200 ms, grace 100 ms, settle 300 ms.
-const LEASE_MS: u64 = 1000;
+/// The lease of the writers whose tests need a lease that cannot lapse by accident: starting a
+/// writer process compiles the component (seconds on a loaded machine), and a component holder
+/// renews only when called, so with a short lease a holder idle while the test starts a
+/// newcomer can lose the trail legitimately. Renewal every 1.2 s, grace 0.6 s.
+const LEASE_MS: u64 = 6000;
+/// Short leases for the tests that wait for a stall or a settle: renewal every 200 ms, grace
+/// 100 ms, settle 300 ms.
+const SHORT_LEASE_MS: u64 = 1000;
 
 /// A writer process, killed by its pid when dropped (also when a test fails).
 struct Writer {
@@ -22,8 +28,12 @@ struct Writer {
 
 impl Writer {
     fn start(kind: &str, dir: &Path, label: &str) -> Writer {
+        Writer::start_with(kind, dir, label, LEASE_MS)
+    }
+
+    fn start_with(kind: &str, dir: &Path, label: &str, lease_ms: u64) -> Writer {
         let mut child = Command::new(WRITER)
-            .args([kind, dir.to_str().unwrap(), &LEASE_MS.to_string(), label])
+            .args([kind, dir.to_str().unwrap(), &lease_ms.to_string(), label])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -55,7 +65,12 @@ impl Writer {
 
     /// Starts a writer and returns it once it has opened the trail.
     fn open(kind: &str, dir: &Path, label: &str) -> Writer {
-        let w = Writer::start(kind, dir, label);
+        Writer::open_with(kind, dir, label, LEASE_MS)
+    }
+
+    /// [`Writer::open`] with a lease of `lease_ms`.
+    fn open_with(kind: &str, dir: &Path, label: &str, lease_ms: u64) -> Writer {
+        let w = Writer::start_with(kind, dir, label, lease_ms);
         let first = w.next_line();
         assert_eq!(first, "open", "{kind} writer did not open");
         w
@@ -65,6 +80,8 @@ impl Writer {
     fn refused(kind: &str, dir: &Path) -> String {
         let mut w = Writer::start(kind, dir, "refused");
         let line = w.next_line();
+        // A writer that opened after all would wait for input: end its input so it exits.
+        drop(w.stdin.take());
         let _ = w.child.wait();
         line
     }
@@ -158,15 +175,20 @@ fn assert_all_present(dir: &Path, acked: &[(u64, String)]) {
 
 /// Keeps trying to open as `kind` until it works; returns the writer and how long it took.
 fn open_when_free(kind: &str, dir: &Path) -> (Writer, Duration) {
+    open_when_free_with(kind, dir, LEASE_MS)
+}
+
+/// [`open_when_free`] with a lease of `lease_ms`.
+fn open_when_free_with(kind: &str, dir: &Path, lease_ms: u64) -> (Writer, Duration) {
     let start = Instant::now();
     loop {
-        let w = Writer::start(kind, dir, "newcomer");
+        let w = Writer::start_with(kind, dir, "newcomer", lease_ms);
         let first = w.next_line();
         if first == "open" {
             return (w, start.elapsed());
         }
         assert!(first.starts_with("locked"), "{first}");
-        assert!(start.elapsed() < Duration::from_secs(20), "never opened");
+        assert!(start.elapsed() < Duration::from_secs(40), "never opened");
         drop(w);
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -246,14 +268,14 @@ fn after_kill_9_of_a_component_holder_the_next_writer_opens_once_the_lease_lapse
         );
         let (mut next, _) = open_when_free(newcomer, &dir);
         let waited = killed.elapsed();
-        // The last renewal was at most one renewal interval (200 ms) before the kill; the
-        // takeover needs the lease plus its grace (100 ms) after it.
+        // The last renewal was at most one renewal interval (a fifth of the lease) before the
+        // kill; the takeover needs the lease plus its grace (a tenth) after it.
         assert!(
-            waited >= Duration::from_millis(LEASE_MS - 200),
+            waited >= Duration::from_millis(LEASE_MS - LEASE_MS / 5),
             "{newcomer} took over after {waited:?}"
         );
         assert!(
-            waited < Duration::from_secs(5),
+            waited < Duration::from_millis(LEASE_MS) + Duration::from_secs(10),
             "{newcomer} waited {waited:?}"
         );
         assert_eq!(next.append("two"), Ok(2));
@@ -280,7 +302,7 @@ fn after_kill_9_of_a_native_holder_a_component_waits_for_the_lease_and_a_native_
     native.kill9();
     let (mut comp, waited) = open_when_free("component", &dir);
     assert!(
-        waited >= Duration::from_millis(LEASE_MS - 200),
+        waited >= Duration::from_millis(LEASE_MS - LEASE_MS / 5),
         "{waited:?}"
     );
     assert_eq!(comp.append("three"), Ok(3));
@@ -294,7 +316,7 @@ fn after_kill_9_of_a_native_holder_a_component_waits_for_the_lease_and_a_native_
 #[test]
 fn rm_lock_under_a_component_writer_the_newcomer_settles_and_the_old_holder_fails() {
     let (_tmp, dir) = temp_trail();
-    let mut old = Writer::open("component", &dir, "old");
+    let mut old = Writer::open_with("component", &dir, "old", SHORT_LEASE_MS);
     let mut acked = Vec::new();
     for n in 1..=3 {
         let p = format!("old {n}");
@@ -302,7 +324,7 @@ fn rm_lock_under_a_component_writer_the_newcomer_settles_and_the_old_holder_fail
     }
     std::fs::remove_file(dir.join("LOCK")).unwrap();
     let started = Instant::now();
-    let mut new = Writer::open("native", &dir, "");
+    let mut new = Writer::open_with("native", &dir, "", SHORT_LEASE_MS);
     assert!(
         started.elapsed() >= Duration::from_millis(300),
         "no settle wait: {:?}",
@@ -327,7 +349,7 @@ fn rm_lock_under_a_component_writer_the_newcomer_settles_and_the_old_holder_fail
 fn a_holder_stalled_past_its_lease_fails_instead_of_writing() {
     for stalled_kind in ["component", "native"] {
         let (_tmp, dir) = temp_trail();
-        let mut stalled = Writer::open(stalled_kind, &dir, "stalled");
+        let mut stalled = Writer::open_with(stalled_kind, &dir, "stalled", SHORT_LEASE_MS);
         let mut acked = Vec::new();
         for n in 1..=2 {
             let p = format!("stalled {n}");
@@ -336,7 +358,7 @@ fn a_holder_stalled_past_its_lease_fails_instead_of_writing() {
         stalled.signal("-STOP");
         // A native holder's flock stays held while it is stopped: only a component, which
         // trusts the lease alone, takes over.
-        let (mut taker, _) = open_when_free("component", &dir);
+        let (mut taker, _) = open_when_free_with("component", &dir, SHORT_LEASE_MS);
         for n in 1..=2 {
             let p = format!("taker {n}");
             acked.push((taker.append(&p).unwrap(), p));
