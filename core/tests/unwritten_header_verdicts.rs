@@ -5,40 +5,11 @@
 
 use evident_core::header::{SegmentHeader, HEADER_LEN};
 use evident_core::naming::{self, HEAD_CHECKPOINT};
-use evident_core::sim::{drive, verify, FakeDisk, Faults};
-use evident_core::{Checkpoint, Error, Event, Options, Trail};
+use evident_core::sim::{verify, FakeDisk, Faults};
+use evident_core::{Checkpoint, Error};
 
-const LOG: evident_core::hash::LogId = evident_core::hash::LogId([0x44; 16]);
-const T0: u64 = 1_700_000_000_000_000_000;
-
-/// A closed 10-record trail in one segment (first seq 1), `head.checkpoint` covering all 10.
-fn closed_trail(disk: &mut FakeDisk) -> String {
-    let mut t = Trail::open(Options::default(), LOG, 1);
-    drive(&mut t, disk, 100_000);
-    for i in 1..=10u64 {
-        t.handle_append(i, format!("record {i:02}").into_bytes(), T0 + i)
-            .unwrap();
-    }
-    drive(&mut t, disk, 100_000);
-    t.handle_close();
-    let (ev, _) = drive(&mut t, disk, 100_000);
-    assert!(
-        ev.iter().any(|e| matches!(e, Event::Closed { .. })),
-        "{ev:?}"
-    );
-    assert!(disk.read_file(HEAD_CHECKPOINT).is_some());
-    naming::segment_name(1)
-}
-
-fn reopen(disk: &mut FakeDisk) -> Result<(), Error> {
-    let mut t = Trail::open(Options::default(), LOG, 1);
-    let (ev, _) = drive(&mut t, disk, 100_000);
-    match ev.into_iter().next() {
-        Some(Event::Opened(_)) => Ok(()),
-        Some(Event::OpenFailed(e)) => Err(e),
-        other => panic!("{other:?}"),
-    }
-}
+mod verdict_trails;
+use verdict_trails::{closed_trail, multi_segment_trail, reopen, LOG};
 
 /// The segment's content after the damage: a header cut short (file under 128 bytes), a
 /// header of zeros (the whole file zeroed), and a file of only zeros shorter than a header.
@@ -126,31 +97,6 @@ fn without_a_covering_checkpoint_a_short_header_is_a_torn_tail_of_its_data_bytes
     // Recovery removes it (nothing in it was acknowledged) and starts the trail anew.
     reopen(&mut disk).expect("an interrupted creation nothing covers is removed");
     verify(&mut disk, vec![]).expect("the recovered trail verifies");
-}
-
-/// A closed trail of 2 KiB segments (several sealed ones, 60 records); returns its segment
-/// names.
-fn multi_segment_trail(disk: &mut FakeDisk) -> Vec<String> {
-    let o = Options {
-        segment_bytes: 2048,
-        ..Options::default()
-    };
-    let mut t = Trail::open(o, LOG, 1);
-    drive(&mut t, disk, 100_000);
-    for i in 1..=60u64 {
-        t.handle_append(
-            i,
-            format!("record {i:04} of the audit trail").into_bytes(),
-            T0 + i,
-        )
-        .unwrap();
-    }
-    drive(&mut t, disk, 100_000);
-    t.handle_close();
-    drive(&mut t, disk, 100_000);
-    let segs: Vec<String> = t.segments().iter().map(|(_, n)| n.clone()).collect();
-    assert!(segs.len() >= 3, "{segs:?}");
-    segs
 }
 
 #[test]

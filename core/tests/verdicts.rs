@@ -3,7 +3,7 @@
 //! does work linear in the bytes it searches.
 
 use evident_core::frame::{encode_entry, entry_frame_len, KIND_ENTRY};
-use evident_core::hash::{chain, genesis, leaf, Hash, LogId};
+use evident_core::hash::{chain, genesis, leaf, Hash};
 use evident_core::header::{SegmentHeader, HEADER_LEN};
 use evident_core::naming::{self, HEAD_CHECKPOINT};
 use evident_core::scan::{DamageKind, ScanStart, SegmentEnd, SegmentScanner};
@@ -11,38 +11,14 @@ use evident_core::sim::{drive, verify, FakeDisk, Faults};
 use evident_core::verify::Verifier;
 use evident_core::{Checkpoint, Error, Event, Options, Trail};
 
-const LOG: LogId = LogId([0x33; 16]);
-const T0: u64 = 1_700_000_000_000_000_000;
+mod verdict_trails;
+use verdict_trails::{reopen, LOG, T0};
 
-/// A closed 10-record trail in one (preallocated, unsealed) segment, with `head.checkpoint`
-/// covering all 10 records; returns the segment name and the offset of record 10.
+/// [`verdict_trails::closed_trail`], and the offset of its record 10.
 fn closed_trail(disk: &mut FakeDisk) -> (String, u64) {
-    let mut t = Trail::open(Options::default(), LOG, 1);
-    drive(&mut t, disk, 100_000);
-    for i in 1..=10u64 {
-        t.handle_append(i, format!("record {i:02}").into_bytes(), T0 + i)
-            .unwrap();
-    }
-    drive(&mut t, disk, 100_000);
-    t.handle_close();
-    let (ev, _) = drive(&mut t, disk, 100_000);
-    assert!(
-        ev.iter().any(|e| matches!(e, Event::Closed { .. })),
-        "{ev:?}"
-    );
-    let name = naming::segment_name(1);
+    let name = verdict_trails::closed_trail(disk);
     let frame = entry_frame_len("record 01".len()) as u64;
     (name, HEADER_LEN as u64 + 9 * frame)
-}
-
-fn reopen(disk: &mut FakeDisk) -> Result<(), Error> {
-    let mut t = Trail::open(Options::default(), LOG, 1);
-    let (ev, _) = drive(&mut t, disk, 100_000);
-    match ev.into_iter().next() {
-        Some(Event::Opened(_)) => Ok(()),
-        Some(Event::OpenFailed(e)) => Err(e),
-        other => panic!("{other:?}"),
-    }
 }
 
 #[test]
@@ -260,28 +236,10 @@ fn a_limit_of_zero_returns_zero_records() {
     );
 }
 
-/// A closed trail of 2 KiB segments (several sealed ones); returns its segment names and the
-/// checkpoint just before segment 1 (what a retention removing segment 0 would record).
+/// [`verdict_trails::multi_segment_trail`], and the checkpoint just before segment 1 (what a
+/// retention removing segment 0 would record).
 fn multi_segment_trail(disk: &mut FakeDisk) -> (Vec<String>, Checkpoint) {
-    let o = Options {
-        segment_bytes: 2048,
-        ..Options::default()
-    };
-    let mut t = Trail::open(o, LOG, 1);
-    drive(&mut t, disk, 100_000);
-    for i in 1..=60u64 {
-        t.handle_append(
-            i,
-            format!("record {i:04} of the audit trail").into_bytes(),
-            T0 + i,
-        )
-        .unwrap();
-    }
-    drive(&mut t, disk, 100_000);
-    t.handle_close();
-    drive(&mut t, disk, 100_000);
-    let segs: Vec<String> = t.segments().iter().map(|(_, n)| n.clone()).collect();
-    assert!(segs.len() >= 3, "{segs:?}");
+    let segs = verdict_trails::multi_segment_trail(disk);
     let h1 = SegmentHeader::decode(&disk.read_file(&segs[1]).unwrap()[..HEADER_LEN]).unwrap();
     let cp = Checkpoint {
         log_id: LOG,
