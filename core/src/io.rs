@@ -134,6 +134,28 @@ impl IoOp {
         }
     }
 
+    /// Whether the operation changes a file or the directory's entries: a writer that holds a
+    /// lease on the directory checks that it still does before performing it. A sync changes
+    /// nothing (see [`IoOp::acknowledges`]).
+    pub fn changes_files(&self) -> bool {
+        !matches!(
+            self,
+            IoOp::List
+                | IoOp::ListNames
+                | IoOp::Length { .. }
+                | IoOp::Read { .. }
+                | IoOp::Close { .. }
+                | IoOp::Sync { .. }
+                | IoOp::SyncDir
+        )
+    }
+
+    /// Whether the operation's success lets the core acknowledge records (a sync): a writer
+    /// that holds a lease checks that it still does after performing it.
+    pub fn acknowledges(&self) -> bool {
+        matches!(self, IoOp::Sync { .. } | IoOp::SyncDir)
+    }
+
     /// The file the operation concerns, if any.
     pub fn file(&self) -> Option<&str> {
         match self {

@@ -158,11 +158,8 @@ impl FsExecutor {
 
     /// The open handle of `name`, opened (read-write when `write`) if needed.
     fn file(&mut self, name: &str, write: bool) -> io::Result<&mut Handle> {
-        if write && self.read_only {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "refused: this command only reads the trail",
-            ));
+        if write {
+            self.refuse_if_read_only()?;
         }
         let reopen = match self.open.get(name) {
             None => true,
@@ -196,12 +193,12 @@ impl FsExecutor {
             Some(f) => format!("{} {}", op.name(), self.path(f).display()),
             None => format!("{} {}", op.name(), self.dir.display()),
         };
-        let guarded = self.lease.is_some() && changes_files(op);
-        if guarded {
+        let guarded = self.lease.is_some();
+        if guarded && op.changes_files() {
             self.lease_check(&what)?;
         }
         let done = self.perform_inner(op).map_err(|e| io_error(&e, &what))?;
-        if guarded && matches!(op, IoOp::Sync { .. } | IoOp::SyncDir) {
+        if guarded && op.acknowledges() {
             // The acknowledgement that follows a sync is ours to give only if the trail still
             // is: checked after the fsync.
             self.lease_check(&what)?;
@@ -371,15 +368,6 @@ impl FsExecutor {
     }
 }
 
-/// Whether `op` changes the trail's files (or acknowledges through a sync): what a writer does
-/// only while it holds the lease.
-fn changes_files(op: &IoOp) -> bool {
-    !matches!(
-        op,
-        IoOp::List | IoOp::ListNames | IoOp::Length { .. } | IoOp::Read { .. } | IoOp::Close { .. }
-    )
-}
-
 /// Runs a core verification of `dir` to the end (blocking), hashing record leaves on every
 /// available core (up to 8).
 pub fn verify_dir(
@@ -391,16 +379,14 @@ pub fn verify_dir(
     verify_dir_with(dir, checkpoints, cores.min(8), progress)
 }
 
-/// How often a verification that found something wrong beside a live writer is run again.
-const LIVE_RECHECKS: u32 = 4;
-
 /// [`verify_dir`] with `threads` threads hashing record leaves (1: all work on the calling
 /// thread). The verdict does not depend on `threads`.
 ///
 /// Beside a live writer a read can race the writer's `pwrite`: both copy page by page, so a
 /// reader may see a page of a batch still zero and a later page already written, which looks
 /// like a hole with valid records after it. Damage found while a writer is live is therefore
-/// checked again (up to [`LIVE_RECHECKS`] more runs, 50 ms apart): real damage stays where it
+/// checked again (up to [`crate::live::RECHECKS`] more runs, [`crate::live::RECHECK_PAUSE`]
+/// apart): real damage stays where it
 /// is and is reported; an in-flight write has landed by then.
 pub fn verify_dir_with(
     dir: &Path,
@@ -415,11 +401,11 @@ pub fn verify_dir_with(
         match result {
             Err(ref e)
                 if live
-                    && attempt < LIVE_RECHECKS
+                    && attempt < crate::live::RECHECKS
                     && !matches!(e, evident_core::Error::Io { .. }) =>
             {
                 attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                std::thread::sleep(crate::live::RECHECK_PAUSE);
             }
             other => return other,
         }

@@ -10,6 +10,14 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::Duration;
+
+/// How often a reader that found damage beside a live writer reads again before reporting it
+/// (verify and query alike): a read racing the writer's `pwrite` can see one page of a batch
+/// still zero and a later one written; real damage stays where it is.
+pub(crate) const RECHECKS: u32 = 4;
+/// The pause before each of those reads: long enough for an in-flight write to land.
+pub(crate) const RECHECK_PAUSE: Duration = Duration::from_millis(50);
 
 /// Whether a process holds the writer lock of the trail in `dir`: a native writer's directory
 /// `flock`, or an unexpired lease in `LOCK`.

@@ -11,17 +11,17 @@ use std::path::Path;
 /// (`newest` with `limit`). See [`evident_core::query`] for the cost guarantees.
 ///
 /// Beside a live writer, damage found in what was read is read again before it is reported
-/// (up to 4 more runs, 50 ms apart): a read racing the writer's `pwrite` can see a page of a
+/// (up to [`crate::live::RECHECKS`] more runs, [`crate::live::RECHECK_PAUSE`] apart): a read racing the writer's `pwrite` can see a page of a
 /// batch still zero and a later page already written (see [`crate::fs_exec::verify_dir_with`]).
 pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
     let mut attempt = 0;
     loop {
         match query_once(dir, spec.clone()) {
             Err(evident_core::Error::Corrupt { .. })
-                if attempt < 4 && crate::live::writer_is_live(dir) =>
+                if attempt < crate::live::RECHECKS && crate::live::writer_is_live(dir) =>
             {
                 attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                std::thread::sleep(crate::live::RECHECK_PAUSE);
             }
             other => return other.map_err(Error::Trail),
         }

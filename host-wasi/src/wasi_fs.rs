@@ -340,12 +340,12 @@ impl WasiExecutor {
                 ),
             ));
         }
-        let guarded = self.lease.is_some() && changes_files(op);
-        if guarded {
+        let guarded = self.lease.is_some();
+        if guarded && op.changes_files() {
             self.guard(op)?;
         }
         let done = self.perform_unguarded(op)?;
-        if guarded && matches!(op, IoOp::Sync { .. } | IoOp::SyncDir) {
+        if guarded && op.acknowledges() {
             self.guard(op)?;
         }
         Ok(done)
@@ -477,12 +477,4 @@ impl WasiExecutor {
             }
         }
     }
-}
-
-/// Whether `op` changes the trail's files (or acknowledges through a sync).
-fn changes_files(op: &IoOp) -> bool {
-    !matches!(
-        op,
-        IoOp::List | IoOp::ListNames | IoOp::Length { .. } | IoOp::Read { .. } | IoOp::Close { .. }
-    )
 }
