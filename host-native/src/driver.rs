@@ -207,7 +207,12 @@ impl Driver {
             self.drain_commands();
             self.core.handle_timeout(monotonic_ns());
             if let Some(lease) = self.exec.lease_mut() {
-                lease.tick(); // renews when due: cheap otherwise (one fstatat)
+                // The renewal timer. Not on every pass: the executor checks the lease before
+                // each change and after each sync already, so a pass per IO request would only
+                // add an fstatat to the hot path.
+                if lease.next_renewal_in() == 0 {
+                    lease.tick();
+                }
                 if lease.lost().is_some() {
                     break;
                 }
