@@ -101,11 +101,11 @@ impl Checkpoint {
         let err = |m: String| CheckpointParseError(m);
         let j: CheckpointJson =
             serde_json::from_str(s).map_err(|e| err(format!("JSON form: {e}")))?;
-        let log_id = lower_hex(&j.log_id)
+        let log_id = crate::hash::is_lower_hex(&j.log_id)
             .then(|| LogId::from_hex(&j.log_id))
             .flatten()
             .ok_or_else(|| err("JSON form: log_id is not 32 lower-case hex digits".into()))?;
-        let hash = lower_hex(&j.hash)
+        let hash = crate::hash::is_lower_hex(&j.hash)
             .then(|| Hash::from_hex(&j.hash))
             .flatten()
             .ok_or_else(|| err("JSON form: hash is not 64 lower-case hex digits".into()))?;
@@ -144,13 +144,13 @@ impl Checkpoint {
                 })
         };
         let log = field(2, "log")?;
-        let log_id = lower_hex(log)
+        let log_id = crate::hash::is_lower_hex(log)
             .then(|| LogId::from_hex(log))
             .flatten()
             .ok_or_else(|| err(2, "log is not 32 lower-case hex digits"))?;
         let seq = parse_decimal(field(3, "seq")?).map_err(|m| err(3, m))?;
         let hash_hex = field(4, "hash")?;
-        let hash = lower_hex(hash_hex)
+        let hash = crate::hash::is_lower_hex(hash_hex)
             .then(|| Hash::from_hex(hash_hex))
             .flatten()
             .ok_or_else(|| err(4, "hash is not 64 lower-case hex digits"))?;
@@ -159,11 +159,6 @@ impl Checkpoint {
         }
         Ok(Checkpoint { log_id, seq, hash })
     }
-}
-
-/// Whether `s` holds only the digits `0-9a-f` (the case the format writes).
-fn lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A u64 in the one spelling the text form allows: digits only, no leading zero but in `0`.

@@ -116,6 +116,12 @@ pub fn to_hex_bytes(bytes: &[u8]) -> String {
     to_hex(bytes)
 }
 
+/// Whether `s` holds only the digits `0-9a-f` (the case the format writes; the text forms
+/// refuse any other spelling of the same bytes).
+pub(crate) fn is_lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

@@ -94,19 +94,12 @@ pub enum LockContent {
     Lease(Lease),
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// The token's 32 lower-case hex digits (the one spelling a lease file may hold).
 fn unhex16(s: &str) -> Option<[u8; 16]> {
-    if s.len() != 32 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if !crate::hash::is_lower_hex(s) {
         return None;
     }
-    let mut out = [0u8; 16];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
+    crate::hash::LogId::from_hex(s).map(|id| id.0)
 }
 
 fn digits20(s: &str) -> Option<u64> {
@@ -124,7 +117,7 @@ impl Lease {
 
     /// The token in hex.
     pub fn token_hex(&self) -> String {
-        hex(&self.token)
+        crate::hash::to_hex(&self.token)
     }
 
     /// The text form (always the same length for the same holder).
