@@ -110,31 +110,12 @@ impl Trail {
     pub async fn open(dir: impl AsRef<Path>, options: TrailOptions) -> Result<Trail> {
         let dir = dir.as_ref().to_path_buf();
         // Created if missing; a regular file says "not a directory" (not "File exists").
-        let handle = crate::safe_fs::TrailDir::open(&dir, true).map_err(|error| Error::Io {
+        crate::safe_fs::TrailDir::open(&dir, true).map_err(|error| Error::Io {
             path: dir.clone(),
             error,
         })?;
-        // A LOCK that is a symlink (or FIFO, directory...) would make the lock open or create
-        // a file outside the trail: refuse it, naming it, before anything opens it.
-        if let Some(t) = handle.type_of(LOCK_FILE).ok().flatten() {
-            if t != rustix::fs::FileType::RegularFile {
-                return Err(Error::Io {
-                    path: dir.join(LOCK_FILE),
-                    error: std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!(
-                            "is {}, not a regular file (refused: a trail directory's files are \
-                             never followed)",
-                            if t == rustix::fs::FileType::Symlink {
-                                "a symbolic link"
-                            } else {
-                                "another type of entry"
-                            }
-                        ),
-                    ),
-                });
-            }
-        }
+        // The lease refuses a LOCK that is a symlink, FIFO, directory... (naming it) before it
+        // opens or creates anything under that name.
         let lease = NativeLease::acquire(&dir, timing(&dir, &options)?)?;
         let log_id = options.log_id.unwrap_or_else(random_log_id);
         let core = evident_core::Trail::open(options.core, log_id, driver::monotonic_ns());
