@@ -55,12 +55,7 @@ impl Trail {
             if !self.queue.is_empty() || self.closing {
                 if self.backing_off() || self.close_gave_up {
                     self.fail_all_waiting();
-                    if self.closing {
-                        self.close_gave_up = true;
-                        if self.close_failure.is_none() {
-                            self.close_failure = Some(self.waiting_error());
-                        }
-                    }
+                    self.give_up_close(|t| t.waiting_error());
                     return self.maybe_finish_close();
                 }
                 self.start_create_segment();
@@ -318,6 +313,18 @@ impl Trail {
     }
 
     /// Records one more failure of a job that is retried with backoff.
+    /// While closing: closing cannot finish what it should (appends still queued, a segment
+    /// that cannot be created, a failed re-verification), so it ends with `why` (the first
+    /// reason is kept) instead of retrying forever.
+    pub(super) fn give_up_close(&mut self, why: impl FnOnce(&Self) -> Error) {
+        if self.closing {
+            self.close_gave_up = true;
+            if self.close_failure.is_none() {
+                self.close_failure = Some(why(self));
+            }
+        }
+    }
+
     pub(super) fn back_off(&mut self) {
         self.retry_failures = self.retry_failures.saturating_add(1);
         let shift = (self.retry_failures - 1).min(20);

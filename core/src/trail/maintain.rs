@@ -176,14 +176,11 @@ impl Trail {
                 let what = format!("creating segment {} failed: {error}", self.pending_name());
                 let t = self.health.write_failed(what.clone());
                 self.emit_health(t, &what);
-                if self.closing {
-                    self.close_gave_up = true;
-                    self.close_failure.get_or_insert(Error::Io {
-                        op: "create segment",
-                        location: Location::file(self.pending_name()),
-                        error,
-                    });
-                }
+                self.give_up_close(|t| Error::Io {
+                    op: "create segment",
+                    location: Location::file(t.pending_name()),
+                    error,
+                });
                 self.fail_all_waiting(); // with this attempt's error
                 self.back_off();
             }
@@ -213,10 +210,7 @@ impl Trail {
             Some(Job::Resync(_)) => {
                 self.health
                     .resync_failed(format!("re-verification failed: {error}"));
-                if self.closing {
-                    self.close_gave_up = true;
-                    self.close_failure.get_or_insert(err.clone());
-                }
+                self.give_up_close(|_| err.clone());
                 self.fail_all_waiting(); // with this attempt's error
                 self.back_off();
             }
@@ -228,10 +222,7 @@ impl Trail {
             Some(Job::CreateSegment) => {
                 let t = self.health.write_failed(err.to_string());
                 self.emit_health(t, &err.to_string());
-                if self.closing {
-                    self.close_gave_up = true;
-                    self.close_failure.get_or_insert(err.clone());
-                }
+                self.give_up_close(|_| err.clone());
                 self.fail_all_waiting(); // with this attempt's error
                 self.back_off();
             }
