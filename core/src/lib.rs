@@ -13,7 +13,8 @@
 //! - [`frame`], [`header`], [`footer`]: the on-disk byte layout (see FORMAT.md);
 //! - [`checkpoint`]: the shippable (log id, seq, hash) statement;
 //! - [`scan`]: the incremental segment scanner shared by recovery, verification and readers.
-//! - [`lease`]: the writer lease in `LOCK` (one writer per trail, in every host).
+//! - [`lease`]: the writer lease in `LOCK` (one writer per trail, in every host);
+//! - [`tree`]: the RFC 6962 Merkle tree over the records (SHA-256), its tiles and proofs.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -36,6 +37,7 @@ pub mod scan;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod trail;
+pub mod tree;
 pub mod verify;
 
 pub use checkpoint::Checkpoint;
