@@ -86,6 +86,11 @@ pub const K_LEAF: [u8; 32] =
 pub const K_CHAIN: [u8; 32] =
     hex32("4d4f8f260089971d412688f69e81819455c81f364838816180e3725bcc9f3fe1");
 
+/// `blake3::derive_key("evident 2026-12-01 v2 payload", b"")`: the payload hash of format
+/// version 2 (the leaf then commits to the payload through this hash).
+pub const K_PAYLOAD: [u8; 32] =
+    hex32("1a61965a6ad8afe18388f8793df12aad1f9df6fdf27a6c15c60df3af65ecc3b3");
+
 /// The chain value before the first record (seq 0) of the trail `log_id`.
 pub fn genesis(log_id: &LogId) -> Hash {
     Hash(*blake3::keyed_hash(&K_GENESIS, &log_id.0).as_bytes())
@@ -101,6 +106,24 @@ pub fn leaf(kind: u8, seq: u64, ts: u64, payload: &[u8]) -> Hash {
     h.update(&head);
     h.update(payload);
     Hash(*h.finalize().as_bytes())
+}
+
+/// The payload hash of format version 2: `BLAKE3-keyed(K_PAYLOAD, payload)`. It depends on the
+/// payload alone, so a producer (or any verifier thread) can compute it before the record's
+/// seq is known, and a proof can show a record's position without revealing its payload.
+pub fn payload_hash(payload: &[u8]) -> Hash {
+    Hash(*blake3::keyed_hash(&K_PAYLOAD, payload).as_bytes())
+}
+
+/// The leaf hash of one record in format version 2:
+/// `BLAKE3-keyed(K_LEAF, kind || seq_le64 || ts_le64 || payload_hash)` (49 bytes hashed).
+pub fn leaf_v2(kind: u8, seq: u64, ts: u64, payload_hash: &Hash) -> Hash {
+    let mut block = [0u8; 49];
+    block[0] = kind;
+    block[1..9].copy_from_slice(&seq.to_le_bytes());
+    block[9..17].copy_from_slice(&ts.to_le_bytes());
+    block[17..].copy_from_slice(&payload_hash.0);
+    Hash(*blake3::keyed_hash(&K_LEAF, &block).as_bytes())
 }
 
 /// One chain step: the new chain value from the previous one and the record's leaf.
@@ -187,6 +210,26 @@ mod tests {
         assert_eq!(
             K_CHAIN,
             blake3::derive_key("evident 2026-11-22 v1 chain", b"")
+        );
+        assert_eq!(
+            K_PAYLOAD,
+            blake3::derive_key("evident 2026-12-01 v2 payload", b"")
+        );
+    }
+
+    #[test]
+    fn the_v2_leaf_commits_to_every_field_through_the_payload_hash() {
+        let p = payload_hash(b"x");
+        assert_ne!(p, payload_hash(b"y"));
+        assert_ne!(p, Hash(*blake3::hash(b"x").as_bytes()));
+        let l = leaf_v2(1, 1, 2, &p);
+        assert_ne!(l, leaf_v2(1, 2, 2, &p), "seq is committed");
+        assert_ne!(l, leaf_v2(1, 1, 3, &p), "timestamp is committed");
+        assert_ne!(l, leaf_v2(2, 1, 2, &p), "kind is committed");
+        assert_ne!(
+            l,
+            leaf_v2(1, 1, 2, &payload_hash(b"y")),
+            "payload is committed"
         );
     }
 
