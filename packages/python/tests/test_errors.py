@@ -58,6 +58,7 @@ def test_locked_names_the_holder(trail_dir: Path) -> None:
         with pytest.raises(evident.LockedError) as e:
             Trail.open(trail_dir)
         assert "agent-runner-1" in str(e.value)
+        assert str(e.value).startswith(str(trail_dir)), "named by the host's path, not the guest's"
     Trail.open(trail_dir).close()  # released by the clean close
 
 

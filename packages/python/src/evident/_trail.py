@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, U
 from wasmtime.component import Variant
 
 from . import _component as c
-from ._errors import ClosedError, InvalidArgumentError, IoError, Location
+from ._errors import ClosedError, EvidentError, InvalidArgumentError, IoError, Location
 from ._types import Checkpoint, Durability, Entry, Health, Interval, OpenReport, QueryPage, Receipt
 from .events import Event
 
@@ -121,7 +121,14 @@ class Trail:
             holder=holder,
         )
         inst = c.Instance(path)
-        log = c.ok(inst.call(c.TRAIL, "[static]log.open", "/trail", options))
+        try:
+            log = c.ok(inst.call(c.TRAIL, "[static]log.open", "/trail", options))
+        except EvidentError as e:
+            # The component names the trail by its guest path; the caller knows it by the host's.
+            if e.message.startswith("/trail"):
+                e.message = path + e.message[len("/trail"):]
+                e.args = (e.message,)
+            raise
         return cls(inst, log, path)
 
     def __enter__(self) -> "Trail":
