@@ -69,12 +69,19 @@ fn javascript_package_passes_its_node_test_suite() {
         Command::new(tools.join("node_modules/.bin/jco"))
             .arg("transpile")
             .arg(component())
-            .args(["--instantiation", "async", "--name", "evident", "--quiet", "-o"])
+            .args([
+                "--instantiation",
+                "async",
+                "--name",
+                "evident",
+                "--quiet",
+                "-o",
+            ])
             .arg(copy.join("dist/component")),
         "jco transpile",
     );
     let packed = run(
-        &mut npm(&copy, &["pack", "--quiet"])
+        npm(&copy, &["pack", "--quiet"])
             .arg("--pack-destination")
             .arg(&base),
         "npm pack",
@@ -92,7 +99,7 @@ fn javascript_package_passes_its_node_test_suite() {
     )
     .unwrap();
     run(
-        &mut npm(&consumer, &["install", "--no-save"]).arg(&tarball),
+        npm(&consumer, &["install", "--no-save"]).arg(&tarball),
         "npm install @evident/trail (the packed tarball)",
     );
     copy_package(&src.join("test"), &consumer.join("test"));
@@ -114,6 +121,9 @@ fn javascript_package_passes_its_node_test_suite() {
         .status()
         .expect("running node --test");
     eprintln!("node --test: {:.1?}", t.elapsed());
-    assert!(status.success(), "the JS package's tests failed (node --test output above)");
+    assert!(
+        status.success(),
+        "the JS package's tests failed (node --test output above)"
+    );
     eprintln!("js package test total: {:.1?}", started.elapsed());
 }
