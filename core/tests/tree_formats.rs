@@ -155,11 +155,7 @@ fn notes_keep_signature_lines_verbatim() {
         assert!(Note::parse(bad.as_bytes()).is_err(), "{bad:?}");
     }
     assert!(Note::parse(b"\xff\n").is_err());
-    let many = format!(
-        "{}\n{}",
-        c.body(),
-        "\u{2014} k AQIDBAU=\n".repeat(65)
-    );
+    let many = format!("{}\n{}", c.body(), "\u{2014} k AQIDBAU=\n".repeat(65));
     assert!(Note::parse(many.as_bytes())
         .unwrap_err()
         .reason
