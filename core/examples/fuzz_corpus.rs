@@ -75,7 +75,13 @@ fn main() -> std::io::Result<()> {
     // file (modes 1 and 2; an empty script checks the unchanged file verifies).
     write("proofs", b"\0c2sp.org/tlog-proof@v1\nindex 0\n\nexample.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")?;
     write("proofs", b"\0evident/tlog-consistency@v1\nsizes 1 2\n\n")?;
-    for script in [&[1u8][..], &[2], &[1, 0x40, 0, b'x'], &[2, 0x50, 0, b'1'], &[1, 0xf0, 0, b'9']] {
+    for script in [
+        &[1u8][..],
+        &[2],
+        &[1, 0x40, 0, b'x'],
+        &[2, 0x50, 0, b'1'],
+        &[1, 0xf0, 0, b'9'],
+    ] {
         write("proofs", script)?;
     }
     println!("wrote {n} seed files under {}", root.display());
