@@ -117,6 +117,9 @@ impl Trail {
         // The lease refuses a LOCK that is a symlink, FIFO, directory... (naming it) before it
         // opens or creates anything under that name.
         let lease = NativeLease::acquire(&dir, timing(&dir, &options)?)?;
+        // A retention a crash interrupted is finished before the trail is read (FORMAT.md,
+        // "Retention: retained.checkpoint"): segments it had vouched away are removed.
+        crate::archive::finish_interrupted_retention(&dir)?;
         let log_id = options.log_id.unwrap_or_else(random_log_id);
         let core = evident_core::Trail::open(options.core, log_id, driver::monotonic_ns());
         let snapshot = Arc::new(Mutex::new(Snapshot {

@@ -127,3 +127,25 @@ pub fn plan_retention(
         delete,
     })
 }
+
+/// After a crash during retention (FORMAT.md, "Retention: retained.checkpoint", case b or c):
+/// the segments `retained` says were removed that are still present, oldest first, which the
+/// writer removes before appending. Only when a local segment starts right after `retained`
+/// and its anchor (`anchor_of(first_seq)`, read from its header) is `retained`'s hash;
+/// otherwise nothing is removed (the verifier reports what is wrong).
+pub fn unfinished_retention(
+    retained: &Checkpoint,
+    local_first_seqs: &[u64],
+    anchor_of: impl Fn(u64) -> Option<Hash>,
+) -> Vec<u64> {
+    let Some(k) = local_first_seqs
+        .iter()
+        .position(|&f| Some(f) == retained.seq.checked_add(1))
+    else {
+        return Vec::new();
+    };
+    if k == 0 || anchor_of(local_first_seqs[k]) != Some(retained.hash) {
+        return Vec::new();
+    }
+    local_first_seqs[..k].to_vec()
+}

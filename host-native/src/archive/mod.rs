@@ -7,15 +7,19 @@
 //! with `If-None-Match: *`, SHA-256 checksums, retries with backoff, range GETs).
 
 mod error;
+mod history;
 mod local;
 mod objects;
+mod retain;
 mod round;
 mod target;
 mod verify_bucket;
 
 pub use error::ArchiveError;
+pub use history::{verify_with_archive, HistoryReport};
 pub use local::{local_segments, read_log_id};
 pub use objects::{load_history, PutOutcome};
+pub use retain::{finish_interrupted_retention, retain, RetainReport};
 pub use round::{archive_round, RoundReport};
 pub use target::{ArchiveTarget, Credentials, StoreConfig};
 pub use verify_bucket::{list_logs, verify_bucket, BucketReport, LogSummary};

@@ -7,6 +7,8 @@
 //! when a test panics. No S3 mock anywhere.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -268,3 +268,118 @@ pub async fn verify_url(
     }
     Ok(if ok { Outcome::Ok } else { Outcome::Corrupt })
 }
+
+#[derive(clap::Args)]
+pub struct RetainArgs {
+    /// The trail directory (no writer may hold it: retention takes the writer lease).
+    dir: PathBuf,
+    /// Sealed segments to keep locally besides the active one (at least 1).
+    #[arg(long, value_name = "N")]
+    keep_local: usize,
+    /// Where the trail is archived: s3://BUCKET/PREFIX (as given to `evident archive --to`).
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    archive: String,
+    /// Machine-readable output (one JSON object).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreOpts,
+}
+
+/// `evident retain DIR --keep-local N --archive s3://…`.
+pub async fn retain(a: RetainArgs) -> Result<Outcome, Error> {
+    crate::existing_dir(&a.dir)?;
+    let target = a.store.target(&a.archive)?;
+    let r = match archive::retain(&a.dir, &target, a.keep_local).await {
+        Ok(r) => r,
+        Err(ArchiveError::Trail(e)) => return Err(e),
+        Err(e) => return finish(&a.archive, e),
+    };
+    if a.json {
+        print_json(&json!({
+            "ok": true,
+            "deleted": r.deleted,
+            "finished_interrupted": r.finished,
+            "retained": r.retained.map(|c| json!({"seq": c.seq, "hash": c.hash.to_hex()})),
+            "kept_sealed": r.kept_sealed,
+        }));
+    } else {
+        for n in &r.finished {
+            println!("removed {n} (left by an interrupted retention)");
+        }
+        match r.retained {
+            Some(c) => println!(
+                "deleted {} local segments archived in {}; records 1..={} now only in the archive (retained.checkpoint seq {} hash {})",
+                r.deleted.len(),
+                target.url(),
+                c.seq,
+                c.seq,
+                c.hash
+            ),
+            None => println!("nothing to delete ({} sealed segments kept)", r.kept_sealed),
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `evident verify DIR --archive s3://…`: the whole history of a retained trail.
+pub async fn verify_history(
+    dir: &std::path::Path,
+    url: &str,
+    checkpoints: Vec<Checkpoint>,
+    json_out: bool,
+    store: &StoreOpts,
+) -> Result<Outcome, Error> {
+    crate::existing_dir(dir)?;
+    let target = store.target(url)?;
+    let r = match archive::verify_with_archive(dir, &target, checkpoints).await {
+        Ok(r) => r,
+        Err(ArchiveError::Trail(e)) => return Err(e),
+        Err(e) => return finish(url, e),
+    };
+    let ok = r.ok();
+    let local_first = r.local.as_ref().map(|l| l.first_seq).ok();
+    let head = r.local.as_ref().map(|l| l.head).ok();
+    let mut problems: Vec<String> = r.archive.problems.clone();
+    if let Err(e) = &r.local {
+        problems.push(format!("local trail: {e}"));
+    }
+    problems.extend(r.join_problems.iter().cloned());
+    let proven: Vec<u64> = r
+        .archive
+        .checkpoints_verified
+        .iter()
+        .chain(r.local.iter().flat_map(|l| l.checkpoints_verified.iter()))
+        .map(|c| c.seq)
+        .collect();
+    if json_out {
+        print_json(&json!({
+            "ok": ok,
+            "archive_head": r.archive.head.map(|h| h.seq),
+            "local_first_seq": local_first,
+            "head": head.map(|h| json!({"seq": h.seq, "hash": h.hash.to_hex()})),
+            "checkpoints_verified": proven,
+            "problems": problems,
+        }));
+    } else {
+        if let (true, Some(h)) = (ok, head) {
+            println!(
+                "intact: records 1..={} (1..={} from {}, {}..={} local), log {}",
+                h.seq,
+                r.archive.head.map_or(0, |a| a.seq),
+                target.url(),
+                local_first.unwrap_or(1),
+                h.seq,
+                h.log_id
+            );
+            println!("head: seq {} hash {}", h.seq, h.hash);
+            for s in &proven {
+                println!("checkpoint proven: seq {s}");
+            }
+        }
+        for p in &problems {
+            println!("NOT INTACT: {p}");
+        }
+    }
+    Ok(if ok { Outcome::Ok } else { Outcome::Corrupt })
+}

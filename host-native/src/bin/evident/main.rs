@@ -109,6 +109,9 @@ enum Command {
     /// Upload the sealed segments not yet archived to s3://BUCKET/PREFIX, then the round's
     /// manifest; or `archive ls s3://BUCKET/PREFIX` to list the archived logs.
     Archive(archive::ArchiveArgs),
+    /// Delete local sealed segments that are archived and were read back and verified from the
+    /// bucket, keeping the newest N (retained.checkpoint vouches for the oldest kept one).
+    Retain(archive::RetainArgs),
 }
 
 /// How a command ended, for the exit code.
@@ -171,6 +174,7 @@ fn main() -> ExitCode {
             Command::Repair(a) => fix::repair(a),
             Command::BreakLock(a) => fix::break_lock(a),
             Command::Archive(a) => archive::run(a).await,
+            Command::Retain(a) => archive::retain(a).await,
         }
     });
     match result {

@@ -36,6 +36,10 @@ pub struct VerifyArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Verify the whole history of a retained trail: the records only in its archive
+    /// (s3://BUCKET/PREFIX, as given to `evident archive --to`) and the local ones, joined.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    archive: Option<String>,
     #[command(flatten)]
     store: crate::archive::StoreOpts,
 }
@@ -121,6 +125,9 @@ pub async fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
     }
     if let Some(url) = url {
         return crate::archive::verify_url(url, cps, a.json, a.quiet, &a.store).await;
+    }
+    if let Some(url) = &a.archive {
+        return crate::archive::verify_history(&a.dir, url, cps, a.json, &a.store).await;
     }
     let mut pb: Option<ProgressBar> = None;
     let quiet = a.quiet || a.json;
