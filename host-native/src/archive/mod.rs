@@ -6,6 +6,7 @@
 //! module performs them over HTTP with the `object_store` crate (S3 SigV4, create-only PUTs
 //! with `If-None-Match: *`, SHA-256 checksums, retries with backoff, range GETs).
 
+mod background;
 mod error;
 mod history;
 mod local;
@@ -15,6 +16,7 @@ mod round;
 mod target;
 mod verify_bucket;
 
+pub use background::{ArchiveStatus, Background, BackgroundArchive};
 pub use error::ArchiveError;
 pub use history::{verify_with_archive, HistoryReport};
 pub use local::{local_segments, read_log_id};

@@ -42,7 +42,7 @@ const RACE_ATTEMPTS: usize = 4;
 pub async fn archive_round(
     dir: &Path,
     target: &ArchiveTarget,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<RoundReport, ArchiveError> {
     let local = local_segments(dir)?;
     let Some((_, oldest)) = local.first() else {

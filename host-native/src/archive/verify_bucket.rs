@@ -42,7 +42,7 @@ pub async fn verify_bucket(
     target: &ArchiveTarget,
     log_id: &LogId,
     checkpoints: Vec<Checkpoint>,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<BucketReport, ArchiveError> {
     let mut report = BucketReport::default();
     let (history, listing) = match load_history(target, log_id).await {

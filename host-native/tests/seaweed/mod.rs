@@ -140,16 +140,24 @@ impl Seaweed {
 
     /// Whether every bucket answers a signed listing.
     fn buckets_ready(&self) -> bool {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        self.buckets.split(',').filter(|b| !b.is_empty()).all(|b| {
-            let t = self.target(&format!("s3://{b}/ready"));
-            rt.block_on(async {
-                use futures_util::StreamExt;
-                t.store.list(None).next().await.is_none_or(|r| r.is_ok())
-            })
+        // On a thread of its own: callers may be inside a tokio runtime.
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    self.buckets.split(',').filter(|b| !b.is_empty()).all(|b| {
+                        let t = self.target(&format!("s3://{b}/ready"));
+                        rt.block_on(async {
+                            use futures_util::StreamExt;
+                            t.store.list(None).next().await.is_none_or(|r| r.is_ok())
+                        })
+                    })
+                })
+                .join()
+                .unwrap()
         })
     }
 
