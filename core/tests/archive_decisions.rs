@@ -297,3 +297,12 @@ fn a_round_refuses_a_local_trail_that_does_not_continue_the_archive() {
     assert!(segments_to_upload(&h, &far).is_err());
     assert_eq!(segments_to_upload(&h, &firsts).unwrap(), Vec::<u64>::new());
 }
+
+#[test]
+#[ignore = "prints the FORMAT.md example"]
+fn print_example_manifest() {
+    let (disk, _t) = trail(40);
+    let mut bucket = BTreeMap::new();
+    round(&disk, &mut bucket).unwrap();
+    print!("{}", String::from_utf8_lossy(&bucket[&keys::manifest_rel_key(1)]));
+}
