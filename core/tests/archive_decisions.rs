@@ -304,5 +304,8 @@ fn print_example_manifest() {
     let (disk, _t) = trail(40);
     let mut bucket = BTreeMap::new();
     round(&disk, &mut bucket).unwrap();
-    print!("{}", String::from_utf8_lossy(&bucket[&keys::manifest_rel_key(1)]));
+    print!(
+        "{}",
+        String::from_utf8_lossy(&bucket[&keys::manifest_rel_key(1)])
+    );
 }

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod signed;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
