@@ -74,7 +74,7 @@ fn archive_throughput_against_a_plain_upload_of_the_same_files() {
         put_all("warmup").await;
         let plain_s = put_all("plain").await;
         let t0 = Instant::now();
-        let r = archive::archive_round(&dir, &t, &mut |_, _| {})
+        let r = archive::archive_round(dir, &t, &mut |_, _| {})
             .await
             .unwrap();
         let archive_s = t0.elapsed().as_secs_f64();
