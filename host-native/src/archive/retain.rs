@@ -62,7 +62,9 @@ fn read_retained(d: &TrailDir) -> Result<Option<Checkpoint>, Error> {
 /// the names removed.
 pub fn finish_interrupted_retention(dir: &Path) -> Result<Vec<String>, Error> {
     let d = TrailDir::open(dir, false).map_err(|e| io(dir, e))?;
-    let Some(r) = read_retained(&d)? else {
+    // An unreadable or malformed retained.checkpoint (a symlink, garbage) is not this
+    // function's to judge: nothing is removed, and verification names the file.
+    let Ok(Some(r)) = read_retained(&d) else {
         return Ok(Vec::new());
     };
     let local = local_segments(dir)?;
