@@ -141,7 +141,7 @@ pub fn to_hex_bytes(bytes: &[u8]) -> String {
 
 /// Whether `s` holds only the digits `0-9a-f` (the case the format writes; the text forms
 /// refuse any other spelling of the same bytes).
-pub(crate) fn is_lower_hex(s: &str) -> bool {
+pub fn is_lower_hex(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 

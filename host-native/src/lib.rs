@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod archive;
 mod driver;
 mod error;
 #[cfg(feature = "fault-hooks")]

@@ -31,6 +31,10 @@ pub struct TrailOptions {
     /// after a kill -9, a component writer waits this long (plus a tenth) before taking over;
     /// a native writer takes over at once. Default 10 s; 50 ms to one day.
     pub lease: Option<std::time::Duration>,
+    /// Archive sealed segments to an S3-compatible store in the background (see
+    /// [`crate::archive::BackgroundArchive`]; [`Trail::archive_status`] shows the lag). Off by
+    /// default.
+    pub archive: Option<crate::archive::BackgroundArchive>,
 }
 
 /// What [`Trail::append_in_order`] did.
@@ -49,6 +53,8 @@ struct Inner {
     dir: PathBuf,
     log_id: LogId,
     report: OpenReport,
+    /// The background archiver, stopped when the last handle goes.
+    archiver: Option<crate::archive::Background>,
 }
 
 /// An open trail. Clone it freely: every clone talks to the same driver. The trail closes
@@ -117,6 +123,9 @@ impl Trail {
         // The lease refuses a LOCK that is a symlink, FIFO, directory... (naming it) before it
         // opens or creates anything under that name.
         let lease = NativeLease::acquire(&dir, timing(&dir, &options)?)?;
+        // A retention a crash interrupted is finished before the trail is read (FORMAT.md,
+        // "Retention: retained.checkpoint"): segments it had vouched away are removed.
+        crate::archive::finish_interrupted_retention(&dir)?;
         let log_id = options.log_id.unwrap_or_else(random_log_id);
         let core = evident_core::Trail::open(options.core, log_id, driver::monotonic_ns());
         let snapshot = Arc::new(Mutex::new(Snapshot {
@@ -138,6 +147,9 @@ impl Trail {
                 }
             })?;
         let report = opened.await.map_err(|_| Error::Closed)??;
+        let archiver = options
+            .archive
+            .map(|a| crate::archive::Background::start(dir.clone(), a));
         Ok(Trail {
             inner: Arc::new(Inner {
                 tx,
@@ -145,6 +157,7 @@ impl Trail {
                 dir,
                 log_id: report.log_id,
                 report,
+                archiver,
             }),
         })
     }
@@ -275,6 +288,12 @@ impl Trail {
             .lock()
             .expect("snapshot lock")
             .written_head
+    }
+
+    /// The background archiver's lag (`None` without [`TrailOptions::archive`]): segments and
+    /// bytes sealed but not yet archived, the archived head, the last error.
+    pub fn archive_status(&self) -> Option<crate::archive::ArchiveStatus> {
+        self.inner.archiver.as_ref().map(|a| a.status())
     }
 
     /// Health state and counters.

@@ -7,6 +7,7 @@
 
 mod append;
 mod append_input;
+mod archive;
 mod demo;
 mod fix;
 mod query;
@@ -105,6 +106,12 @@ enum Command {
     /// directory; an unexpired component lease needs --force (only when you know that writer
     /// is gone).
     BreakLock(fix::BreakLockArgs),
+    /// Upload the sealed segments not yet archived to s3://BUCKET/PREFIX, then the round's
+    /// manifest; or `archive ls s3://BUCKET/PREFIX` to list the archived logs.
+    Archive(archive::ArchiveArgs),
+    /// Delete local sealed segments that are archived and were read back and verified from the
+    /// bucket, keeping the newest N (retained.checkpoint vouches for the oldest kept one).
+    Retain(archive::RetainArgs),
 }
 
 /// How a command ended, for the exit code.
@@ -156,7 +163,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(a) => demo::run(a).await,
             Command::Append(a) => append::run(a).await,
-            Command::Verify(a) => read::verify(a),
+            Command::Verify(a) => read::verify(a).await,
             Command::Head(a) => read::head(a),
             Command::Export(a) => query::export(a),
             Command::Query(a) => query::query_cmd(a),
@@ -166,6 +173,8 @@ fn main() -> ExitCode {
             Command::Recover(a) => fix::recover(a).await,
             Command::Repair(a) => fix::repair(a),
             Command::BreakLock(a) => fix::break_lock(a),
+            Command::Archive(a) => archive::run(a).await,
+            Command::Retain(a) => archive::retain(a).await,
         }
     });
     match result {

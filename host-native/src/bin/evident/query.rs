@@ -2,7 +2,7 @@
 //! and the SIEM export — all streaming, located through the segments' footers and indexes.
 
 use crate::{existing_dir, print_json, Outcome};
-use evident_core::query::{Found, QuerySpec};
+use evident_core::query::{Found, QueryResult, QuerySpec};
 use evident_core::AuditEvent;
 use evident_native::jsonl::{parse_time, record_json, rfc3339};
 use evident_native::query::{query, stats};
@@ -16,6 +16,80 @@ fn time_arg(s: &str) -> Result<u64, String> {
     parse_time(s).ok_or_else(|| {
         format!("`{s}`: expected RFC 3339 UTC (2024-05-01T12:00:00Z) or nanoseconds")
     })
+}
+
+/// Where records come from besides the trail directory: its archive.
+#[derive(clap::Args, Default)]
+pub struct Source {
+    /// Also read the records retention removed, from this archive (s3://BUCKET/PREFIX): range
+    /// GETs of the segments holding the answer; the bytes fetched are reported on stderr.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    archive: Option<String>,
+    #[command(flatten)]
+    store: crate::archive::StoreOpts,
+    #[arg(skip)]
+    fetched: std::cell::Cell<(u64, u64, usize)>,
+}
+
+impl Source {
+    /// Runs `spec` over the trail at `dir`, and its archive when one is given.
+    fn query(&self, dir: &std::path::Path, spec: QuerySpec) -> Result<QueryResult, Error> {
+        let Some(url) = &self.archive else {
+            return query(dir, spec);
+        };
+        let target = self.store.target(url)?;
+        let log_id = evident_native::archive::read_log_id(dir)?;
+        // The commands run inside the CLI's single-threaded runtime, synchronously: the archive
+        // query gets a runtime of its own on a thread of its own.
+        let r = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| Error::Io {
+                            path: dir.to_path_buf(),
+                            error: e,
+                        })?;
+                    rt.block_on(evident_native::archive::query_with_archive(
+                        Some(dir),
+                        &target,
+                        &log_id,
+                        spec,
+                    ))
+                    .map_err(|e| match e {
+                        evident_native::archive::ArchiveError::Trail(t) => t,
+                        e => Error::Io {
+                            path: PathBuf::from(url),
+                            error: std::io::Error::other(e.to_string()),
+                        },
+                    })
+                })
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(Error::Io {
+                        path: PathBuf::from(url),
+                        error: std::io::Error::other("the archive query stopped"),
+                    })
+                })
+        })?;
+        let (result, stats) = r;
+        let (b, n, o) = self.fetched.get();
+        self.fetched.set((
+            b + stats.bytes,
+            n + stats.requests,
+            o.max(stats.per_object.len()),
+        ));
+        Ok(result)
+    }
+
+    /// Says on stderr what was fetched from the archive.
+    fn report(&self) {
+        if self.archive.is_some() {
+            let (bytes, requests, _) = self.fetched.get();
+            eprintln!("archive: fetched {bytes} bytes in {requests} range GETs");
+        }
+    }
 }
 
 /// Filters shared by query, stats and export.
@@ -72,6 +146,8 @@ pub struct QueryArgs {
     /// head checkpoint the records chain to (`evident verify --checkpoint` proves the chain).
     #[arg(long)]
     proof: bool,
+    #[command(flatten)]
+    source: Source,
 }
 
 #[derive(clap::Args)]
@@ -98,6 +174,8 @@ pub struct ExportArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    source: Source,
 }
 
 fn found_json(f: &Found, proof: bool) -> Value {
@@ -117,7 +195,8 @@ pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
     spec.limit = if a.exists { Some(1) } else { a.limit };
     spec.newest = a.newest;
     if a.exists {
-        let r = query(&a.dir, spec)?;
+        let r = a.source.query(&a.dir, spec)?;
+        a.source.report();
         println!("{}", !r.records.is_empty());
         return if r.records.is_empty() {
             Err(Error::Io {
@@ -140,7 +219,7 @@ pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut prev_hash = None;
     let head = loop {
-        let r = query(&a.dir, spec.clone())?;
+        let r = a.source.query(&a.dir, spec.clone())?;
         for f in &r.records {
             let mut v = found_json(f, a.proof);
             if a.proof && f.prev_hash.is_none() && f.seq > 1 {
@@ -170,6 +249,7 @@ pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
         }
     }
     let _ = out.flush();
+    a.source.report();
     Ok(Outcome::Ok)
 }
 
@@ -279,7 +359,7 @@ pub fn export(a: ExportArgs) -> Result<Outcome, Error> {
     // page located by `from_seq` alone would rescan the unsealed last segment from its start.
     let mut spec = a.filter.spec();
     loop {
-        let page = query(
+        let page = a.source.query(
             &a.dir,
             QuerySpec {
                 limit: Some(8192),
@@ -307,5 +387,6 @@ pub fn export(a: ExportArgs) -> Result<Outcome, Error> {
     }
     let _ = out.flush();
     pb.finish_and_clear();
+    a.source.report();
     Ok(Outcome::Ok)
 }

@@ -25,7 +25,7 @@ pub struct DirArgs {
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The trail directory.
+    /// The trail directory, or an archived log: s3://BUCKET/PREFIX/<log id>.
     dir: PathBuf,
     /// A checkpoint file (from `evident head`) the trail must still contain; repeatable.
     #[arg(long = "checkpoint", value_name = "FILE")]
@@ -36,6 +36,12 @@ pub struct VerifyArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Verify the whole history of a retained trail: the records only in its archive
+    /// (s3://BUCKET/PREFIX, as given to `evident archive --to`) and the local ones, joined.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    archive: Option<String>,
+    #[command(flatten)]
+    store: crate::archive::StoreOpts,
 }
 
 #[derive(clap::Args)]
@@ -103,8 +109,11 @@ fn read_checkpoint_file(path: &Path) -> Result<String, Error> {
     })
 }
 
-pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
-    existing_dir(&a.dir)?;
+pub async fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
+    let url = a.dir.to_str().filter(|s| s.starts_with("s3://"));
+    if url.is_none() {
+        existing_dir(&a.dir)?;
+    }
     let mut cps = Vec::new();
     for path in &a.checkpoints {
         let text = read_checkpoint_file(path)?;
@@ -113,6 +122,12 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
             error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
         })?;
         cps.push(cp);
+    }
+    if let Some(url) = url {
+        return crate::archive::verify_url(url, cps, a.json, a.quiet, &a.store).await;
+    }
+    if let Some(url) = &a.archive {
+        return crate::archive::verify_history(&a.dir, url, cps, a.json, &a.store).await;
     }
     let mut pb: Option<ProgressBar> = None;
     let quiet = a.quiet || a.json;

@@ -1,0 +1,213 @@
+//! Retention behind the archive: delete local sealed segments that a manifest lists, whose
+//! object was read back from the bucket and matched, keeping the newest ones, with
+//! `retained.checkpoint` written first (FORMAT.md, "Retention: retained.checkpoint").
+//!
+//! Retention deletes files of the trail, so it holds the writer lease (`LOCK` and the
+//! directory `flock`) for its whole run: it never runs beside a writer, and a writer never
+//! opens beside it.
+
+use super::local::{local_segments, read_header, read_segment};
+use super::objects::load_history;
+use super::{ArchiveError, ArchiveTarget};
+use crate::lease::NativeLease;
+use crate::safe_fs::TrailDir;
+use crate::Error;
+use evident_core::archive::plan::{plan_retention, unfinished_retention, LocalSegment};
+use evident_core::archive::sha256_hex;
+use evident_core::lease::Timing;
+use evident_core::{naming, Checkpoint};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+/// What a retention run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetainReport {
+    /// Segments an interrupted earlier run had left, removed first.
+    pub finished: Vec<String>,
+    /// Segments deleted by this run, oldest first.
+    pub deleted: Vec<String>,
+    /// The retention checkpoint written, if any.
+    pub retained: Option<Checkpoint>,
+    /// Sealed segments kept locally.
+    pub kept_sealed: u64,
+}
+
+fn io(dir: &Path, error: std::io::Error) -> Error {
+    Error::Io {
+        path: dir.to_path_buf(),
+        error,
+    }
+}
+
+/// Reads `retained.checkpoint` if there is one.
+fn read_retained(d: &TrailDir) -> Result<Option<Checkpoint>, Error> {
+    use std::io::Read;
+    let path = d.path().join(naming::RETAINED_CHECKPOINT);
+    let mut f = match d.open_file(naming::RETAINED_CHECKPOINT, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path, e)),
+    };
+    let mut s = String::new();
+    (&mut f)
+        .take(4096)
+        .read_to_string(&mut s)
+        .map_err(|e| io(&path, e))?;
+    Ok(Checkpoint::parse(&s).ok())
+}
+
+/// Finishes a retention a crash interrupted: removes the segments `retained.checkpoint` says
+/// were removed (oldest first, then fsyncs the directory). The caller holds the lease. Returns
+/// the names removed.
+pub fn finish_interrupted_retention(dir: &Path) -> Result<Vec<String>, Error> {
+    let d = TrailDir::open(dir, false).map_err(|e| io(dir, e))?;
+    // An unreadable or malformed retained.checkpoint (a symlink, garbage) is not this
+    // function's to judge: nothing is removed, and verification names the file.
+    let Ok(Some(r)) = read_retained(&d) else {
+        return Ok(Vec::new());
+    };
+    let local = local_segments(dir)?;
+    let firsts: Vec<u64> = local.iter().map(|(s, _)| *s).collect();
+    let stale = unfinished_retention(&r, &firsts, |first| {
+        let name = naming::segment_name(first);
+        read_header(dir, &name)
+            .ok()
+            .filter(|h| h.log_id == r.log_id)
+            .map(|h| h.anchor)
+    });
+    let mut removed = Vec::new();
+    for first in stale {
+        let name = naming::segment_name(first);
+        d.remove(&name).map_err(|e| io(&dir.join(&name), e))?;
+        removed.push(name);
+    }
+    if !removed.is_empty() {
+        d.sync().map_err(|e| io(dir, e))?;
+    }
+    Ok(removed)
+}
+
+/// Writes `retained.checkpoint` atomically: the temporary file, fsync, rename, fsync the
+/// directory.
+fn write_retained(d: &TrailDir, cp: &Checkpoint) -> Result<(), Error> {
+    let tmp = d.path().join(naming::RETAINED_CHECKPOINT_TMP);
+    let mut f = d
+        .create_or_truncate(naming::RETAINED_CHECKPOINT_TMP)
+        .map_err(|e| io(&tmp, e))?;
+    f.write_all(cp.to_text().as_bytes())
+        .map_err(|e| io(&tmp, e))?;
+    f.sync_all().map_err(|e| io(&tmp, e))?;
+    drop(f);
+    d.rename(naming::RETAINED_CHECKPOINT_TMP, naming::RETAINED_CHECKPOINT)
+        .map_err(|e| io(&tmp, e))?;
+    d.sync().map_err(|e| io(d.path(), e))
+}
+
+/// Deletes local sealed segments of the trail at `dir` that are safely in `target`, keeping the
+/// newest `keep_local` sealed segments (at least 1: a writer reopening the trail reads the
+/// footer of the segment before the active one) and the active one.
+///
+/// A segment goes only when a manifest of the validated chain lists it, its object was read
+/// back from the bucket just now and its SHA-256 matched the manifest, and the local file's
+/// SHA-256 is the same. `retained.checkpoint` is written (durably) before the first deletion;
+/// a crash at any point leaves a trail that verifies, or that the next writer's open (or the
+/// next `retain`) finishes.
+pub async fn retain(
+    dir: &Path,
+    target: &ArchiveTarget,
+    keep_local: usize,
+) -> Result<RetainReport, ArchiveError> {
+    let mut lease = NativeLease::acquire(dir, Timing::default())?;
+    let mut report = RetainReport {
+        finished: finish_interrupted_retention(dir)?,
+        ..Default::default()
+    };
+    let local = local_segments(dir)?;
+    let keep = keep_local.max(1);
+    let sealed = local.len().saturating_sub(1);
+    let candidates = sealed.saturating_sub(keep);
+    if local.is_empty() || candidates == 0 {
+        report.kept_sealed = sealed as u64;
+        return Ok(report);
+    }
+    let log_id = read_header(dir, &local[0].1)?.log_id;
+    let (history, _) = load_history(target, &log_id).await?;
+    let mut segs = Vec::new();
+    let mut verified = BTreeSet::new();
+    for (i, (first, name)) in local.iter().enumerate() {
+        let header = read_header(dir, name)?;
+        let mut seg = LocalSegment {
+            first_seq: *first,
+            sha256: None,
+            anchor: Some(header.anchor),
+        };
+        if i < candidates {
+            if let Some(entry) = history.segment(*first) {
+                seg.sha256 = Some(sha256_hex(&read_segment(dir, name)?));
+                // Read back from the bucket: the copy there is what the manifest says.
+                let key = target.key(&log_id, &entry.key);
+                let remote = target.get(&key).await?;
+                lease
+                    .check()
+                    .map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())))?;
+                if sha256_hex(&remote) == entry.sha256 {
+                    verified.insert(*first);
+                } else {
+                    return Err(ArchiveError::Tamper {
+                        key,
+                        what: format!(
+                            "the object's SHA-256 is not its manifest's ({}): local segment {name} kept",
+                            entry.sha256
+                        ),
+                    });
+                }
+            }
+        }
+        segs.push(seg);
+    }
+    let Some(plan) = plan_retention(&history, &segs, keep, |s| verified.contains(&s)) else {
+        report.kept_sealed = sealed as u64;
+        return Ok(report);
+    };
+    let d = TrailDir::open(dir, false).map_err(|e| Error::Io {
+        path: dir.to_path_buf(),
+        error: e,
+    })?;
+    lease
+        .check()
+        .map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())))?;
+    write_retained(&d, &plan.retained)?;
+    report.retained = Some(plan.retained);
+    for first in &plan.delete {
+        lease
+            .check()
+            .map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())))?;
+        let name = naming::segment_name(*first);
+        d.remove(&name).map_err(|e| Error::Io {
+            path: dir.join(&name),
+            error: e,
+        })?;
+        report.deleted.push(name);
+        fault_pause();
+    }
+    d.sync().map_err(|e| Error::Io {
+        path: dir.to_path_buf(),
+        error: e,
+    })?;
+    report.kept_sealed = (sealed - plan.delete.len()) as u64;
+    lease.release();
+    Ok(report)
+}
+
+/// Test-only: `EVIDENT_FAULT_RETAIN_PAUSE_MS` pauses after each deletion, so a test can kill
+/// retention between two of them.
+fn fault_pause() {
+    #[cfg(feature = "fault-hooks")]
+    if let Some(ms) = std::env::var("EVIDENT_FAULT_RETAIN_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}

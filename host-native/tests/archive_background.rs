@@ -1,0 +1,107 @@
+//! Background archiving from an open `Trail` against a real S3 server (SeaweedFS started by
+//! the tests): the store stopped while the trail appends (appends unaffected, the lag and the
+//! last error visible), then restarted (the archiver catches up).
+
+mod seaweed;
+
+use evident_native::archive::{self, BackgroundArchive};
+use evident_native::{Options, Trail, TrailOptions};
+use seaweed::cli::BUCKET;
+use seaweed::Seaweed;
+use std::time::{Duration, Instant};
+
+async fn wait_for(trail: &Trail, what: &str, f: impl Fn(&archive::ArchiveStatus) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = trail.archive_status().unwrap();
+        if f(&s) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_go_on_while_the_store_is_down_and_the_archive_catches_up() {
+    let s = tokio::task::spawn_blocking(|| Seaweed::start_with(&[BUCKET]))
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("trail");
+    let url = format!("s3://{BUCKET}/background");
+    let opts = TrailOptions {
+        core: Options {
+            segment_bytes: 4096,
+            ..Options::default()
+        },
+        archive: Some(BackgroundArchive::new(
+            s.target(&url),
+            Duration::from_millis(200),
+        )),
+        ..TrailOptions::default()
+    };
+    let trail = Trail::open(&dir, opts).await.unwrap();
+    for i in 0..300 {
+        trail
+            .append(format!("before {i} {}", "x".repeat(50)).into_bytes())
+            .await
+            .unwrap();
+    }
+    wait_for(&trail, "first rounds", |st| {
+        st.rounds_ok > 0 && st.pending_segments == 0
+    })
+    .await;
+    // The store goes down while records keep coming: every append is acknowledged, none
+    // waits for the store.
+    let (s, stopped) = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        s.stop();
+        (s, Instant::now())
+    })
+    .await
+    .unwrap();
+    let mut slowest = Duration::ZERO;
+    for i in 0..600 {
+        let t0 = Instant::now();
+        trail
+            .append(format!("during {i} {}", "y".repeat(50)).into_bytes())
+            .await
+            .unwrap();
+        slowest = slowest.max(t0.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_millis(500),
+        "an append waited {slowest:?}"
+    );
+    wait_for(&trail, "the lag and the error", |st| {
+        st.last_error.is_some() && st.pending_segments > 0 && st.pending_bytes > 0
+    })
+    .await;
+    let st = trail.archive_status().unwrap();
+    assert!(st.failures >= 1, "{st:?}");
+    assert!(stopped.elapsed() > Duration::ZERO);
+    // Back up: the archiver catches up with its retries.
+    let s = tokio::task::spawn_blocking(move || {
+        let mut s = s;
+        s.start();
+        s
+    })
+    .await
+    .unwrap();
+    wait_for(&trail, "catch-up", |st| {
+        st.last_error.is_none() && st.pending_segments == 0
+    })
+    .await;
+    let archived = trail.archive_status().unwrap().archived_seq;
+    assert!(archived > 300, "{archived}");
+    trail.close().await.unwrap();
+    let log = archive::read_log_id(&dir).unwrap();
+    let t = s.target(&url);
+    let r = archive::verify_bucket(&t, &log, vec![], &mut |_, _| {})
+        .await
+        .unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.head.unwrap().seq, archived);
+    tokio::task::spawn_blocking(move || drop(s)).await.unwrap();
+}
