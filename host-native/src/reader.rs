@@ -106,6 +106,11 @@ impl Reader {
         Ok(())
     }
 
+    /// The log id of the segments read so far (`None` before the first segment is read).
+    pub fn log_id(&self) -> Option<LogId> {
+        self.log_id
+    }
+
     /// Segment files known, (first seq, name), oldest first.
     pub fn segments(&self) -> &[(u64, String)] {
         &self.segments
