@@ -57,11 +57,11 @@ fn ok(args: &[&str]) -> String {
     stdout(&out)
 }
 
-/// `evident ARGS`, expecting exit `want`; its stderr.
+/// `evident ARGS`, expecting exit `want`; its stderr (and stdout, where `verify` reports).
 fn fails(args: &[&str], want: i32) -> String {
     let out = evident(args, None);
     assert_eq!(code(&out), want, "{args:?}\n{}", describe(&out));
-    stderr(&out)
+    stderr(&out) + &stdout(&out)
 }
 
 fn checkpoint_note(dir: &Path) -> String {
@@ -153,13 +153,18 @@ fn every_one_byte_change_to_a_bundle_fails_with_a_reason() {
     let file = tmp.path().join("bundle");
     prove_to(&dir, 13, &["--no-payload"], &file);
     let good = std::fs::read(&file).unwrap();
+    // The checkpoint the checker trusts (fetched from the log itself): without a signature,
+    // it is what ties the bundle's checkpoint lines to the log.
+    let trusted = tmp.path().join("trusted");
+    std::fs::write(&trusted, checkpoint_note(&dir)).unwrap();
+    ok(&["check-proof", s(&file), "--checkpoint", s(&trusted)]);
     ok(&["check-proof", s(&file), "--origin", &origin]);
     let bad = tmp.path().join("bad");
     for i in 0..good.len() {
         let mut b = good.clone();
         b[i] ^= 0x01;
         std::fs::write(&bad, &b).unwrap();
-        let out = evident(&["check-proof", s(&bad), "--origin", &origin], None);
+        let out = evident(&["check-proof", s(&bad), "--checkpoint", s(&trusted)], None);
         assert_eq!(
             code(&out),
             3,
@@ -234,14 +239,16 @@ fn consistency_between_two_heads() {
     assert_eq!(v["new_size"], 700);
     let text = ok(&["check-proof", s(&proof)]);
     assert!(text.contains("extends the tree of size 100"), "{text}");
-    // Every one-byte change to the proof fails.
+    // Every one-byte change to the proof fails (against the head the checker trusts).
+    let trusted = tmp.path().join("trusted");
+    std::fs::write(&trusted, checkpoint_note(&dir)).unwrap();
     let good = std::fs::read(&proof).unwrap();
     let bad = tmp.path().join("bad");
     for i in 0..good.len() {
         let mut b = good.clone();
         b[i] ^= 0x01;
         std::fs::write(&bad, &b).unwrap();
-        let out = evident(&["check-proof", s(&bad)], None);
+        let out = evident(&["check-proof", s(&bad), "--checkpoint", s(&trusted)], None);
         assert_eq!(code(&out), 3, "byte {i}: {}", describe(&out));
     }
     // An old checkpoint whose root this trail never had: the trail does not extend it.
@@ -260,12 +267,33 @@ fn consistency_between_two_heads() {
     assert!(err.contains("size 701"), "{err}");
 }
 
+/// Writes the trail's genuine tiles (as the writer stores them) from its records, so the
+/// tests below tamper with real tile files whatever the writer has stored so far.
+fn write_genuine_tiles(dir: &Path) {
+    use evident_native::core::frame::KIND_ENTRY;
+    use evident_native::core::hash::{leaf_v2, payload_hash};
+    use evident_native::core::tree::{leaf_node, TileBuilder};
+    let mut b = TileBuilder::new();
+    let mut tiles = Vec::new();
+    for r in read_all(dir) {
+        let leaf = leaf_v2(KIND_ENTRY, r.seq, r.ts, &payload_hash(&r.payload));
+        tiles.extend(b.push_node(leaf_node(&leaf)));
+    }
+    tiles.extend(b.partial_tiles());
+    for (id, bytes) in tiles {
+        let path = dir.join(id.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
 #[test]
 fn tampered_tiles_never_yield_a_proof_for_a_wrong_record() {
     let (tmp, dir) = temp_trail();
     append_events(&dir, 0, 700);
+    write_genuine_tiles(&dir);
     let tiles = tile_files(&dir);
-    assert!(!tiles.is_empty(), "the writer stores tiles");
+    assert!(tiles.len() >= 4, "{tiles:?}");
     let records = read_all(&dir);
     // Every hash of every tile changed (one byte each): prove still emits correct proofs.
     for t in &tiles {
@@ -300,8 +328,12 @@ fn tampered_tiles_never_yield_a_proof_for_a_wrong_record() {
 fn a_deleted_tile_directory_does_not_stop_prove() {
     let (tmp, dir) = temp_trail();
     append_events(&dir, 0, 300);
+    write_genuine_tiles(&dir);
     let note = checkpoint_note(&dir);
-    std::fs::remove_dir_all(dir.join("tile")).unwrap();
+    match std::fs::remove_dir_all(dir.join("tile")) {
+        Ok(()) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}"),
+    }
     assert_eq!(checkpoint_note(&dir), note);
     let file = tmp.path().join("b");
     prove_to(&dir, 299, &[], &file);

@@ -75,6 +75,11 @@ impl ProveError {
                 line,
                 reason,
             },
+            e @ ProveError::OtherLog { .. } => ProveError::Invalid {
+                file: Some(path.to_path_buf()),
+                line: None,
+                reason: e.to_string(),
+            },
             other => other,
         }
     }

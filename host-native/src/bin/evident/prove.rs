@@ -52,6 +52,11 @@ pub struct CheckProofArgs {
     /// of another log fails (exit 3).
     #[arg(long)]
     origin: Option<String>,
+    /// A checkpoint note you trust (fetched from the log yourself): the proof must be against
+    /// exactly this tree. Until checkpoints are signed this is what ties a proof to the log:
+    /// without it, the proof shows the record is in the tree its own checkpoint names.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
 }
 
 /// A proof error as the CLI reports it: a verdict exits 3, anything else 1.
@@ -180,10 +185,45 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
         Ok(c) => c,
         Err(e) => return fail(e.in_file(&a.file)),
     };
-    let origin = match &checked {
-        Checked::Inclusion(r) => &r.tree.origin,
-        Checked::Consistency(c) => &c.new.origin,
+    let tree = match &checked {
+        Checked::Inclusion(r) => &r.tree,
+        Checked::Consistency(c) => &c.new,
     };
+    let origin = &tree.origin;
+    if let Some(path) = &a.checkpoint {
+        let trusted = match evident_core::prove::parse_checkpoint_note(&read_text(path)?) {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(ProveError::Invalid {
+                    file: Some(path.clone()),
+                    line: e.line,
+                    reason: e.reason,
+                })
+            }
+        };
+        if trusted.origin != *origin {
+            return fail(ProveError::OtherLog {
+                ours: trusted.origin,
+                theirs: origin.clone(),
+            }
+            .in_file(&a.file));
+        }
+        if trusted != *tree {
+            return fail(ProveError::Invalid {
+                file: Some(a.file.clone()),
+                line: None,
+                reason: format!(
+                    "the proof is against the tree of size {} with root {}, not the trusted \
+                     checkpoint's size {} root {} ({})",
+                    tree.size,
+                    tree.root_base64(),
+                    trusted.size,
+                    trusted.root_base64(),
+                    path.display()
+                ),
+            });
+        }
+    }
     if let Some(want) = a.origin.as_ref().filter(|w| *w != origin) {
         return fail(ProveError::OtherLog {
             ours: want.clone(),
