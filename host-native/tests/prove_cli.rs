@@ -164,6 +164,10 @@ fn every_one_byte_change_to_a_bundle_fails_with_a_reason() {
         let mut b = good.clone();
         b[i] ^= 0x01;
         std::fs::write(&bad, &b).unwrap();
+        // The bundle alone (its extra repeats the checkpoint's origin and size), and
+        // against the checkpoint the checker trusts.
+        let alone = evident(&["check-proof", s(&bad)], None);
+        assert_eq!(code(&alone), 3, "byte {i} alone: {}", describe(&alone));
         let out = evident(&["check-proof", s(&bad), "--checkpoint", s(&trusted)], None);
         assert_eq!(
             code(&out),

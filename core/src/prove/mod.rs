@@ -16,8 +16,9 @@ mod text;
 
 pub use text::{
     bundle_text, check_bundle_text, check_consistency_text, checkpoint_note, consistency_text,
-    is_consistency_text, parse_checkpoint_note, TextError, BUNDLE_HEADER, CONSISTENCY_HEADER,
+    is_consistency_text, parse_checkpoint_note, TextError,
 };
+pub use crate::tree::TreeCheckpoint as TreeHead;
 
 use crate::frame::KIND_ENTRY;
 use crate::hash::{leaf_v2, payload_hash, Hash};
@@ -39,17 +40,6 @@ pub trait ProofSource {
     fn read_tile(&mut self, path: &str, max_len: usize) -> Result<Option<Vec<u8>>, Self::Error>;
     /// The leaf hashes of records `1..=size` (the slow path; O(size)).
     fn leaves(&mut self, size: u64) -> Result<Vec<Hash>, Self::Error>;
-}
-
-/// The tree a proof is made against: the trail's head as its checkpoint states it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeHead {
-    /// The log's origin line.
-    pub origin: String,
-    /// Tree size (number of records).
-    pub size: u64,
-    /// Root hash at that size.
-    pub root: Hash,
 }
 
 /// Why a proof was not made.
@@ -149,7 +139,7 @@ pub struct Inclusion {
     pub payload: Option<Vec<u8>>,
     /// The tree the proof is against.
     pub tree: TreeHead,
-    /// The proof hashes, leaf's sibling first.
+    /// The proof hashes, leaf's sibling first (empty in what a check returns).
     pub proof: Vec<Hash>,
     /// Whether the stored tiles failed and the hashes were rebuilt from the records.
     pub rebuilt: bool,

@@ -107,7 +107,7 @@ impl Prover {
             opts.size,
             opts.include_payload,
         )?;
-        let text = text::bundle_text(&inclusion);
+        let text = text::bundle_text(&inclusion)?;
         Ok(Bundle { text, inclusion })
     }
 
@@ -117,7 +117,7 @@ impl Prover {
         let old = text::parse_checkpoint_note(old)?;
         let mut src = DirSource::open(&self.dir)?;
         let c = evident_core::prove::prove_consistency(&mut src, &self.head, &old)?;
-        Ok(text::consistency_text(&c))
+        text::consistency_text(&c)
     }
 }
 

@@ -8,12 +8,14 @@ pub(super) fn checkpoint_note(head: &TreeHead) -> String {
     evident_core::prove::checkpoint_note(head)
 }
 
-pub(super) fn bundle_text(i: &Inclusion) -> String {
-    evident_core::prove::bundle_text(i)
+/// A proof made from the trail that does not check as a verifier checks it is never
+/// returned: the trail disagrees with itself then.
+pub(super) fn bundle_text(i: &Inclusion) -> Result<String, ProveError> {
+    evident_core::prove::bundle_text(i).map_err(|e| ProveError::Inconsistent(e.to_string()))
 }
 
-pub(super) fn consistency_text(c: &Consistency) -> String {
-    evident_core::prove::consistency_text(c)
+pub(super) fn consistency_text(c: &Consistency) -> Result<String, ProveError> {
+    evident_core::prove::consistency_text(c).map_err(|e| ProveError::Inconsistent(e.to_string()))
 }
 
 pub(super) fn parse_checkpoint_note(text: &str) -> Result<TreeHead, ProveError> {

@@ -109,7 +109,7 @@ impl State {
         let inclusion =
             evident_core::prove::prove_inclusion(&mut src, &head, seq, size, include_payload)
                 .map_err(prove_error)?;
-        Ok(evident_core::prove::bundle_text(&inclusion))
+        evident_core::prove::bundle_text(&inclusion).map_err(|e| prove_error(ProveError::Inconsistent(e.to_string())))
     }
 
     /// A consistency proof from `old` (a checkpoint note) to the durable head.
@@ -120,6 +120,7 @@ impl State {
         let mut src = Source { state: self };
         let c = evident_core::prove::prove_consistency(&mut src, &head, &old)
             .map_err(prove_error)?;
-        Ok(evident_core::prove::consistency_text(&c))
+        evident_core::prove::consistency_text(&c)
+            .map_err(|e| prove_error(ProveError::Inconsistent(e.to_string())))
     }
 }
