@@ -207,6 +207,7 @@ impl State {
                 prev_ts: 0,
                 index_stride: evident_core::config::INDEX_STRIDE,
                 strict: !is_active,
+                version: h.version,
             };
             if !is_active {
                 if let Some(e) = self

@@ -293,7 +293,10 @@ fn head_checkpoint(dir: &TrailDir) -> Option<Checkpoint> {
     if buf.len() > evident_native::safe_fs::MAX_CHECKPOINT_FILE {
         return None;
     }
-    Checkpoint::parse(std::str::from_utf8(&buf).ok()?).ok()
+    // The trail's own file: the checkpoint, and (format 2) the tree root line.
+    Checkpoint::parse_own_file(std::str::from_utf8(&buf).ok()?)
+        .ok()
+        .map(|(cp, _root)| cp)
 }
 
 pub fn inspect(a: DirArgs) -> Result<Outcome, Error> {
