@@ -393,3 +393,26 @@ fn verify_accepts_a_c2sp_checkpoint() {
     let err = fails(&["verify", s(&dir), "--checkpoint", s(&cp)], 3);
     assert!(err.contains("81"), "{err}");
 }
+
+#[test]
+fn a_forged_root_in_head_checkpoint_is_never_stated_or_proven() {
+    let (_tmp, dir) = temp_trail();
+    append_events(&dir, 0, 300);
+    write_genuine_tiles(&dir);
+    let path = dir.join("head.checkpoint");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let root_line = text.lines().last().unwrap().to_string();
+    assert!(root_line.starts_with("root "), "a format-2 head.checkpoint: {text}");
+    let mut forged = root_line.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+    std::fs::write(
+        &path,
+        text.replace(&root_line, std::str::from_utf8(&forged).unwrap()),
+    )
+    .unwrap();
+    let err = fails(&["checkpoint", s(&dir)], 3);
+    assert!(err.contains("root"), "{err}");
+    let err = fails(&["prove", s(&dir), "--seq", "7"], 3);
+    assert!(err.contains("does not prove its own checkpoint"), "{err}");
+}

@@ -357,3 +357,57 @@ fn rebuild<S: ProofSource>(src: &mut S, head: &TreeHead) -> Result<MemoryTree, P
     }
     Ok(tree)
 }
+
+/// The tree after `more` records (their leaf hashes, in seq order) are added to the tree
+/// `known` (a checkpoint the trail wrote): the head of a trail whose checkpoint file lags
+/// behind its last durable records (`more` empty: `known` itself, checked). The right edge at `known.size` comes from the tiles
+/// (O(log n) of them) and is accepted only when it gives `known.root`; otherwise it is rebuilt
+/// from the records, and a trail whose records do not give `known.root` is refused.
+pub fn extend_head<S: ProofSource>(
+    src: &mut S,
+    known: &TreeHead,
+    more: &[Hash],
+) -> Result<TreeHead, ProveError<S::Error>> {
+    use crate::tree::proof::range_nodes;
+    use crate::tree::CompactRange;
+    // Even with nothing to add, the checkpoint's root is checked against the tiles (and, when
+    // they disagree, the records): a prover never states a root the trail does not have.
+    let tiles = read_tiles(src, &tiles_for_root(known.size), known.size)
+        .map_err(ProveError::Source)?;
+    let from_tiles = range_nodes(0, known.size)
+        .iter()
+        .map(|n| tiles.stored(n.level, n.index))
+        .collect::<Result<Vec<_>, _>>()
+        .ok()
+        .and_then(|edge| CompactRange::from_edge(known.size, edge).ok())
+        .filter(|r| r.root() == known.root);
+    let mut range = match from_tiles {
+        Some(r) => r,
+        None => {
+            let leaves = src.leaves(known.size).map_err(ProveError::Source)?;
+            let mut r = CompactRange::new();
+            for l in &leaves {
+                r.push_leaf(l);
+            }
+            if r.size() != known.size || r.root() != known.root {
+                return Err(ProveError::Inconsistent(format!(
+                    "the trail's checkpoint says root {} at size {}, its records give {} at \
+                     size {}",
+                    known.root_base64(),
+                    known.size,
+                    crate::tree::base64::encode(&r.root().0),
+                    r.size()
+                )));
+            }
+            r
+        }
+    };
+    for l in more {
+        range.push_leaf(l);
+    }
+    Ok(TreeHead {
+        origin: known.origin.clone(),
+        size: range.size(),
+        root: range.root(),
+    })
+}

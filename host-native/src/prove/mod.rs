@@ -63,6 +63,8 @@ pub struct Bundle {
     pub text: String,
     /// The proof it holds.
     pub inclusion: Inclusion,
+    /// Tile files opened to make it (O(log n); more when a tile had to be passed over).
+    pub tiles_read: usize,
 }
 
 /// A read-only prover over one trail directory, at the head it found when opened.
@@ -108,7 +110,11 @@ impl Prover {
             opts.include_payload,
         )?;
         let text = text::bundle_text(&inclusion)?;
-        Ok(Bundle { text, inclusion })
+        Ok(Bundle {
+            text,
+            inclusion,
+            tiles_read: src.tiles_read,
+        })
     }
 
     /// A consistency proof from the older checkpoint note `old` to the head, checked before it

@@ -2,7 +2,7 @@
 //! [`evident_core::prove`] glue the native prover runs, over the component's own reads, so
 //! both emit the same bytes for the same trail.
 
-use super::{core_error, State};
+use super::State;
 use crate::bindings::evident::log::types as wit;
 use evident_core::frame::KIND_ENTRY;
 use evident_core::hash::{leaf_v2, payload_hash, Hash};
@@ -74,20 +74,14 @@ fn prove_error(e: ProveError<wit::Error>) -> wit::Error {
 }
 
 impl State {
-    /// The tree at the durable head.
+    /// The tree at the durable head (the writer keeps it in group commit).
     fn tree_head(&mut self) -> Result<TreeHead, wit::Error> {
-        let _ = core_error;
         let head = self.core.head();
-        let mut src = Source { state: self };
-        let leaves = src.leaves(head.seq)?;
-        let mut range = evident_core::tree::CompactRange::new();
-        for l in &leaves {
-            range.push_leaf(l);
-        }
+        let tree = self.core.tree_head();
         Ok(TreeHead {
             origin: format!("evident/{}", head.log_id.to_hex()),
-            size: range.size(),
-            root: range.root(),
+            size: tree.size,
+            root: tree.root,
         })
     }
 
