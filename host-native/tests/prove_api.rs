@@ -29,7 +29,9 @@ fn write_genuine_tiles(dir: &Path) {
 #[tokio::test]
 async fn genuine_tiles_are_used_and_tampered_ones_are_not_trusted() {
     let (_tmp, dir) = temp_trail();
-    let payloads: Vec<Vec<u8>> = (0..1000).map(|i| format!("record {i}").into_bytes()).collect();
+    let payloads: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("record {i}").into_bytes())
+        .collect();
     build(&dir, opts(1 << 16), &payloads).await;
     write_genuine_tiles(&dir);
     let prover = Prover::open(&dir).unwrap();
@@ -59,7 +61,10 @@ async fn genuine_tiles_are_used_and_tampered_ones_are_not_trusted() {
     std::fs::write(&tile, &bytes).unwrap();
     for (i, seq) in [1u64, 255, 256, 257, 999, 1000].into_iter().enumerate() {
         let b = prover.prove(seq, InclusionOptions::default()).unwrap();
-        assert_eq!(b.text, fast[i], "seq {seq}: the same proof, whichever path made it");
+        assert_eq!(
+            b.text, fast[i],
+            "seq {seq}: the same proof, whichever path made it"
+        );
         match check_proof_text(&b.text).unwrap() {
             Checked::Inclusion(r) => {
                 assert_eq!(r.seq, seq);

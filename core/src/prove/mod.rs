@@ -14,11 +14,11 @@
 
 mod text;
 
+pub use crate::tree::TreeCheckpoint as TreeHead;
 pub use text::{
     bundle_text, check_bundle_text, check_consistency_text, checkpoint_note, consistency_text,
     is_consistency_text, parse_checkpoint_note, TextError,
 };
-pub use crate::tree::TreeCheckpoint as TreeHead;
 
 use crate::frame::KIND_ENTRY;
 use crate::hash::{leaf_v2, payload_hash, Hash};
@@ -333,7 +333,10 @@ fn inconsistent<E>(e: ProofError) -> ProveError<E> {
 
 /// Every hash of the head's tree, from the records; refuses a trail whose records do not
 /// give the head's root.
-fn rebuild<S: ProofSource>(src: &mut S, head: &TreeHead) -> Result<MemoryTree, ProveError<S::Error>> {
+fn rebuild<S: ProofSource>(
+    src: &mut S,
+    head: &TreeHead,
+) -> Result<MemoryTree, ProveError<S::Error>> {
     let leaves = src.leaves(head.size).map_err(ProveError::Source)?;
     let mut tree = MemoryTree::new();
     for l in &leaves {
@@ -372,8 +375,8 @@ pub fn extend_head<S: ProofSource>(
     use crate::tree::CompactRange;
     // Even with nothing to add, the checkpoint's root is checked against the tiles (and, when
     // they disagree, the records): a prover never states a root the trail does not have.
-    let tiles = read_tiles(src, &tiles_for_root(known.size), known.size)
-        .map_err(ProveError::Source)?;
+    let tiles =
+        read_tiles(src, &tiles_for_root(known.size), known.size).map_err(ProveError::Source)?;
     let from_tiles = range_nodes(0, known.size)
         .iter()
         .map(|n| tiles.stored(n.level, n.index))

@@ -27,9 +27,9 @@ mod text;
 
 pub use error::ProveError;
 pub use evident_core::prove::{Consistency, Inclusion, TreeHead};
+pub use head::default_origin;
 pub use source::DirSource;
 pub use text::{check_proof_text, Checked, ProvenConsistency, ProvenRecord};
-pub use head::default_origin;
 
 use evident_core::Checkpoint;
 use std::path::{Path, PathBuf};

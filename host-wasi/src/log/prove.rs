@@ -53,7 +53,12 @@ impl ProofSource for Source<'_> {
                 break;
             }
             for e in got {
-                out.push(leaf_v2(KIND_ENTRY, e.seq, e.timestamp, &payload_hash(&e.payload)));
+                out.push(leaf_v2(
+                    KIND_ENTRY,
+                    e.seq,
+                    e.timestamp,
+                    &payload_hash(&e.payload),
+                ));
             }
         }
         Ok(out)
@@ -103,7 +108,8 @@ impl State {
         let inclusion =
             evident_core::prove::prove_inclusion(&mut src, &head, seq, size, include_payload)
                 .map_err(prove_error)?;
-        evident_core::prove::bundle_text(&inclusion).map_err(|e| prove_error(ProveError::Inconsistent(e.to_string())))
+        evident_core::prove::bundle_text(&inclusion)
+            .map_err(|e| prove_error(ProveError::Inconsistent(e.to_string())))
     }
 
     /// A consistency proof from `old` (a checkpoint note) to the durable head.
@@ -112,8 +118,8 @@ impl State {
             .map_err(|e| wit::Error::InvalidArgument(e.to_string()))?;
         let head = self.tree_head()?;
         let mut src = Source { state: self };
-        let c = evident_core::prove::prove_consistency(&mut src, &head, &old)
-            .map_err(prove_error)?;
+        let c =
+            evident_core::prove::prove_consistency(&mut src, &head, &old).map_err(prove_error)?;
         evident_core::prove::consistency_text(&c)
             .map_err(|e| prove_error(ProveError::Inconsistent(e.to_string())))
     }

@@ -25,10 +25,14 @@ pub fn child(dir: &Path, result: impl FnOnce(Value)) {
     let mut overhead = Vec::new();
     let mut sample = String::new();
     for _ in 0..200 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let seq = 1 + (x >> 11) % size.max(1);
         let t = Instant::now();
-        let b = prover.prove(seq, InclusionOptions::default()).expect("prove");
+        let b = prover
+            .prove(seq, InclusionOptions::default())
+            .expect("prove");
         times.push(t.elapsed().as_secs_f64());
         tiles.push(b.tiles_read as f64);
         rebuilt += usize::from(b.inclusion.rebuilt);
