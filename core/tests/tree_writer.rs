@@ -168,3 +168,84 @@ fn a_forged_footer_edge_is_corruption_at_that_footer() {
     }
     assert_ne!(footer.edge, want.edge());
 }
+
+fn open_with(disk: &mut FakeDisk, origin: Option<&str>) -> Result<Trail, Error> {
+    let o = Options {
+        origin: origin.map(str::to_string),
+        ..opts()
+    };
+    let mut t = Trail::open(o, LOG, 1);
+    let (ev, _) = drive(&mut t, disk, 100_000);
+    match ev.first() {
+        Some(Event::Opened(_)) => Ok(t),
+        Some(Event::OpenFailed(e)) => Err(e.clone()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_origin_is_set_at_creation_persisted_and_never_changes() {
+    // Default: evident/<log id hex>, written to the `origin` file.
+    let mut disk = FakeDisk::new(6, Faults::default());
+    let mut t = open_with(&mut disk, None).unwrap();
+    let default = format!("evident/{}", LOG.to_hex());
+    assert_eq!(t.origin(), default);
+    assert_eq!(
+        disk.read_file(evident_core::naming::ORIGIN),
+        Some(format!("{default}\n").as_bytes())
+    );
+    t.handle_append(1, payload(1), T0 + 1).unwrap();
+    drive(&mut t, &mut disk, 100_000);
+    let cp = t.tree_checkpoint().unwrap();
+    assert_eq!(
+        (cp.origin.as_str(), cp.size, cp.root),
+        (default.as_str(), 1, root_of(1))
+    );
+    close(&mut t, &mut disk);
+    assert!(matches!(
+        open_with(&mut disk, Some("example.com/other")),
+        Err(Error::InvalidArgument { .. })
+    ));
+
+    // Set at creation: kept by later opens that name it or none; another one is refused.
+    let mut disk = FakeDisk::new(7, Faults::default());
+    let mut t = open_with(&mut disk, Some("example.com/audit/agents")).unwrap();
+    close(&mut t, &mut disk);
+    let mut t = open_with(&mut disk, None).unwrap();
+    assert_eq!(t.origin(), "example.com/audit/agents");
+    close(&mut t, &mut disk);
+    let mut t = open_with(&mut disk, Some("example.com/audit/agents")).unwrap();
+    close(&mut t, &mut disk);
+    let e = open_with(&mut disk, Some("example.com/audit"))
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("example.com/audit/agents")
+            && e.to_string().contains("never changes"),
+        "{e}"
+    );
+
+    // An origin the checkpoint format cannot carry is refused before anything is created.
+    let mut disk = FakeDisk::new(8, Faults::default());
+    for bad in ["", "has space", "a+b", &"x".repeat(256)] {
+        assert!(
+            matches!(
+                open_with(&mut disk, Some(bad)),
+                Err(Error::InvalidArgument { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(disk.file_names().is_empty(), "{:?}", disk.file_names());
+
+    // A damaged origin file is named.
+    let mut disk = FakeDisk::new(9, Faults::default());
+    let mut t = open_with(&mut disk, None).unwrap();
+    close(&mut t, &mut disk);
+    disk.write_file(evident_core::naming::ORIGIN, b"two words\n".to_vec());
+    let e = open_with(&mut disk, None).err().unwrap();
+    assert!(
+        matches!(&e, Error::Corrupt { location, .. } if location.file.as_deref() == Some("origin")),
+        "{e:?}"
+    );
+}
