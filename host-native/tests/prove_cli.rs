@@ -428,3 +428,29 @@ fn a_forged_root_in_head_checkpoint_is_never_stated_or_proven() {
     let err = fails(&["prove", s(&dir), "--seq", "7"], 3);
     assert!(err.contains("does not prove its own checkpoint"), "{err}");
 }
+
+#[test]
+fn the_origin_set_at_creation_names_the_log_in_every_proof() {
+    let (tmp, dir) = temp_trail();
+    let input = String::from_utf8(event(1).to_json()).unwrap() + "\n";
+    let out = evident(
+        &["append", s(&dir), "--origin", "example.com/agent-audit"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert_eq!(origin(&dir), "example.com/agent-audit");
+    let file = tmp.path().join("b");
+    prove_to(&dir, 1, &[], &file);
+    assert_eq!(check_json(&file)["origin"], "example.com/agent-audit");
+    ok(&[
+        "check-proof",
+        s(&file),
+        "--origin",
+        "example.com/agent-audit",
+    ]);
+    let err = fails(
+        &["check-proof", s(&file), "--origin", "example.com/other"],
+        3,
+    );
+    assert!(err.contains("another log"), "{err}");
+}

@@ -430,8 +430,9 @@ mod tests {
 
     impl Mem {
         fn new(n: u64) -> Mem {
-            let records: Vec<(u64, Vec<u8>)> =
-                (1..=n).map(|s| (1000 + s, format!("r{s}").into_bytes())).collect();
+            let records: Vec<(u64, Vec<u8>)> = (1..=n)
+                .map(|s| (1000 + s, format!("r{s}").into_bytes()))
+                .collect();
             let mut b = TileBuilder::new();
             let mut tiles = BTreeMap::new();
             for (i, (ts, p)) in records.iter().enumerate() {
@@ -498,7 +499,10 @@ mod tests {
             let older = prove_inclusion(&mut m, &head, seq, Some(1299.max(seq)), false).unwrap();
             assert!(!older.rebuilt && older.payload.is_none());
         }
-        assert_eq!(m.leaves_read, 0, "genuine tiles: no record but the one proven is read");
+        assert_eq!(
+            m.leaves_read, 0,
+            "genuine tiles: no record but the one proven is read"
+        );
         let good = prove_inclusion(&mut m, &head, 300, None, true).unwrap();
         // Every hash of tile 0/001 changed: the proof is rebuilt and is the same.
         for b in m.tiles.get_mut("tile/0/001").unwrap().chunks_mut(32) {
@@ -541,11 +545,17 @@ mod tests {
         ));
         assert!(matches!(
             prove_inclusion(&mut m, &head, 601, None, true),
-            Err(ProveError::BeyondTree { seq: 601, size: 600 })
+            Err(ProveError::BeyondTree {
+                seq: 601,
+                size: 600
+            })
         ));
         assert!(matches!(
             prove_inclusion(&mut m, &head, 1, Some(601), true),
-            Err(ProveError::BadSize { size: 601, head: 600 })
+            Err(ProveError::BadSize {
+                size: 601,
+                head: 600
+            })
         ));
         assert!(matches!(
             prove_inclusion(&mut m, &head, 0, None, true),

@@ -46,10 +46,34 @@ fn first_header(dir: &Path, reader: &Reader) -> Result<SegmentHeader, ProveError
     })
 }
 
+/// The trail's origin: its `origin` file (one line, written once when the trail was
+/// created), or `evident/<log id hex>` for a trail without one.
+fn read_origin(dir: &Path, log_id: &LogId) -> Result<String, ProveError> {
+    let path = dir.join(naming::ORIGIN);
+    let bytes = match crate::safe_fs::read_small(&path, 1024) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(default_origin(log_id)),
+        Err(error) => return Err(ProveError::Io { path, error }),
+    };
+    let bad = || {
+        ProveError::Trail(crate::Error::Trail(evident_core::Error::Corrupt {
+            location: evident_core::Location::file(naming::ORIGIN),
+            what: "not one line holding a valid origin".into(),
+        }))
+    };
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let line = text
+        .strip_suffix('\n')
+        .filter(|l| !l.contains('\n'))
+        .ok_or_else(bad)?;
+    evident_core::tree::check_origin(line).map_err(|_| bad())?;
+    Ok(line.to_string())
+}
+
 /// The trail's origin.
 pub fn origin_of(dir: &Path) -> Result<String, ProveError> {
     let reader = Reader::open(dir)?;
-    Ok(default_origin(&first_header(dir, &reader)?.log_id))
+    read_origin(dir, &first_header(dir, &reader)?.log_id)
 }
 
 /// `head.checkpoint` with its tree root, when the file is there and has one.
@@ -82,7 +106,7 @@ pub fn current(dir: &Path) -> Result<(TreeHead, Checkpoint), ProveError> {
         ));
     }
     let log_id = header.log_id;
-    let origin = default_origin(&log_id);
+    let origin = read_origin(dir, &log_id)?;
     if let Some((cp, root)) = own_checkpoint(dir).filter(|(cp, _)| cp.log_id == log_id) {
         let at_checkpoint = if cp.seq == 0 {
             true

@@ -80,14 +80,10 @@ fn prove_error(e: ProveError<wit::Error>) -> wit::Error {
 
 impl State {
     /// The tree at the durable head (the writer keeps it in group commit).
-    fn tree_head(&mut self) -> Result<TreeHead, wit::Error> {
-        let head = self.core.head();
-        let tree = self.core.tree_head();
-        Ok(TreeHead {
-            origin: format!("evident/{}", head.log_id.to_hex()),
-            size: tree.size,
-            root: tree.root,
-        })
+    fn tree_head(&self) -> Result<TreeHead, wit::Error> {
+        self.core
+            .tree_checkpoint()
+            .ok_or_else(|| wit::Error::Failed("the trail is not open".into()))
     }
 
     /// The C2SP checkpoint body of the durable head.
