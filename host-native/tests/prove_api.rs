@@ -53,6 +53,21 @@ async fn genuine_tiles_are_used_and_tampered_ones_are_not_trusted() {
         .unwrap();
     assert!(!at_size.inclusion.rebuilt);
     assert_eq!(at_size.inclusion.tree.size, 700);
+    // At size 990 the plan wants tile 0/003.p/222; the head's 0/003.p/232 holds its hashes.
+    assert!(dir.join("tile/0/003.p/232").exists());
+    let narrower = prover
+        .prove(
+            985,
+            InclusionOptions {
+                size: Some(990),
+                include_payload: false,
+            },
+        )
+        .unwrap();
+    assert!(
+        !narrower.inclusion.rebuilt,
+        "a wider partial tile stands in"
+    );
 
     // Change one hash in the level-0 tile holding entries 256..512.
     let tile = dir.join("tile/0/001");
