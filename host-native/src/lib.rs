@@ -31,6 +31,8 @@ pub mod query;
 pub mod reader;
 pub mod repair;
 pub mod safe_fs;
+#[cfg(feature = "tracing")]
+pub mod tracing_layer;
 mod trail;
 
 pub use driver::now_ns;

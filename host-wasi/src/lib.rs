@@ -20,6 +20,8 @@ mod bindings {
 #[cfg(target_family = "wasm")]
 mod convert;
 #[cfg(all(target_family = "wasm", feature = "audit-log"))]
+mod encoded;
+#[cfg(all(target_family = "wasm", feature = "audit-log"))]
 mod lease;
 #[cfg(all(target_family = "wasm", feature = "audit-log"))]
 mod log;

@@ -8,9 +8,10 @@ use crate::bindings::exports::evident::log::trail::{
     OpenReport as WitOpenReport, RecoveryMode as WitRecoveryMode,
 };
 use crate::bindings::exports::evident::log::trail::{
-    Query as WitQuery, QueryResult as WitQueryResult,
+    EntryBase64, Query as WitQuery, QueryResult as WitQueryResult, QueryResultBase64,
 };
 use crate::convert;
+use crate::encoded;
 use crate::lease::AcquireError;
 use crate::wasi_fs::WasiExecutor;
 use evident_core::footer::Footer;
@@ -542,6 +543,42 @@ impl GuestLog for Log {
             }
             Err(wit::Error::Failed("close did not complete".into()))
         })
+    }
+
+    fn append_base64(
+        &self,
+        payload: String,
+        timestamp: Option<u64>,
+    ) -> Result<wit::Receipt, wit::Error> {
+        let payload = encoded::decode(&payload, 0)?;
+        match timestamp {
+            Some(ts) => self.append_at(payload, ts),
+            None => self.append(payload),
+        }
+    }
+
+    fn append_batch_base64(
+        &self,
+        payloads: Vec<String>,
+        timestamps: Option<Vec<u64>>,
+    ) -> Result<Vec<wit::Receipt>, wit::Error> {
+        let payloads = encoded::decode_all(&payloads)?;
+        match timestamps {
+            Some(ts) => self.append_batch_at(payloads, ts),
+            None => self.append_batch(payloads),
+        }
+    }
+
+    fn read_base64(&self, from_seq: u64, max: u32) -> Result<Vec<EntryBase64>, wit::Error> {
+        Ok(self
+            .read(from_seq, max)?
+            .into_iter()
+            .map(encoded::entry)
+            .collect())
+    }
+
+    fn query_base64(&self, q: WitQuery) -> Result<QueryResultBase64, wit::Error> {
+        self.query(q).map(encoded::query_result)
     }
 
     fn checkpoint_note(&self) -> Result<String, wit::Error> {

@@ -1,0 +1,115 @@
+"""The values the trail hands back, as frozen dataclasses with snake_case fields."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, List, Optional, Union
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What an append gets back once it is acknowledged."""
+
+    seq: int
+    """The record's sequence number (from 1)."""
+    timestamp: int
+    """The timestamp recorded, ns since the Unix epoch (raised to the previous record's)."""
+    hash: str
+    """The chain hash after this record (64 hex digits)."""
+    durable: bool
+    """Whether an fsync covering the record succeeded before the acknowledgement."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """"Trail `log_id` holds `seq` records and record `seq` has chain hash `hash`": small
+    enough to ship off the host; `Trail.verify()` and `evident verify --checkpoint` prove it."""
+
+    log_id: str
+    seq: int
+    hash: str
+
+    def to_text(self) -> str:
+        """The checkpoint file's text form (what `evident verify --checkpoint FILE` reads)."""
+        from ._component import checkpoint_text
+
+        return checkpoint_text(self)
+
+    @classmethod
+    def parse(cls, text: str) -> "Checkpoint":
+        """Parses the text or JSON form (through the component, so the rules are the trail's)."""
+        from ._component import parse_checkpoint
+
+        return parse_checkpoint(text)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One record read back."""
+
+    seq: int
+    timestamp: int
+    payload: bytes
+    hash: str
+
+    def text(self) -> str:
+        """The payload as UTF-8 text."""
+        return self.payload.decode("utf-8")
+
+    def json(self) -> Any:
+        """The payload parsed as JSON (an audit event is a dict)."""
+        return json.loads(self.payload)
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    """One answer of the component's `query`: the entries and the checkpoint they chain to."""
+
+    entries: List[Entry]
+    head: Optional[Checkpoint]
+    """A checkpoint at the last record read (at or after every entry): verify proves it."""
+    segments_read: int
+
+
+@dataclass(frozen=True)
+class Health:
+    """Health state (`healthy`, `degraded`, `failed`) and counters."""
+
+    state: str
+    consecutive_failures: int
+    total_failures: int
+    write_failures: int
+    sync_failures: int
+    records: int
+    bytes: int
+    fsyncs: int
+    batches: int
+    max_batch: int
+    last_error: Optional[str]
+    directory_sync: bool
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    """What crash recovery found and did when the trail was opened."""
+
+    log_id: str
+    created: bool
+    segments: int
+    head: Checkpoint
+    tail: str
+    """Human-readable: clean end, preallocated space, a torn tail cut (file, offset, bytes)."""
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Durability policy: acknowledge once written, fsync at most `ms` milliseconds later."""
+
+    ms: int
+
+
+Durability = Union[str, Interval]
+"""`"always"` (acknowledge after the covering fsync; the default), `"os"` (fsync at rotation,
+close and `sync()`), or `Interval(ms)`."""
