@@ -15,6 +15,7 @@
 //! - [`scan`]: the incremental segment scanner shared by recovery, verification and readers.
 //! - [`lease`]: the writer lease in `LOCK` (one writer per trail, in every host);
 //! - [`tree`]: the RFC 6962 Merkle tree over the records (SHA-256), its tiles and proofs.
+//! - [`note`]: C2SP signed notes, Ed25519 keys, cosignatures and witness policies.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -32,6 +33,7 @@ pub mod io;
 pub mod lease;
 pub mod leaves;
 pub mod naming;
+pub mod note;
 pub mod query;
 pub mod scan;
 #[cfg(feature = "sim")]

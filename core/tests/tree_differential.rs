@@ -212,7 +212,8 @@ fn edge_sizes_agree_with_the_oracle() {
     for (i, n) in w.nodes.iter().enumerate() {
         range.push_node(*n);
         let size = i as u64 + 1;
-        if size.is_power_of_two() || size.is_multiple_of(997) || size + 1 == 256 || size % 256 <= 1 {
+        if size.is_power_of_two() || size.is_multiple_of(997) || size + 1 == 256 || size % 256 <= 1
+        {
             assert_eq!(range.root(), root_at(size, &w.ours).unwrap());
             check_size(&w, size, &[0, size / 2, size - 1, size.wrapping_mul(31)]);
         }
