@@ -16,6 +16,7 @@
 //! - [`lease`]: the writer lease in `LOCK` (one writer per trail, in every host);
 //! - [`tree`]: the RFC 6962 Merkle tree over the records (SHA-256), its tiles and proofs.
 //! - [`note`]: C2SP signed notes, Ed25519 keys, cosignatures and witness policies.
+//! - [`witness`]: the tlog-witness `add-checkpoint` decision and the witness's state.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -41,6 +42,7 @@ pub mod sim;
 pub mod trail;
 pub mod tree;
 pub mod verify;
+pub mod witness;
 
 pub use checkpoint::Checkpoint;
 pub use config::{Durability, Options, RecoveryMode};
