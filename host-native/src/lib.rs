@@ -22,6 +22,7 @@ mod error;
 mod fault_hooks;
 pub mod fs_exec;
 pub mod jsonl;
+pub mod keys;
 mod leaf_threads;
 pub mod lease;
 pub mod live;
@@ -31,6 +32,7 @@ pub mod reader;
 pub mod repair;
 pub mod safe_fs;
 mod trail;
+pub mod witness;
 
 pub use driver::now_ns;
 pub use error::{Error, Result};

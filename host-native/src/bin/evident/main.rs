@@ -11,6 +11,7 @@ mod demo;
 mod fix;
 mod query;
 mod read;
+mod witness_cmd;
 
 use clap::{Parser, Subcommand};
 use evident_native::{Durability, Error};
@@ -105,6 +106,12 @@ enum Command {
     /// directory; an unexpired component lease needs --force (only when you know that writer
     /// is gone).
     BreakLock(fix::BreakLockArgs),
+    /// Generate a log signing key (--origin) or a witness key (--witness): writes the private
+    /// key file with mode 0600 and prints the verifier key.
+    Keygen(witness_cmd::KeygenArgs),
+    /// Run a C2SP tlog-witness: cosign checkpoints consistent with what it cosigned before.
+    #[command(subcommand)]
+    Witness(witness_cmd::WitnessCommand),
 }
 
 /// How a command ended, for the exit code.
@@ -166,6 +173,8 @@ fn main() -> ExitCode {
             Command::Recover(a) => fix::recover(a).await,
             Command::Repair(a) => fix::repair(a),
             Command::BreakLock(a) => fix::break_lock(a),
+            Command::Keygen(a) => witness_cmd::keygen(a),
+            Command::Witness(c) => witness_cmd::run(c).await,
         }
     });
     match result {
