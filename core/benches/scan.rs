@@ -29,6 +29,7 @@ fn scan(bytes: &[u8]) -> ScanSummary {
         prev_ts: 0,
         index_stride: INDEX_STRIDE,
         strict: false,
+        version: evident_core::header::FormatVersion::V2,
     });
     for chunk in bytes[HEADER_LEN..].chunks(1 << 20) {
         s.push(chunk);

@@ -184,6 +184,41 @@ impl Checkpoint {
         }
         Checkpoint::parse_text(s)
     }
+
+    /// The text form with a fifth line `root <64 lower-case hex digits>`: the tree root at size
+    /// `seq`. This is how a format-2 writer writes `head.checkpoint`.
+    pub fn to_text_with_root(&self, root: &Hash) -> String {
+        format!("{}root {root}\n", self.to_text())
+    }
+
+    /// Parses a trail's own checkpoint file: the canonical text form
+    /// ([`Checkpoint::parse_canonical`]), optionally followed by the fifth line
+    /// `root <64 lower-case hex digits>` (the tree root at size `seq`) that format-2 writers
+    /// add. Any other fifth line (or more lines) is refused naming line 5.
+    pub fn parse_own_file(s: &str) -> Result<(Checkpoint, Option<Hash>), CheckpointParseError> {
+        let four = s
+            .match_indices('\n')
+            .nth(3)
+            .map(|(i, _)| i + 1)
+            .unwrap_or(s.len());
+        let (head, rest) = s.split_at(four);
+        let cp = Checkpoint::parse_canonical(head)?;
+        if rest.is_empty() {
+            return Ok((cp, None));
+        }
+        let root = rest
+            .strip_prefix("root ")
+            .and_then(|r| r.strip_suffix('\n'))
+            .filter(|h| h.len() == 64 && crate::hash::is_lower_hex(h))
+            .and_then(Hash::from_hex)
+            .ok_or_else(|| {
+                CheckpointParseError(
+                    "line 5: expected `root <64 lower-case hex digits>` and nothing after it"
+                        .into(),
+                )
+            })?;
+        Ok((cp, Some(root)))
+    }
 }
 
 impl std::fmt::Display for Checkpoint {
@@ -195,6 +230,33 @@ impl std::fmt::Display for Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_files_carry_an_optional_root_line() {
+        let c = Checkpoint {
+            log_id: LogId([0xa5; 16]),
+            seq: 42,
+            hash: Hash([0x3c; 32]),
+        };
+        let root = Hash([0x11; 32]);
+        let text = c.to_text_with_root(&root);
+        assert_eq!(Checkpoint::parse_own_file(&text), Ok((c, Some(root))));
+        assert_eq!(Checkpoint::parse_own_file(&c.to_text()), Ok((c, None)));
+        for bad in [
+            format!("{text}\n"),
+            text.replace("root ", "root  "),
+            text.replace(&"11".repeat(32), &"AA".repeat(32)),
+            text.trim_end().to_string(),
+            format!("{}roots {root}\n", c.to_text()),
+        ] {
+            let e = Checkpoint::parse_own_file(&bad).expect_err(&bad);
+            assert!(e.0.contains("line 5"), "{bad:?}: {e}");
+        }
+        assert!(
+            Checkpoint::parse(&text).is_err(),
+            "a user's checkpoint has four lines"
+        );
+    }
 
     #[test]
     fn text_and_json_round_trip() {

@@ -108,6 +108,25 @@ pub enum Error {
         /// What differs.
         what: String,
     },
+    /// The tree recomputed from the records does not have `root` at `size` (another root, or
+    /// fewer records than `size`): the trail does not hold the tree a tree checkpoint (a C2SP
+    /// checkpoint) describes.
+    TreeMismatch {
+        /// The tree size the checkpoint names.
+        size: u64,
+        /// The root it names.
+        root: crate::hash::Hash,
+        /// What differs.
+        what: String,
+    },
+    /// A segment of a format version this build reads and verifies but does not append to
+    /// (version 1): a writer refuses to open the trail.
+    UnsupportedVersion {
+        /// The segment file.
+        file: String,
+        /// Its format version.
+        version: u32,
+    },
     /// A payload larger than the configured maximum.
     TooLarge {
         /// Payload length.
@@ -158,6 +177,7 @@ impl Error {
             Error::Corrupt { .. }
                 | Error::BehindCheckpoint { .. }
                 | Error::CheckpointMismatch { .. }
+                | Error::TreeMismatch { .. }
                 | Error::TornTail { .. }
         )
     }
@@ -179,6 +199,14 @@ impl std::fmt::Display for Error {
             Error::CheckpointMismatch { checkpoint, what } => {
                 write!(f, "trail does not match checkpoint at seq {}: {what}", checkpoint.seq)
             }
+            Error::TreeMismatch { size, root, what } => {
+                write!(f, "trail does not hold the tree of size {size} with root {root}: {what}")
+            }
+            Error::UnsupportedVersion { file, version } => write!(
+                f,
+                "{file} is format version {version}: this build reads and verifies version-{version} trails but appends only to version {} (start a new trail to append)",
+                crate::header::FORMAT_VERSION
+            ),
             Error::TooLarge { len, max } => write!(f, "payload of {len} bytes exceeds the maximum of {max}"),
             Error::SeqExhausted { next_seq } => write!(
                 f,

@@ -18,9 +18,15 @@
 //! 80     4     index stride in bytes, u32 LE
 //! 84     4     index entry count n, u32 LE
 //! 88     24 n  index entries: seq u64, timestamp u64, file offset u64 of the record's frame
-//! 88+24n 8     file offset of this footer frame
-//! 96+24n 8     magic "EVDTEND\0"
+//! 88+24n 32 k  tree edge at the last record (format version 2 only; k = popcount(last seq),
+//!              none in version 1): the roots of the complete subtrees of the tree of size
+//!              last seq, largest first
+//! E      8     file offset of this footer frame    (E = 88 + 24 n + 32 k)
+//! E+8    8     magic "EVDTEND\0"
 //! ```
+//!
+//! The edge lets a writer's open continue the tree from the previous segment's footer without
+//! rehashing the trail; a verifier recomputes it and requires equality, like the index.
 //!
 //! The index is a function of the records (an entry for the first record, then one for each
 //! record whose frame starts at least `stride` bytes after the previous entry's), so a verifier
@@ -44,9 +50,11 @@ pub const INDEX_ENTRY_LEN: usize = 24;
 /// length.
 pub const MAX_FOOTER_LEN: usize = (1 << 24) - 1 + 8;
 
-/// Whether a footer body length (the u24 field) is one a footer can have.
+/// Whether a footer body length (the u24 field) is one a footer can have: at least the fixed
+/// part, and a multiple of 8 (index entries are 24 bytes, edge nodes 32; the exact split is
+/// checked by [`Footer::decode`] from the entry count and the last seq).
 pub fn valid_footer_body_len(len: usize) -> bool {
-    len >= FOOTER_FIXED_LEN - 8 && (len - (FOOTER_FIXED_LEN - 8)).is_multiple_of(INDEX_ENTRY_LEN)
+    len >= FOOTER_FIXED_LEN - 8 && len.is_multiple_of(8)
 }
 
 /// One sparse index entry: where a record starts and when it was written.
@@ -122,6 +130,10 @@ pub struct Footer {
     pub index_stride: u32,
     /// The sparse index, in file order.
     pub index: Vec<IndexEntry>,
+    /// The tree's edge at `last_seq` (the compact range of the tree over records
+    /// 1..=last_seq, largest subtree first): `popcount(last_seq)` hashes in format version 2,
+    /// empty in version 1.
+    pub edge: Vec<Hash>,
     /// File offset at which the footer frame starts (the end of the records).
     pub offset: u64,
 }
@@ -159,14 +171,19 @@ impl std::fmt::Display for FooterDefect {
 }
 
 impl Footer {
-    /// Frame length of a footer with `entries` index entries.
+    /// Frame length of a footer with `entries` index entries and no tree edge (version 1).
     pub fn frame_len_for(entries: usize) -> usize {
         FOOTER_FIXED_LEN + INDEX_ENTRY_LEN * entries
     }
 
+    /// Frame length of this footer, edge included.
+    pub fn encoded_len(&self) -> usize {
+        Self::frame_len_for(self.index.len()) + 32 * self.edge.len()
+    }
+
     /// The footer frame bytes, trailer included.
     pub fn encode(&self) -> Vec<u8> {
-        let total = Self::frame_len_for(self.index.len());
+        let total = self.encoded_len();
         let mut b = Vec::with_capacity(total);
         let word0 = KIND_FOOTER as u32 | (((total - 8) as u32) << 8);
         b.extend_from_slice(&word0.to_le_bytes());
@@ -183,6 +200,9 @@ impl Footer {
             for v in [e.seq, e.ts, e.offset] {
                 b.extend_from_slice(&v.to_le_bytes());
             }
+        }
+        for node in &self.edge {
+            b.extend_from_slice(&node.0);
         }
         b.extend_from_slice(&self.offset.to_le_bytes());
         b.extend_from_slice(&END_MAGIC);
@@ -234,11 +254,18 @@ impl Footer {
         }
         let u64_at = |o: usize| u64::from_le_bytes(buf[o..o + 8].try_into().unwrap());
         let n = u32::from_le_bytes(buf[84..88].try_into().unwrap()) as usize;
-        if Self::frame_len_for(n) != buf.len() {
-            return Err(FooterDefect::Inconsistent(
-                "index entry count does not match the length",
-            ));
-        }
+        let last_seq = u64_at(24);
+        // The bytes left after the index are the tree edge: none (version 1) or one node per
+        // set bit of the last seq (version 2); the segment's header says which must be there.
+        let edge_len = match buf.len().checked_sub(Self::frame_len_for(n)) {
+            Some(0) => 0,
+            Some(rest) if rest == 32 * last_seq.count_ones() as usize => rest / 32,
+            _ => {
+                return Err(FooterDefect::Inconsistent(
+                    "index entry count and tree edge do not match the length",
+                ))
+            }
+        };
         let index = (0..n)
             .map(|i| {
                 let o = 88 + i * INDEX_ENTRY_LEN;
@@ -249,19 +276,30 @@ impl Footer {
                 }
             })
             .collect();
-        let end = 88 + n * INDEX_ENTRY_LEN;
+        let edge_at = 88 + n * INDEX_ENTRY_LEN;
+        let edge = (0..edge_len)
+            .map(|i| {
+                Hash(
+                    buf[edge_at + 32 * i..edge_at + 32 * (i + 1)]
+                        .try_into()
+                        .unwrap(),
+                )
+            })
+            .collect();
+        let end = edge_at + 32 * edge_len;
         if buf[end + 8..end + 16] != END_MAGIC {
             return Err(FooterDefect::NoTrailer);
         }
         let f = Footer {
             count: u64_at(8),
             first_seq: u64_at(16),
-            last_seq: u64_at(24),
+            last_seq,
             last_hash: Hash(buf[32..64].try_into().unwrap()),
             first_ts: u64_at(64),
             last_ts: u64_at(72),
             index_stride: u32::from_le_bytes(buf[80..84].try_into().unwrap()),
             index,
+            edge,
             offset: u64_at(end),
         };
         f.check_consistency()?;
@@ -354,8 +392,23 @@ mod tests {
             last_ts: 1005,
             index_stride: 100,
             index: ib.take(),
+            edge: vec![Hash([2; 32]), Hash([3; 32]), Hash([4; 32]), Hash([5; 32])],
             offset: 704,
         }
+    }
+
+    #[test]
+    fn a_version_1_footer_has_no_edge_and_a_wrong_edge_length_is_refused() {
+        let mut f = sample();
+        f.edge.clear();
+        let b = f.encode();
+        assert_eq!(b.len(), Footer::frame_len_for(4));
+        assert_eq!(Footer::decode(&b), Ok(f.clone()));
+        f.edge = vec![Hash([2; 32])]; // 15 has four set bits
+        assert!(matches!(
+            Footer::decode(&f.encode()),
+            Err(FooterDefect::Inconsistent(_))
+        ));
     }
 
     #[test]
@@ -369,7 +422,7 @@ mod tests {
     fn round_trip_and_trailer() {
         let f = sample();
         let b = f.encode();
-        assert_eq!(b.len(), Footer::frame_len_for(4));
+        assert_eq!(b.len(), Footer::frame_len_for(4) + 4 * 32);
         assert_eq!(Footer::decode(&b), Ok(f.clone()));
         let file_len = f.offset + b.len() as u64;
         assert_eq!(Footer::trailer_offset(&b, file_len), Ok(704));

@@ -1,13 +1,15 @@
 //! The hash chain: BLAKE3 in keyed mode, one fixed key per purpose (domain separation).
 //!
 //! ```text
-//! genesis  = BLAKE3-keyed(K_GENESIS, log_id)
-//! leaf(n)  = BLAKE3-keyed(K_LEAF, kind || seq_le64 || ts_le64 || payload)
-//! chain(n) = BLAKE3-keyed(K_CHAIN, chain(n-1) || leaf(n))      chain(0) = genesis
+//! genesis     = BLAKE3-keyed(K_GENESIS, log_id)
+//! payload_hash = BLAKE3-keyed(K_PAYLOAD, payload)                        (format version 2)
+//! leaf(n)     = BLAKE3-keyed(K_LEAF, kind || seq_le64 || ts_le64 || payload_hash)
+//! leaf_v1(n)  = BLAKE3-keyed(K_LEAF, kind || seq_le64 || ts_le64 || payload)   (version 1)
+//! chain(n)    = BLAKE3-keyed(K_CHAIN, chain(n-1) || leaf(n))      chain(0) = genesis
 //! ```
 //!
 //! The leaf depends on the record alone, so payload hashing can run in parallel during
-//! verification and a Merkle tree can later be built over the leaves without a format change.
+//! verification, and the Merkle tree (see [`crate::tree`]) is built over the leaves.
 //! The chain step hashes exactly one 64-byte block, so it is cheap and strictly sequential.
 
 use std::fmt;
@@ -96,8 +98,15 @@ pub fn genesis(log_id: &LogId) -> Hash {
     Hash(*blake3::keyed_hash(&K_GENESIS, &log_id.0).as_bytes())
 }
 
-/// The leaf hash of one record: it commits to the record kind, seq, timestamp and payload.
+/// The leaf hash of one record in format version 2 (what every writer writes): it commits to
+/// the record kind, seq, timestamp and, through [`payload_hash`], the payload.
 pub fn leaf(kind: u8, seq: u64, ts: u64, payload: &[u8]) -> Hash {
+    leaf_v2(kind, seq, ts, &payload_hash(payload))
+}
+
+/// The leaf hash of one record in format version 1: the payload itself is hashed after kind,
+/// seq and timestamp. Only read (verification of version-1 trails).
+pub fn leaf_v1(kind: u8, seq: u64, ts: u64, payload: &[u8]) -> Hash {
     let mut h = blake3::Hasher::new_keyed(&K_LEAF);
     let mut head = [0u8; 17];
     head[0] = kind;
@@ -238,10 +247,12 @@ mod tests {
         let id = LogId([7; 16]);
         let g = genesis(&id);
         assert_ne!(g, genesis(&LogId([8; 16])));
-        let l = leaf(1, 1, 2, b"x");
-        assert_ne!(l, leaf(1, 2, 2, b"x"), "seq is committed");
-        assert_ne!(l, leaf(1, 1, 3, b"x"), "timestamp is committed");
-        assert_ne!(l, leaf(2, 1, 2, b"x"), "kind is committed");
+        let l = leaf_v1(1, 1, 2, b"x");
+        assert_ne!(l, leaf_v1(1, 2, 2, b"x"), "seq is committed");
+        assert_ne!(l, leaf_v1(1, 1, 3, b"x"), "timestamp is committed");
+        assert_ne!(l, leaf_v1(2, 1, 2, b"x"), "kind is committed");
+        assert_eq!(leaf(1, 1, 2, b"x"), leaf_v2(1, 1, 2, &payload_hash(b"x")));
+        assert_ne!(leaf(1, 1, 2, b"x"), l, "the versions' leaves differ");
         assert_ne!(chain(&g, &l), chain(&genesis(&LogId([8; 16])), &l));
         // The same bytes hashed under two purposes give different values.
         let plain = Hash(*blake3::hash(&id.0).as_bytes());

@@ -3,7 +3,7 @@
 //! ```text
 //! offset size  field
 //! 0      8     magic "EVDTSEG\0"
-//! 8      4     format version, u32 LE (1)
+//! 8      4     format version, u32 LE (2; 1 is read and verified, never appended to)
 //! 12     4     header length, u32 LE (128)
 //! 16     16    log id
 //! 32     8     segment number, u64 LE (0 for the first segment of a trail)
@@ -21,14 +21,68 @@ use crate::hash::{Hash, LogId};
 
 /// Bytes at the start of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"EVDTSEG\0";
-/// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this crate writes (new trails and every segment appended to them).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The format versions this crate reads. They differ only in the record's leaf hash (and the
+/// footer's tree edge): version 2 commits to the payload through its hash, so a tree over the
+/// leaves can prove a record without its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FormatVersion {
+    /// Version 1: `leaf = BLAKE3-keyed(K_LEAF, kind || seq || ts || payload)`; footers carry no
+    /// tree edge. Read and verified; a writer refuses to append to it.
+    V1,
+    /// Version 2: `leaf = BLAKE3-keyed(K_LEAF, kind || seq || ts || payload_hash)`; footers
+    /// carry the tree's edge at the segment's last record.
+    #[default]
+    V2,
+}
+
+impl FormatVersion {
+    /// The version number in the header.
+    pub fn number(self) -> u32 {
+        match self {
+            FormatVersion::V1 => 1,
+            FormatVersion::V2 => 2,
+        }
+    }
+
+    /// The version with this header number, if this build reads it.
+    pub fn from_number(n: u32) -> Option<FormatVersion> {
+        match n {
+            1 => Some(FormatVersion::V1),
+            2 => Some(FormatVersion::V2),
+            _ => None,
+        }
+    }
+
+    /// The leaf hash of a record under this version.
+    pub fn leaf(self, kind: u8, seq: u64, ts: u64, payload: &[u8]) -> Hash {
+        match self {
+            FormatVersion::V1 => crate::hash::leaf_v1(kind, seq, ts, payload),
+            FormatVersion::V2 => crate::hash::leaf(kind, seq, ts, payload),
+        }
+    }
+
+    /// Whether a sealed segment's footer carries the tree's edge.
+    pub fn footer_has_edge(self) -> bool {
+        self == FormatVersion::V2
+    }
+}
+
+impl std::fmt::Display for FormatVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
 /// Size of the segment header; records start right after it.
 pub const HEADER_LEN: usize = 128;
 
 /// The decoded segment header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentHeader {
+    /// The segment's format version.
+    pub version: FormatVersion,
     /// Identity of the trail the segment belongs to.
     pub log_id: LogId,
     /// Position of the segment in the trail, from 0.
@@ -84,7 +138,7 @@ impl SegmentHeader {
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[0..8].copy_from_slice(&SEGMENT_MAGIC);
-        b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[8..12].copy_from_slice(&self.version.number().to_le_bytes());
         b[12..16].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
         b[16..32].copy_from_slice(&self.log_id.0);
         b[32..40].copy_from_slice(&self.segno.to_le_bytes());
@@ -115,9 +169,9 @@ impl SegmentHeader {
             return Err(HeaderDefect::CrcMismatch);
         }
         let version = u32::from_le_bytes(b[8..12].try_into().unwrap());
-        if version != FORMAT_VERSION {
+        let Some(version) = FormatVersion::from_number(version) else {
             return Err(HeaderDefect::UnsupportedVersion(version));
-        }
+        };
         let len = u32::from_le_bytes(b[12..16].try_into().unwrap());
         if len as usize != HEADER_LEN {
             return Err(HeaderDefect::BadLength(len));
@@ -130,6 +184,7 @@ impl SegmentHeader {
             return Err(HeaderDefect::ZeroFirstSeq);
         }
         Ok(SegmentHeader {
+            version,
             log_id: LogId(b[16..32].try_into().unwrap()),
             segno: u64::from_le_bytes(b[32..40].try_into().unwrap()),
             first_seq,
@@ -144,6 +199,7 @@ mod tests {
 
     fn sample() -> SegmentHeader {
         SegmentHeader {
+            version: FormatVersion::V2,
             log_id: LogId([3; 16]),
             segno: 4,
             first_seq: 1001,
@@ -155,6 +211,21 @@ mod tests {
     fn round_trip() {
         let h = sample();
         assert_eq!(SegmentHeader::decode(&h.encode()), Ok(h));
+    }
+
+    #[test]
+    fn version_1_is_read_and_others_refused() {
+        let mut h = sample();
+        h.version = FormatVersion::V1;
+        assert_eq!(SegmentHeader::decode(&h.encode()), Ok(h));
+        let mut b = h.encode();
+        b[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let crc = crc32c::crc32c(&b[..124]);
+        b[124..128].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            SegmentHeader::decode(&b),
+            Err(HeaderDefect::UnsupportedVersion(3))
+        );
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! Leaf hashes computed ahead of the scanner, so a host with several cores can verify faster.
 //!
 //! A record's leaf hash covers only its own kind, seq, timestamp and payload (see
-//! [`crate::hash::leaf`]): it does not depend on any other record. Hashing the leaves is about
-//! five sixths of the hashing a verification does (the chain step is one more block), and it can
-//! run on other threads while the chain itself stays sequential.
+//! [`crate::hash::leaf`]; in format version 2 through the payload hash): it does not depend on
+//! any other record. Hashing the payloads and leaves (and the tree's level-0 node of each leaf)
+//! is most of the hashing a verification does (the chain step is one more block, the tree about
+//! one SHA-256 block more), and it can run on other threads while the chain stays sequential.
+//! The planner learns the segment's format version from its header bytes (offset 8), so each
+//! leaf is hashed the way its segment defines; the scanner uses a provided leaf only when its
+//! version is the segment's.
 //!
 //! The host reads a segment chunk by chunk; before pushing a chunk into the
 //! [`crate::verify::Verifier`] (or [`crate::verify::VerifyTask`]) it asks a [`LeafPlanner`] where
@@ -16,8 +20,9 @@
 use std::ops::Range;
 
 use crate::frame::{claimed_len, KIND_ENTRY, RECORD_HEADER_LEN};
-use crate::hash::{self, Hash};
-use crate::header::HEADER_LEN;
+use crate::hash::Hash;
+use crate::header::{FormatVersion, HEADER_LEN};
+use crate::tree::leaf_node;
 
 /// The leaf hash of the entry frame at `offset` in a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +31,12 @@ pub struct PrecomputedLeaf {
     pub offset: u64,
     /// The seq the frame carries.
     pub seq: u64,
-    /// [`crate::hash::leaf`] of the frame's kind, seq, timestamp and payload.
+    /// The format version the leaf was hashed under.
+    pub version: FormatVersion,
+    /// The leaf hash of the frame's kind, seq, timestamp and payload under `version`.
     pub leaf: Hash,
+    /// The tree's level-0 node of that leaf ([`crate::tree::leaf_node`]).
+    pub node: Hash,
 }
 
 /// One complete entry frame inside a chunk, whose leaf can be hashed independently.
@@ -37,6 +46,8 @@ pub struct LeafJob {
     pub offset: u64,
     /// Where the frame lies in the chunk given to [`LeafPlanner::plan`].
     pub range: Range<usize>,
+    /// The segment's format version, from its header.
+    pub version: FormatVersion,
 }
 
 impl LeafJob {
@@ -46,15 +57,18 @@ impl LeafJob {
         let seq = u64::from_le_bytes(f[8..16].try_into().expect("8 bytes"));
         let ts = u64::from_le_bytes(f[16..24].try_into().expect("8 bytes"));
         let len = (u32::from_le_bytes(f[0..4].try_into().expect("4 bytes")) >> 8) as usize;
+        let leaf = self.version.leaf(
+            KIND_ENTRY,
+            seq,
+            ts,
+            &f[RECORD_HEADER_LEN..RECORD_HEADER_LEN + len],
+        );
         PrecomputedLeaf {
             offset: self.offset,
             seq,
-            leaf: hash::leaf(
-                KIND_ENTRY,
-                seq,
-                ts,
-                &f[RECORD_HEADER_LEN..RECORD_HEADER_LEN + len],
-            ),
+            version: self.version,
+            leaf,
+            node: leaf_node(&leaf),
         }
     }
 }
@@ -70,6 +84,10 @@ pub struct LeafPlanner {
     carry: Vec<u8>,
     /// File offset just past the bytes seen so far.
     seen_to: u64,
+    /// The header's first 12 bytes, gathered until the version field is known.
+    head: Vec<u8>,
+    /// The segment's format version, once read from its header.
+    version: Option<FormatVersion>,
 }
 
 impl Default for LeafPlanner {
@@ -85,6 +103,8 @@ impl LeafPlanner {
             next: Some(HEADER_LEN as u64),
             carry: Vec::new(),
             seen_to: 0,
+            head: Vec::new(),
+            version: None,
         }
     }
 
@@ -98,7 +118,19 @@ impl LeafPlanner {
         }
         let end = offset + chunk.len() as u64;
         self.seen_to = end;
+        if self.version.is_none() && self.next.is_some() {
+            let want = 12usize.saturating_sub(self.head.len());
+            self.head.extend_from_slice(&chunk[..want.min(chunk.len())]);
+            if self.head.len() == 12 {
+                let n = u32::from_le_bytes(self.head[8..12].try_into().expect("4 bytes"));
+                self.version = FormatVersion::from_number(n);
+                if self.version.is_none() {
+                    self.next = None; // a version this build does not read: the scanner says so
+                }
+            }
+        }
         while let Some(at) = self.next {
+            let Some(version) = self.version else { break };
             if at >= end {
                 break;
             }
@@ -136,6 +168,7 @@ impl LeafPlanner {
                 jobs.push(LeafJob {
                     offset: at,
                     range: i..i + len,
+                    version,
                 });
             }
             // A frame split across chunks is hashed by the scanner.
@@ -150,20 +183,46 @@ mod tests {
     use super::*;
     use crate::frame::encode_entry;
 
-    fn segment(n: u64) -> (Vec<u8>, Vec<PrecomputedLeaf>) {
+    fn segment_of(n: u64, version: FormatVersion) -> (Vec<u8>, Vec<PrecomputedLeaf>) {
         let mut seg = vec![0xAB; HEADER_LEN];
+        seg[8..12].copy_from_slice(&version.number().to_le_bytes());
         let mut want = Vec::new();
         for seq in 1..=n {
             let payload = vec![seq as u8; (seq as usize * 37) % 300];
             let offset = seg.len() as u64;
             encode_entry(&mut seg, seq, seq * 10, &Hash::default(), &payload);
+            let leaf = version.leaf(KIND_ENTRY, seq, seq * 10, &payload);
             want.push(PrecomputedLeaf {
                 offset,
                 seq,
-                leaf: hash::leaf(KIND_ENTRY, seq, seq * 10, &payload),
+                version,
+                leaf,
+                node: leaf_node(&leaf),
             });
         }
         (seg, want)
+    }
+
+    fn segment(n: u64) -> (Vec<u8>, Vec<PrecomputedLeaf>) {
+        segment_of(n, FormatVersion::V2)
+    }
+
+    #[test]
+    fn leaves_follow_the_header_version_and_an_unknown_one_plans_nothing() {
+        let (seg, want) = segment_of(5, FormatVersion::V1);
+        let got: Vec<_> = LeafPlanner::new()
+            .plan(0, &seg)
+            .iter()
+            .map(|j| j.compute(&seg))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            want[0].leaf,
+            crate::hash::leaf_v1(KIND_ENTRY, 1, 10, &[1u8; 37])
+        );
+        let (mut seg, _) = segment(5);
+        seg[8] = 9;
+        assert!(LeafPlanner::new().plan(0, &seg).is_empty());
     }
 
     #[test]

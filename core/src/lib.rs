@@ -14,7 +14,8 @@
 //! - [`checkpoint`]: the shippable (log id, seq, hash) statement;
 //! - [`scan`]: the incremental segment scanner shared by recovery, verification and readers.
 //! - [`lease`]: the writer lease in `LOCK` (one writer per trail, in every host);
-//! - [`tree`]: the RFC 6962 Merkle tree over the records (SHA-256), its tiles and proofs.
+//! - [`tree`]: the RFC 6962 Merkle tree over the records (SHA-256), its tiles and proofs;
+//! - [`prove`]: making proofs for a trail whose stored tiles may be wrong (shared by the hosts).
 //! - [`note`]: C2SP signed notes, Ed25519 keys, cosignatures and witness policies.
 //! - [`witness`]: the tlog-witness `add-checkpoint` decision and the witness's state.
 #![forbid(unsafe_code)]
@@ -35,6 +36,7 @@ pub mod lease;
 pub mod leaves;
 pub mod naming;
 pub mod note;
+pub mod prove;
 pub mod query;
 pub mod scan;
 #[cfg(feature = "sim")]
@@ -52,5 +54,6 @@ pub use hash::{Hash, LogId};
 pub use health::{Health, HealthState};
 pub use io::{DirEntry, IoDone, IoError, IoErrorKind, IoId, IoOp, IoRequest, IoResult};
 pub use trail::{
-    Event, OpenReport, Receipt, TailReport, Trail, MAX_RETRY_BACKOFF_NS, MIN_RETRY_BACKOFF_NS,
+    Event, OpenReport, Receipt, TailReport, Trail, TreeHead, MAX_RETRY_BACKOFF_NS,
+    MIN_RETRY_BACKOFF_NS,
 };

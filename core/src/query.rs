@@ -447,6 +447,9 @@ impl QueryTask {
             prev_ts: 0,
             index_stride: INDEX_STRIDE,
             strict: next_first.is_some(),
+            // Without a chain value no leaf is hashed, and a footer is checked only against the
+            // records read: the version does not matter here.
+            version: crate::header::FormatVersion::V2,
         };
         self.resume_pending = Some(r);
         self.cursor = Some(i);
@@ -518,6 +521,7 @@ impl QueryTask {
             prev_ts: 0,
             index_stride: INDEX_STRIDE,
             strict: i + 1 < self.segs.len(),
+            version: h.version,
         };
         let mut end = seg.len;
         if let Some(Some(f)) = &seg.footer {

@@ -21,8 +21,10 @@
 use crate::crc_range::{self, PrefixCrcs};
 use crate::footer::{Footer, IndexBuilder};
 use crate::frame::{self, FrameDefect, ALIGN, KIND_ENTRY, KIND_FOOTER, RECORD_HEADER_LEN};
-use crate::hash::{self, Hash};
+use crate::hash::Hash;
+use crate::header::FormatVersion;
 use crate::leaves::PrecomputedLeaf;
+use crate::tree::{leaf_node, CompactRange};
 use std::collections::VecDeque;
 
 /// What the scanner knows before the first record of the segment.
@@ -45,6 +47,9 @@ pub struct ScanStart {
     pub index_stride: u32,
     /// Sealed-segment mode: any damage is corruption, nothing is a torn tail.
     pub strict: bool,
+    /// The segment's format version (from its header): it decides the leaf hash and whether
+    /// a footer carries the tree edge.
+    pub version: FormatVersion,
 }
 
 /// One record that passed every check.
@@ -62,6 +67,9 @@ pub struct ScannedRecord<'a> {
     pub frame_len: u32,
     /// Payload bytes.
     pub payload: &'a [u8],
+    /// The record's leaf hash, when the scanner computed it (it does when it checks the chain
+    /// or keeps the tree; a reader started mid-segment without a chain value does not).
+    pub leaf: Option<Hash>,
 }
 
 /// What is wrong at a corrupt spot.
@@ -206,6 +214,9 @@ pub struct ScanSummary {
     /// searched range once, plus the frames of CRC-valid candidates): the search's work, linear
     /// in the bytes searched.
     pub tail_search_hashed: u64,
+    /// The tree after the last accepted record, when one was kept
+    /// ([`SegmentScanner::keep_tree`]).
+    pub tree: Option<CompactRange>,
 }
 
 #[derive(Debug)]
@@ -286,6 +297,8 @@ pub struct SegmentScanner {
     tail_decoded: u64,
     /// Bytes hashed by the tail search.
     tail_search_hashed: u64,
+    /// The tree over the records before this segment's and those accepted so far, when kept.
+    tree: Option<CompactRange>,
 }
 
 impl SegmentScanner {
@@ -308,8 +321,21 @@ impl SegmentScanner {
             tail_crcs: None,
             tail_decoded: 0,
             tail_search_hashed: 0,
+            tree: None,
             start,
         }
+    }
+
+    /// Keeps the tree from `tree` on (the tree over every record before this segment's first
+    /// accepted one): each accepted record's leaf is pushed, and a footer's tree edge must
+    /// equal the kept tree's edge (else the footer does not match its records).
+    pub fn keep_tree(&mut self, tree: CompactRange) {
+        self.tree = Some(tree);
+    }
+
+    /// The tree kept so far, if one is kept.
+    pub fn tree(&self) -> Option<&CompactRange> {
+        self.tree.as_ref()
     }
 
     /// Hands over leaf hashes computed ahead (see [`crate::leaves`]), in offset order, for
@@ -447,16 +473,23 @@ impl SegmentScanner {
                         self.corrupt(pos, kind, None);
                         continue;
                     }
-                    if self.chain_known {
-                        let leaf = match take_leaf(&mut self.leaves, pos, e.seq) {
-                            Some(leaf) => leaf,
-                            None => hash::leaf(KIND_ENTRY, e.seq, e.ts, e.payload),
+                    let mut leaf = None;
+                    let mut node = None;
+                    if self.chain_known || self.tree.is_some() {
+                        let version = self.start.version;
+                        let (l, n) = match take_leaf(&mut self.leaves, pos, e.seq, version) {
+                            Some(p) => (p.leaf, Some(p.node)),
+                            None => (version.leaf(KIND_ENTRY, e.seq, e.ts, e.payload), None),
                         };
-                        let computed = hash::chain(&self.last_hash, &leaf);
-                        if computed != e.hash {
+                        if self.chain_known && crate::hash::chain(&self.last_hash, &l) != e.hash {
                             self.corrupt(pos, DamageKind::ChainMismatch, None);
                             continue;
                         }
+                        leaf = Some(l);
+                        node = n;
+                    }
+                    if let (Some(tree), Some(l)) = (self.tree.as_mut(), leaf.as_ref()) {
+                        tree.push_node(node.unwrap_or_else(|| leaf_node(l)));
                     }
                     self.chain_known = true;
                     self.records += 1;
@@ -478,6 +511,7 @@ impl SegmentScanner {
                         offset: pos,
                         frame_len: e.frame_len as u32,
                         payload: &frame[RECORD_HEADER_LEN..RECORD_HEADER_LEN + payload_len],
+                        leaf,
                     });
                 }
             }
@@ -490,6 +524,21 @@ impl SegmentScanner {
         }
         if self.start.prev_hash.is_none() && f.first_seq < self.start.seq {
             return self.partial_footer_mismatch(f);
+        }
+        if f.edge.is_empty() == self.start.version.footer_has_edge() {
+            return Some(if f.edge.is_empty() {
+                "no tree edge in a format-2 footer"
+            } else {
+                "a tree edge in a format-1 footer"
+            });
+        }
+        if self.start.version.footer_has_edge()
+            && self
+                .tree
+                .as_ref()
+                .is_some_and(|t| t.size() != f.last_seq || t.edge() != f.edge.as_slice())
+        {
+            return Some("tree edge (not the tree of the records)");
         }
         if self.records == 0 || f.count != self.records {
             return Some("record count");
@@ -748,6 +797,7 @@ impl SegmentScanner {
             index: self.index,
             end,
             tail_search_hashed: self.tail_search_hashed,
+            tree: self.tree,
         }
     }
 }
@@ -820,15 +870,21 @@ fn is_zero(bytes: &[u8]) -> bool {
     bytes.iter().fold(0u8, |acc, &b| acc | b) == 0
 }
 
-/// The provided leaf of the entry at `offset` with `seq`, dropping provided leaves before it.
-fn take_leaf(leaves: &mut VecDeque<PrecomputedLeaf>, offset: u64, seq: u64) -> Option<Hash> {
+/// The provided leaf of the entry at `offset` with `seq` hashed under `version`, dropping
+/// provided leaves before it.
+fn take_leaf(
+    leaves: &mut VecDeque<PrecomputedLeaf>,
+    offset: u64,
+    seq: u64,
+    version: FormatVersion,
+) -> Option<PrecomputedLeaf> {
     while let Some(l) = leaves.front() {
         if l.offset > offset {
             return None;
         }
         let l = leaves.pop_front().expect("front exists");
-        if l.offset == offset && l.seq == seq {
-            return Some(l.leaf);
+        if l.offset == offset && l.seq == seq && l.version == version {
+            return Some(l);
         }
     }
     None

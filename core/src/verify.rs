@@ -16,11 +16,12 @@ use crate::checkpoint::Checkpoint;
 use crate::config::INDEX_STRIDE;
 use crate::error::{Error, Location};
 use crate::hash::{genesis, Hash, LogId};
-use crate::header::{SegmentHeader, HEADER_LEN};
+use crate::header::{FormatVersion, SegmentHeader, HEADER_LEN};
 use crate::io::{IoDone, IoErrorKind, IoOp, IoResult};
 use crate::leaves::PrecomputedLeaf;
 use crate::naming;
 use crate::scan::{ScanStart, SegmentEnd, SegmentScanner};
+use crate::tree::{CompactRange, EMPTY_ROOT};
 
 /// What a successful verification established.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,14 @@ pub struct VerifyReport {
     /// in-flight tail starts, which was not verified (records the writer may still be writing
     /// are not counted). `None` when everything read was verified.
     pub live_tail: Option<String>,
+    /// The format version of the trail's segments (all the same).
+    pub version: FormatVersion,
+    /// The tree recomputed from the records: its size (the head's seq) and root. `None` when
+    /// the first segment present is not segment 0 (records removed by retention cannot be
+    /// rehashed).
+    pub tree: Option<(u64, Hash)>,
+    /// Tree roots (size, root) given with [`Verifier::check_tree_root`] that were proven.
+    pub tree_roots_verified: Vec<(u64, Hash)>,
 }
 
 #[derive(Debug)]
@@ -98,6 +107,16 @@ pub struct Verifier {
     /// A writer is live: the last segment's incomplete tail is its in-flight write.
     live: bool,
     live_tail: Option<String>,
+    /// The first segment's format version; every later one must have it.
+    version: Option<FormatVersion>,
+    /// The tree over every record so far (between segments; the scanner keeps it during
+    /// one), `None` when the trail does not start at segment 0.
+    tree: Option<CompactRange>,
+    /// Tree roots to check: (size, root).
+    tree_roots: Vec<(u64, Hash)>,
+    /// Those of them that must be proven (given, not merely stated by `head.checkpoint`).
+    tree_required: Vec<(u64, Hash)>,
+    tree_verified: Vec<(u64, Hash)>,
 }
 
 impl Verifier {
@@ -125,6 +144,32 @@ impl Verifier {
             error: None,
             live: false,
             live_tail: None,
+            version: None,
+            tree: None,
+            tree_roots: Vec::new(),
+            tree_required: Vec::new(),
+            tree_verified: Vec::new(),
+        }
+    }
+
+    /// Also proves that the tree recomputed from the records has `root` at `size` (what a C2SP
+    /// checkpoint of the trail says): the trail must hold at least `size` records from seq 1
+    /// on, and the root of the tree over records 1..=size must be `root`. A failure is
+    /// [`Error::TreeMismatch`].
+    pub fn check_tree_root(&mut self, size: u64, root: Hash) {
+        self.check_tree_root_if_known(size, root);
+        if !self.tree_required.contains(&(size, root)) {
+            self.tree_required.push((size, root));
+        }
+    }
+
+    /// Checks that the recomputed tree has `root` at `size` whenever the tree can be
+    /// recomputed (the trail starts at segment 0) and holds `size` records: the root a
+    /// trail's own `head.checkpoint` states. A different root is [`Error::TreeMismatch`];
+    /// a trail shorter than `size` is left to the chain checkpoint beside it.
+    pub fn check_tree_root_if_known(&mut self, size: u64, root: Hash) {
+        if !self.tree_roots.contains(&(size, root)) {
+            self.tree_roots.push((size, root));
         }
     }
 
@@ -268,6 +313,19 @@ impl Verifier {
             }
         };
         let loc = loc.segment(h.segno);
+        match self.version {
+            None => self.version = Some(h.version),
+            Some(v) if v != h.version => {
+                return Err(Error::Corrupt {
+                    location: loc.at(8),
+                    what: format!(
+                        "segment is format version {} but the trail's first segment is version {v}: a trail never mixes versions",
+                        h.version
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
         if naming::parse_segment_name(&cur.name) != Some(h.first_seq) {
             return Err(Error::Corrupt {
                 location: loc.at(40),
@@ -291,6 +349,8 @@ impl Verifier {
                             self.checkpoints.push(r);
                         }
                     }
+                    self.tree = Some(CompactRange::new());
+                    tree_check(&self.tree_roots, &mut self.tree_verified, 0, EMPTY_ROOT)?;
                 } else {
                     let anchored = self.retained.filter(|r| {
                         r.log_id == h.log_id
@@ -356,7 +416,11 @@ impl Verifier {
             prev_ts: self.last_ts,
             index_stride: INDEX_STRIDE,
             strict: !cur.is_last,
+            version: h.version,
         });
+        if let Some(tree) = self.tree.take() {
+            scanner.keep_tree(tree);
+        }
         scanner.provide_leaves(std::mem::take(&mut cur.early_leaves));
         cur.scanner = Some(scanner);
         // A checkpoint at the seq just before this segment is checked against its anchor. The
@@ -389,6 +453,7 @@ impl Verifier {
         let scanner = cur.scanner.as_mut().expect("header decoded");
         scanner.push(bytes);
         while let Some(r) = scanner.next_record() {
+            let seq = r.seq;
             self.records += 1;
             self.next_seq = r.seq + 1;
             self.last_hash = r.hash;
@@ -407,6 +472,13 @@ impl Verifier {
                     if !self.verified.contains(cp) {
                         self.verified.push(*cp);
                     }
+                }
+            }
+            if self.tree_roots.iter().any(|&(size, _)| size == seq) {
+                if let Some(root) = scanner.tree().map(CompactRange::root) {
+                    // Borrow ends: `self` is free again.
+                    let r = tree_check(&self.tree_roots, &mut self.tree_verified, seq, root);
+                    r?;
                 }
             }
         }
@@ -484,7 +556,8 @@ impl Verifier {
                 what: format!("only {} of {} bytes could be read", cur.fed, cur.file_len),
             });
         }
-        let summary = cur.scanner.expect("header decoded").finish();
+        let mut summary = cur.scanner.expect("header decoded").finish();
+        self.tree = summary.tree.take();
         self.segments += 1;
         match summary.end {
             SegmentEnd::Sealed { trailing_zeros: 0, .. } => Ok(()),
@@ -541,6 +614,17 @@ impl Verifier {
         };
         let last_seq = self.next_seq - 1;
         let first_seq = self.first_seq.unwrap_or(1);
+        for &(size, root) in &self.tree_required {
+            if self.tree_verified.contains(&(size, root)) {
+                continue;
+            }
+            let what = if self.tree.is_none() {
+                format!("records 1..{first_seq} are not present (removed by retention), so the tree cannot be recomputed")
+            } else {
+                format!("the trail holds {last_seq} records")
+            };
+            return Err(Error::TreeMismatch { size, root, what });
+        }
         for cp in &self.checkpoints {
             if cp.log_id != log_id {
                 return Err(Error::CheckpointMismatch {
@@ -594,8 +678,36 @@ impl Verifier {
             unfinished_seals: self.unfinished_seals,
             warnings: Vec::new(),
             live_tail: self.live_tail,
+            version: self.version.unwrap_or_default(),
+            tree: self.tree.as_ref().map(|t| (t.size(), t.root())),
+            tree_roots_verified: self.tree_verified,
         })
     }
+}
+
+/// Checks the tree roots wanted at `size` against the recomputed `root`.
+fn tree_check(
+    wanted: &[(u64, Hash)],
+    verified: &mut Vec<(u64, Hash)>,
+    size: u64,
+    root: Hash,
+) -> Result<(), Error> {
+    for &(want_size, want_root) in wanted {
+        if want_size != size {
+            continue;
+        }
+        if want_root != root {
+            return Err(Error::TreeMismatch {
+                size,
+                root: want_root,
+                what: format!("the records give root {root} at that size"),
+            });
+        }
+        if !verified.contains(&(size, root)) {
+            verified.push((size, root));
+        }
+    }
+    Ok(())
 }
 
 /// The length of a torn tail's data in `bytes` read from its start: up to its last non-zero
@@ -654,6 +766,10 @@ pub struct VerifyTask {
     stage: TaskStage,
     read_chunk: u32,
     extra: Vec<Checkpoint>,
+    /// Tree roots to prove, (size, root).
+    tree_roots: Vec<(u64, Hash)>,
+    /// The tree root `head.checkpoint` states, (its seq, root).
+    head_root: Option<(u64, Hash)>,
     segments: Vec<(String, u64)>,
     /// Files with names the trail does not use, to be probed for the segment magic.
     unknown: Vec<String>,
@@ -688,6 +804,8 @@ impl VerifyTask {
             stage: TaskStage::List,
             read_chunk: read_chunk.max(4096),
             extra: checkpoints,
+            tree_roots: Vec::new(),
+            head_root: None,
             segments: Vec::new(),
             unknown: Vec::new(),
             has_head: false,
@@ -714,6 +832,12 @@ impl VerifyTask {
         self.live = live;
     }
 
+    /// Also proves the tree recomputed from the records has `root` at `size` (see
+    /// [`Verifier::check_tree_root`]). Call before the first [`VerifyTask::poll_io`].
+    pub fn check_tree_root(&mut self, size: u64, root: Hash) {
+        self.tree_roots.push((size, root));
+    }
+
     /// Starts over beside a live writer, when allowed: true if it did.
     fn restart(&mut self) -> bool {
         if !self.live || self.restarts >= MAX_LIVE_RESTARTS {
@@ -725,6 +849,7 @@ impl VerifyTask {
         self.has_head = false;
         self.has_retained = false;
         self.head = None;
+        self.head_root = None;
         self.retained = None;
         self.verifier = None;
         self.progress = 0;
@@ -895,8 +1020,13 @@ impl VerifyTask {
         };
         let parsed = match data {
             None => None,
-            Some(d) => match Checkpoint::parse_canonical(&String::from_utf8_lossy(&d)) {
-                Ok(cp) => Some(cp),
+            Some(d) => match Checkpoint::parse_own_file(&String::from_utf8_lossy(&d)) {
+                Ok((cp, root)) => {
+                    if let Some(root) = root.filter(|_| name == naming::HEAD_CHECKPOINT) {
+                        self.head_root = Some((cp.seq, root));
+                    }
+                    Some(cp)
+                }
                 Err(e) => {
                     return self.done(Err(Error::Corrupt {
                         location: Location::file(name),
@@ -920,8 +1050,17 @@ impl VerifyTask {
         if self.use_head {
             cps.extend(self.head);
         }
+        let head_root = self
+            .head_root
+            .filter(|_| self.use_head && self.head.is_some());
         let mut v = Verifier::new(cps, self.retained);
         v.set_live_writer(self.live);
+        for &(size, root) in &self.tree_roots {
+            v.check_tree_root(size, root);
+        }
+        if let Some((size, root)) = head_root {
+            v.check_tree_root_if_known(size, root);
+        }
         self.verifier = Some(v);
         if self.segments.is_empty() {
             let v = self.verifier.take().expect("just made");

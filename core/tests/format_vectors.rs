@@ -4,8 +4,12 @@
 use evident_core::config::INDEX_STRIDE;
 use evident_core::footer::{Footer, IndexBuilder};
 use evident_core::frame::{encode_entry, frame_crc, KIND_ENTRY};
-use evident_core::hash::{chain, genesis, leaf, to_hex_bytes, LogId, K_CHAIN, K_GENESIS, K_LEAF};
-use evident_core::header::SegmentHeader;
+use evident_core::hash::{
+    chain, genesis, leaf_v1, leaf_v2, payload_hash, to_hex_bytes, Hash, LogId, K_CHAIN, K_GENESIS,
+    K_LEAF, K_PAYLOAD,
+};
+use evident_core::header::{FormatVersion, SegmentHeader};
+use evident_core::tree::CompactRange;
 use evident_core::verify::Verifier;
 use evident_core::Checkpoint;
 
@@ -18,16 +22,21 @@ const PAYLOADS: [&str; 3] = [
     "",
 ];
 
-fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
+/// The first vectors' segment, in format `version` (the vectors are format 2; the same records
+/// in format 1 are checked against the bytes version 1 of FORMAT.md documented).
+fn compute_as(version: FormatVersion) -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
     let log_id = LogId::from_hex("00112233445566778899aabbccddeeff").unwrap();
     let mut v = vec![
         ("k_genesis".to_string(), to_hex_bytes(&K_GENESIS)),
         ("k_leaf".to_string(), to_hex_bytes(&K_LEAF)),
         ("k_chain".to_string(), to_hex_bytes(&K_CHAIN)),
+        ("k_payload".to_string(), to_hex_bytes(&K_PAYLOAD)),
         ("log_id".to_string(), log_id.to_hex()),
         ("genesis".to_string(), genesis(&log_id).to_hex()),
     ];
+    let mut tree = CompactRange::new();
     let header = SegmentHeader {
+        version,
         log_id,
         segno: 0,
         first_seq: 1,
@@ -40,7 +49,12 @@ fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
     for (i, p) in PAYLOADS.iter().enumerate() {
         let seq = i as u64 + 1;
         let ts = 1_700_000_000_000_000_000 + i as u64 * 1_000;
-        let l = leaf(KIND_ENTRY, seq, ts, p.as_bytes());
+        let ph = payload_hash(p.as_bytes());
+        let l = match version {
+            FormatVersion::V1 => leaf_v1(KIND_ENTRY, seq, ts, p.as_bytes()),
+            FormatVersion::V2 => leaf_v2(KIND_ENTRY, seq, ts, &ph),
+        };
+        tree.push_leaf(&l);
         let h = chain(&prev, &l);
         let offset = file.len() as u64;
         let mut frame = Vec::new();
@@ -48,6 +62,7 @@ fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
         index.observe(seq, ts, offset);
         v.push((format!("record{seq}_payload"), to_hex_bytes(p.as_bytes())));
         v.push((format!("record{seq}_ts"), ts.to_string()));
+        v.push((format!("record{seq}_payload_hash"), ph.to_hex()));
         v.push((format!("record{seq}_leaf"), l.to_hex()));
         v.push((format!("record{seq}_chain"), h.to_hex()));
         // The CRC as a number (big-endian digits, as `printf %08x` prints it), then the four
@@ -71,8 +86,14 @@ fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
         last_ts: 1_700_000_000_000_002_000,
         index_stride: INDEX_STRIDE,
         index: index.take(),
+        edge: match version {
+            FormatVersion::V1 => Vec::new(),
+            FormatVersion::V2 => tree.edge().to_vec(),
+        },
         offset: file.len() as u64,
     };
+    v.push(("tree_edge_3".into(), edge_hex(tree.edge())));
+    v.push(("tree_root_3".into(), tree.root().to_hex()));
     let fb = footer.encode();
     v.push(("footer".into(), to_hex_bytes(&fb)));
     file.extend_from_slice(&fb);
@@ -93,7 +114,47 @@ fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
         "checkpoint_json".into(),
         to_hex_bytes(cp.to_json().as_bytes()),
     ));
+    v.push((
+        "head_checkpoint_file".into(),
+        to_hex_bytes(cp.to_text_with_root(&tree.root()).as_bytes()),
+    ));
     (v, file, cp)
+}
+
+fn compute() -> (Vec<(String, String)>, Vec<u8>, Checkpoint) {
+    compute_as(FormatVersion::V2)
+}
+
+/// The edge nodes, largest subtree first, as one hex string.
+pub fn edge_hex(edge: &[Hash]) -> String {
+    edge.iter().map(|h| h.to_hex()).collect()
+}
+
+/// Version-1 trails are still read and verified: the same three records written in format 1
+/// give exactly the segment version 1 of FORMAT.md documented (its `sealed_segment_blake3`),
+/// and it verifies, with its checkpoint and the tree recomputed from its (version-1) leaves.
+#[test]
+fn a_version_1_segment_is_the_documented_one_and_verifies() {
+    let (vectors, file, cp) = compute_as(FormatVersion::V1);
+    let get = |k: &str| vectors.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    assert_eq!(
+        get("sealed_segment_blake3"),
+        "905c16131facb8b1776b8c6f00a5d5f653b048ebd5604270e2121d88a3e44c18"
+    );
+    assert_eq!(
+        get("record1_leaf"),
+        "0c38e9781debcad21c7952581b6a7dd0581d89e955d99a600214300de5988c08"
+    );
+    let root = Hash::from_hex(&get("tree_root_3")).unwrap();
+    let mut v = Verifier::new(vec![cp], None);
+    v.check_tree_root(3, root);
+    v.begin_segment("00000000000000000001.evseg", file.len() as u64, false)
+        .unwrap();
+    v.push(&file).unwrap();
+    let report = v.finish().unwrap();
+    assert_eq!((report.records, report.head), (3, cp));
+    assert_eq!(report.version, FormatVersion::V1);
+    assert_eq!(report.tree, Some((3, root)));
 }
 
 fn print_block(computed: &[(String, String)]) {
@@ -150,13 +211,18 @@ fn format_md_vectors_match_the_implementation() {
     );
     // The documented sealed segment verifies, against its checkpoint in both forms too.
     assert_eq!(Checkpoint::parse(&cp.to_json()), Ok(cp));
+    let root =
+        Hash::from_hex(&computed.iter().find(|(k, _)| k == "tree_root_3").unwrap().1).unwrap();
     let mut v = Verifier::new(vec![cp], None);
+    v.check_tree_root(3, root);
     v.begin_segment("00000000000000000001.evseg", file.len() as u64, false)
         .unwrap();
     v.push(&file).unwrap();
     let report = v.finish().unwrap();
     assert_eq!((report.records, report.head), (3, cp));
     assert_eq!(report.checkpoints_verified, vec![cp]);
+    assert_eq!(report.version, FormatVersion::V2);
+    assert_eq!(report.tree_roots_verified, vec![(3, root)]);
 }
 
 /// The multi-segment trail verifies as FORMAT.md says: two segments, nine records, the zero
@@ -168,6 +234,7 @@ fn documented_trails_verify_as_documented() {
     let head = Checkpoint::parse(&t.head.to_text()).unwrap();
     assert_eq!(Checkpoint::parse(&t.head.to_json()), Ok(head));
     let mut v = Verifier::new(vec![head], None);
+    v.check_tree_root(9, t.root);
     for (i, (name, bytes)) in t.files.iter().enumerate() {
         v.begin_segment(name, bytes.len() as u64, i + 1 == t.files.len())
             .unwrap();
@@ -186,6 +253,8 @@ fn documented_trails_verify_as_documented() {
     assert_eq!(report.zero_tail, t.zero_tail);
     assert_eq!(report.checkpoints_verified, vec![head]);
     assert_eq!(report.anchored_by, None);
+    assert_eq!(report.tree, Some((9, t.root)));
+    assert_eq!(report.tree_roots_verified, vec![(9, t.root)]);
 
     let retained = Checkpoint::parse_canonical(&t.retained.to_text()).unwrap();
     let (name, bytes) = &t.files[1];

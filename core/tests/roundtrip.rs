@@ -2,7 +2,7 @@
 
 use evident_core::footer::{Footer, IndexBuilder};
 use evident_core::frame::{self, Frame};
-use evident_core::header::SegmentHeader;
+use evident_core::header::{FormatVersion, SegmentHeader};
 use evident_core::{AuditEvent, Checkpoint, Decision, EventBody, Hash, LogId};
 use proptest::prelude::*;
 
@@ -25,8 +25,9 @@ proptest! {
     }
 
     #[test]
-    fn headers_round_trip(id: [u8; 16], segno: u64, first in 1u64.., anchor in hash()) {
-        let h = SegmentHeader { log_id: LogId(id), segno, first_seq: first, anchor };
+    fn headers_round_trip(id: [u8; 16], segno: u64, first in 1u64.., anchor in hash(), v1: bool) {
+        let version = if v1 { FormatVersion::V1 } else { FormatVersion::V2 };
+        let h = SegmentHeader { version, log_id: LogId(id), segno, first_seq: first, anchor };
         prop_assert_eq!(SegmentHeader::decode(&h.encode()), Ok(h));
     }
 
@@ -35,6 +36,8 @@ proptest! {
         first in 1u64..1_000_000,
         gaps in proptest::collection::vec((1u64..5, 0u64..1000, 8u64..100_000), 1..200),
         last_hash in hash(),
+        edge_seed in hash(),
+        with_edge: bool,
     ) {
         // A consistent footer: records at increasing offsets and times.
         let mut ib = IndexBuilder::new(65536);
@@ -57,6 +60,10 @@ proptest! {
             last_ts: ts,
             index_stride: 65536,
             index: ib.take(),
+            // Format 2 carries one edge node per set bit of the last seq; format 1 none.
+            edge: (0..last_seq.count_ones() * u32::from(with_edge))
+                .map(|i| Hash(std::array::from_fn(|b| edge_seed.0[b] ^ i as u8)))
+                .collect(),
             offset: off,
         };
         let b = f.encode();

@@ -84,6 +84,7 @@ impl Seg {
 /// one record per `(timestamp, payload)`, chain hashes computed as the writer does.
 fn build_with(log_id: LogId, first_seq: u64, anchor: Hash, entries: &[(u64, Vec<u8>)]) -> Seg {
     let header = SegmentHeader {
+        version: evident_core::header::FormatVersion::V2,
         log_id,
         segno: 0,
         first_seq,
@@ -170,8 +171,26 @@ fn footer_for(seg: &Seg, stride: u32) -> Footer {
         last_ts: last.ts,
         index_stride: stride,
         index: index_of(&seg.recs, stride).take(),
+        edge: edge_for(seg),
         offset: seg.end(),
     }
+}
+
+/// The tree edge a format-2 footer of `seg` carries: the real tree when the segment starts
+/// the trail; otherwise (the earlier records are not known here) placeholder nodes of the
+/// right number (a scanner that keeps no tree checks only their presence).
+fn edge_for(seg: &Seg) -> Vec<Hash> {
+    let last = seg.recs.last().unwrap().seq;
+    if seg.first_seq != 1 {
+        return (0..last.count_ones())
+            .map(|i| Hash([i as u8; 32]))
+            .collect();
+    }
+    let mut tree = evident_core::tree::CompactRange::new();
+    for r in &seg.recs {
+        tree.push_leaf(&hash::leaf(KIND_ENTRY, r.seq, r.ts, &r.payload));
+    }
+    tree.edge().to_vec()
 }
 
 /// `seg` with `footer` appended: a sealed segment file.
@@ -231,6 +250,7 @@ struct Got {
 /// The start of a scan of `file`, which holds (or held) the records of `seg`.
 fn start_for(seg: &Seg, file: &[u8], strict: bool) -> ScanStart {
     ScanStart {
+        version: evident_core::header::FormatVersion::V2,
         offset: HEADER_LEN as u64,
         file_len: file.len() as u64,
         seq: seg.first_seq,
@@ -420,6 +440,7 @@ fn reader_without_a_chain_value_still_yields_every_record() {
     // first record only, and everything is yielded.
     let seg = five();
     let start = ScanStart {
+        version: evident_core::header::FormatVersion::V2,
         prev_hash: None,
         ..start_for(&seg, &seg.bytes, false)
     };
@@ -906,6 +927,7 @@ fn record_of_another_trail_is_a_chain_mismatch() {
     );
     // The whole segment scanned as if it continued another trail: the first record's link fails.
     let start = ScanStart {
+        version: evident_core::header::FormatVersion::V2,
         prev_hash: Some(hash::genesis(&OTHER_LOG)),
         ..start_for(&seg, &seg.bytes, false)
     };
@@ -1023,6 +1045,87 @@ fn zeros_after_the_footer_are_reported_as_such_in_both_modes() {
     }
 }
 
+/// The tree edge of a format-2 footer: missing, present in a format-1 segment, or not the tree
+/// of the records (a scanner that keeps the tree checks it): each is a footer mismatch.
+#[test]
+fn a_footer_tree_edge_that_is_missing_misplaced_or_forged_is_a_footer_mismatch() {
+    use evident_core::header::FormatVersion;
+    use evident_core::tree::CompactRange;
+    let seg = five();
+    let good = footer_for(&seg, STRIDE);
+    // The same records chained with format-1 leaves.
+    let mut seg1 = seg.clone();
+    seg1.bytes.truncate(HEADER_LEN);
+    let mut prev = seg.anchor;
+    for r in &mut seg1.recs {
+        r.hash = hash::chain(&prev, &hash::leaf_v1(KIND_ENTRY, r.seq, r.ts, &r.payload));
+        frame::encode_entry(&mut seg1.bytes, r.seq, r.ts, &r.hash, &r.payload);
+        prev = r.hash;
+    }
+    let run = |footer: &Footer, version: FormatVersion, keep: bool| {
+        let seg = if version == FormatVersion::V1 {
+            &seg1
+        } else {
+            &seg
+        };
+        let mut footer = footer.clone();
+        footer.last_hash = seg.recs.last().unwrap().hash;
+        let file = with_footer(seg, &footer);
+        let mut start = start_for(seg, &file, true);
+        start.version = version;
+        let mut s = SegmentScanner::new(start);
+        if keep {
+            s.keep_tree(CompactRange::new());
+        }
+        s.push(&file[HEADER_LEN..]);
+        while s.next_record().is_some() {}
+        s.finish()
+    };
+    let sum = run(&good, FormatVersion::V2, true);
+    assert!(
+        matches!(sum.end, SegmentEnd::Sealed { .. }),
+        "{:?}",
+        sum.end
+    );
+    assert_eq!(sum.tree.unwrap().edge(), good.edge.as_slice());
+    let mut no_edge = good.clone();
+    no_edge.edge.clear();
+    let mut forged = good.clone();
+    forged.edge[1].0[0] ^= 1;
+    for (footer, version, keep, what) in [
+        (
+            &no_edge,
+            FormatVersion::V2,
+            false,
+            "no tree edge in a format-2 footer",
+        ),
+        (
+            &good,
+            FormatVersion::V1,
+            false,
+            "a tree edge in a format-1 footer",
+        ),
+        (
+            &forged,
+            FormatVersion::V2,
+            true,
+            "tree edge (not the tree of the records)",
+        ),
+    ] {
+        assert_eq!(
+            run(footer, version, keep).end,
+            damage(seg.end(), 6, DamageKind::FooterMismatch(what), None),
+            "{what}"
+        );
+    }
+    // Without a kept tree, a forged edge of the right length is not detectable by the scanner
+    // (verification keeps the tree; see core/tests/verify_tamper.rs).
+    assert!(matches!(
+        run(&forged, FormatVersion::V2, false).end,
+        SegmentEnd::Sealed { .. }
+    ));
+}
+
 #[test]
 fn footer_edited_with_recomputed_crc_is_a_footer_mismatch() {
     // Each edit keeps the footer self-consistent (so it decodes) but contradicts the records.
@@ -1052,6 +1155,9 @@ fn footer_edited_with_recomputed_crc_is_a_footer_mismatch() {
     for (what, edit) in edits {
         let mut forged = good.clone();
         edit(&mut forged);
+        // Keep the tree edge's length that of the (edited) last seq, so the footer decodes.
+        let nodes = forged.last_seq.count_ones() as usize;
+        forged.edge.resize(nodes, Hash([9; 32]));
         assert!(
             Footer::decode(&forged.encode()).is_ok(),
             "{what}: the forged footer decodes"
@@ -1091,6 +1197,7 @@ fn a_reader_started_mid_segment_checks_the_footer_against_the_records_it_saw() {
     let seg = five();
     let good = footer_for(&seg, STRIDE);
     let mid = |file: &[u8], strict: bool| ScanStart {
+        version: evident_core::header::FormatVersion::V2,
         offset: seg.recs[2].offset,
         seq: seg.recs[2].seq,
         prev_hash: None,
@@ -1139,6 +1246,7 @@ fn a_reader_started_mid_segment_checks_the_footer_against_the_records_it_saw() {
     forged.index.pop();
     let file = with_footer(&seg, &forged);
     let start = ScanStart {
+        version: evident_core::header::FormatVersion::V2,
         prev_hash: None,
         ..start_for(&seg, &file, true)
     };

@@ -509,6 +509,7 @@ fn read_all(disk: &FakeDisk) -> Result<(BTreeMap<u64, Hash>, u64), String> {
         let h = evident_core::header::SegmentHeader::decode(bytes)
             .map_err(|e| format!("{name}: {e}"))?;
         let mut s = SegmentScanner::new(ScanStart {
+            version: evident_core::header::FormatVersion::V2,
             offset: 128,
             file_len: bytes.len() as u64,
             seq: h.first_seq,

@@ -45,7 +45,7 @@ fn damage_to_a_record_head_checkpoint_covers_is_corruption_in_verify_and_recover
 fn a_checkpoint_given_on_the_command_line_also_makes_it_corruption() {
     let mut disk = FakeDisk::new(2, Faults::default());
     let (name, last) = closed_trail(&mut disk);
-    let head = Checkpoint::parse_canonical(&String::from_utf8_lossy(
+    let (head, _root) = Checkpoint::parse_own_file(&String::from_utf8_lossy(
         disk.read_file(HEAD_CHECKPOINT).unwrap(),
     ))
     .unwrap();
@@ -90,6 +90,7 @@ fn seqs_that_wrap_past_u64_max_are_corruption() {
         hash: Hash([5; 32]),
     };
     let h = SegmentHeader {
+        version: evident_core::header::FormatVersion::V2,
         log_id: LOG,
         segno: 9,
         first_seq: u64::MAX,
@@ -114,6 +115,7 @@ fn the_writer_refuses_to_assign_the_last_seq() {
     // A scanner started just before the end of the seq space accepts u64::MAX - 1 and refuses
     // u64::MAX; the writer's own refusal is tested in the trail module.
     let h = SegmentHeader {
+        version: evident_core::header::FormatVersion::V2,
         log_id: LOG,
         segno: 3,
         first_seq: u64::MAX - 1,
@@ -121,6 +123,7 @@ fn the_writer_refuses_to_assign_the_last_seq() {
     };
     let bytes = segment(&h, &[u64::MAX - 1, u64::MAX]);
     let mut s = SegmentScanner::new(ScanStart {
+        version: evident_core::header::FormatVersion::V2,
         offset: HEADER_LEN as u64,
         file_len: bytes.len() as u64,
         seq: u64::MAX - 1,
@@ -150,6 +153,7 @@ fn the_writer_refuses_to_assign_the_last_seq() {
 /// junk's size).
 fn junk_segment(junk: usize) -> Vec<u8> {
     let h = SegmentHeader {
+        version: evident_core::header::FormatVersion::V2,
         log_id: LOG,
         segno: 0,
         first_seq: 1,
@@ -179,6 +183,7 @@ fn the_search_after_damage_does_linear_work_in_the_bytes_searched() {
         let junk = mb << 20;
         let bytes = junk_segment(junk);
         let mut s = SegmentScanner::new(ScanStart {
+            version: evident_core::header::FormatVersion::V2,
             offset: HEADER_LEN as u64,
             file_len: bytes.len() as u64,
             seq: 1,

@@ -135,10 +135,11 @@ fn build_with(log: LogId, p: &dyn Fn(u64) -> Vec<u8>) -> Built {
         segs.len() >= 5,
         "2 KiB segments: expected 5+ segments, got {segs:?}"
     );
+    let file = String::from_utf8(disk.read_file(HEAD_CHECKPOINT).unwrap().to_vec()).unwrap();
     assert_eq!(
-        disk.read_file(HEAD_CHECKPOINT).unwrap(),
-        head.to_text().as_bytes(),
-        "close wrote head.checkpoint"
+        file,
+        head.to_text_with_root(&t.tree_head().root),
+        "close wrote head.checkpoint, with the tree root at its seq"
     );
     Built {
         disk,

@@ -27,6 +27,7 @@ mod leaf_threads;
 pub mod lease;
 pub mod live;
 mod mirror;
+pub mod prove;
 pub mod query;
 pub mod reader;
 pub mod repair;

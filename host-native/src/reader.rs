@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::safe_fs::TrailDir;
 use evident_core::footer::Footer;
 use evident_core::frame::{self, Frame, KIND_ENTRY};
-use evident_core::hash::{chain, leaf, Hash};
+use evident_core::hash::{chain, Hash};
 use evident_core::header::{HeaderDefect, SegmentHeader, HEADER_LEN};
 use evident_core::{naming, Location, LogId};
 use std::fs::File;
@@ -62,6 +62,8 @@ struct Cursor {
     offset: u64,
     next_seq: u64,
     prev_hash: Option<Hash>,
+    /// The segment's format version (it decides the leaf hash).
+    version: evident_core::header::FormatVersion,
     buf: Vec<u8>,
     buf_offset: u64,
     sealed_done: bool,
@@ -104,6 +106,11 @@ impl Reader {
         segs.sort();
         self.segments = segs;
         Ok(())
+    }
+
+    /// The log id of the segments read so far (`None` before the first segment is read).
+    pub fn log_id(&self) -> Option<LogId> {
+        self.log_id
     }
 
     /// Segment files known, (first seq, name), oldest first.
@@ -259,6 +266,7 @@ impl Reader {
             offset: HEADER_LEN as u64,
             next_seq: h.first_seq,
             prev_hash: Some(h.anchor),
+            version: h.version,
             buf: Vec::new(),
             buf_offset: HEADER_LEN as u64,
             sealed_done: false,
@@ -389,7 +397,8 @@ fn read_one(cur: &mut Cursor) -> Result<Step> {
                     ));
                 }
                 if let Some(prev) = cur.prev_hash {
-                    if chain(&prev, &leaf(KIND_ENTRY, e.seq, e.ts, e.payload)) != e.hash {
+                    if chain(&prev, &cur.version.leaf(KIND_ENTRY, e.seq, e.ts, e.payload)) != e.hash
+                    {
                         return Err(corrupt(
                             &cur.name,
                             cur.offset,

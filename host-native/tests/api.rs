@@ -147,7 +147,7 @@ async fn reopen_after_drop_without_close_keeps_every_acknowledged_record() {
     );
     assert_eq!(trail.head().seq, 2000);
     // The drop-close wrote the checkpoint.
-    let cp = Checkpoint::parse_canonical(
+    let (cp, _root) = Checkpoint::parse_own_file(
         &std::fs::read_to_string(dir.join(naming::HEAD_CHECKPOINT)).unwrap(),
     )
     .unwrap();
@@ -624,8 +624,12 @@ async fn head_sync_and_checkpoint() {
     assert_eq!(cp, trail.head());
     assert_eq!(cp.hash, last.hash);
     let text = std::fs::read_to_string(dir.join(naming::HEAD_CHECKPOINT)).unwrap();
-    assert_eq!(text, cp.to_text());
-    assert_eq!(Checkpoint::parse_canonical(&text).unwrap(), cp);
+    let (own, root) = Checkpoint::parse_own_file(&text).unwrap();
+    assert_eq!(own, cp);
+    assert!(
+        root.is_some(),
+        "head.checkpoint carries the tree root: {text}"
+    );
     assert!(!dir.join(naming::HEAD_CHECKPOINT_TMP).exists());
 
     // A later checkpoint replaces it; close writes the final head.
@@ -633,7 +637,7 @@ async fn head_sync_and_checkpoint() {
     let closed = trail.close().await.unwrap();
     assert_eq!(closed.seq, 11);
     let text = std::fs::read_to_string(dir.join(naming::HEAD_CHECKPOINT)).unwrap();
-    assert_eq!(Checkpoint::parse_canonical(&text).unwrap(), closed);
+    assert_eq!(Checkpoint::parse_own_file(&text).unwrap().0, closed);
     let report = verify_dir(&dir, vec![cp0, cp, closed], |_, _| {}).unwrap();
     let mut proven: Vec<u64> = report.checkpoints_verified.iter().map(|c| c.seq).collect();
     proven.sort_unstable();

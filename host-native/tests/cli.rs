@@ -201,9 +201,10 @@ async fn verify_json_reports_the_trail() {
     let out = evident(&["verify", s(&dir), "--json"], None);
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let v = one_json(&out);
-    let cp =
-        Checkpoint::parse(&std::fs::read_to_string(dir.join(naming::HEAD_CHECKPOINT)).unwrap())
-            .unwrap();
+    let (cp, _root) = Checkpoint::parse_own_file(
+        &std::fs::read_to_string(dir.join(naming::HEAD_CHECKPOINT)).unwrap(),
+    )
+    .unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["log_id"], cp.log_id.to_hex());
     assert_eq!(v["records"], 120);

@@ -397,10 +397,11 @@ async fn interrupted_rotation_is_recovered() {
             // The state just after the seal of the segment before `last` (and its checkpoint).
             std::fs::remove_file(dir.join(&last)).unwrap();
             let sealed_head = evident_native::Checkpoint {
-                log_id: evident_native::Checkpoint::parse(
+                log_id: evident_native::Checkpoint::parse_own_file(
                     &std::fs::read_to_string(dir.join(naming::HEAD_CHECKPOINT)).unwrap(),
                 )
                 .unwrap()
+                .0
                 .log_id,
                 seq: next_first - 1,
                 hash: receipts[next_first as usize - 2].hash,

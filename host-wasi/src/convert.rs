@@ -65,9 +65,13 @@ pub fn error(e: &Error) -> wit::Error {
         Error::Corrupt { .. } => wit::Error::Corrupt(corruption()),
         Error::TornTail { .. } => wit::Error::TornTail(corruption()),
         Error::BehindCheckpoint { .. } => wit::Error::BehindCheckpoint(corruption()),
-        Error::CheckpointMismatch { .. } => wit::Error::CheckpointMismatch(corruption()),
+        Error::CheckpointMismatch { .. } | Error::TreeMismatch { .. } => {
+            wit::Error::CheckpointMismatch(corruption())
+        }
         Error::TooLarge { len, .. } => wit::Error::TooLarge(*len as u64),
-        Error::SeqExhausted { .. } => wit::Error::Failed(e.to_string()),
+        Error::SeqExhausted { .. } | Error::UnsupportedVersion { .. } => {
+            wit::Error::Failed(e.to_string())
+        }
         Error::InvalidArgument { what } => wit::Error::InvalidArgument(what.clone()),
         Error::Failed { reason } => wit::Error::Failed(reason.clone()),
         Error::Closed => wit::Error::Closed,

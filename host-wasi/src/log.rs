@@ -24,6 +24,8 @@ use evident_core::{
 };
 use std::cell::RefCell;
 
+mod prove;
+
 fn now() -> u64 {
     let t = wasip2::clocks::wall_clock::now();
     t.seconds
@@ -205,6 +207,7 @@ impl State {
                 prev_ts: 0,
                 index_stride: evident_core::config::INDEX_STRIDE,
                 strict: !is_active,
+                version: h.version,
             };
             if !is_active {
                 if let Some(e) = self
@@ -539,5 +542,22 @@ impl GuestLog for Log {
             }
             Err(wit::Error::Failed("close did not complete".into()))
         })
+    }
+
+    fn checkpoint_note(&self) -> Result<String, wit::Error> {
+        self.with(|s| s.checkpoint_note())
+    }
+
+    fn prove(
+        &self,
+        seq: u64,
+        size: Option<u64>,
+        include_payload: bool,
+    ) -> Result<String, wit::Error> {
+        self.with(|s| s.prove(seq, size, include_payload))
+    }
+
+    fn prove_consistency(&self, old_checkpoint: String) -> Result<String, wit::Error> {
+        self.with(|s| s.prove_consistency(&old_checkpoint))
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::bindings::evident::log::types as wit;
 use crate::bindings::exports::evident::log::verify::{
-    Guest, GuestSession, SegmentFile, VerifyReport,
+    Guest, GuestSession, ProvenConsistency, ProvenRecord, SegmentFile, VerifyReport,
 };
 use crate::convert;
 use evident_core::verify::{Verifier, VerifyReport as CoreReport};
@@ -58,6 +58,31 @@ impl Guest for crate::Component {
             Ok(c) => c.to_text(),
             Err(_) => String::new(),
         }
+    }
+
+    fn check_bundle(text: String) -> Result<ProvenRecord, String> {
+        let r = evident_core::prove::check_bundle_text(&text).map_err(|e| e.to_string())?;
+        Ok(ProvenRecord {
+            root: r.tree.root_base64(),
+            origin: r.tree.origin,
+            tree_size: r.tree.size,
+            kind: r.kind,
+            seq: r.seq,
+            timestamp: r.ts,
+            payload_hash: r.payload_hash.to_hex(),
+            payload: r.payload,
+        })
+    }
+
+    fn check_consistency(text: String) -> Result<ProvenConsistency, String> {
+        let c = evident_core::prove::check_consistency_text(&text).map_err(|e| e.to_string())?;
+        Ok(ProvenConsistency {
+            old_root: c.old.root_base64(),
+            new_root: c.new.root_base64(),
+            origin: c.new.origin,
+            old_size: c.old.size,
+            new_size: c.new.size,
+        })
     }
 }
 

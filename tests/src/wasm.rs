@@ -16,7 +16,9 @@ pub use evident::log::types::{Checkpoint, Entry, Error, Health, HealthState, Rec
 pub use exports::evident::log::trail::{
     Durability, OpenOptions, OpenReport, Query, QueryResult, RecoveryMode,
 };
-pub use exports::evident::log::verify::{SegmentFile, VerifyReport};
+pub use exports::evident::log::verify::{
+    ProvenConsistency, ProvenRecord, SegmentFile, VerifyReport,
+};
 
 /// Path of the built component (`target/component/audit-log/...`).
 pub const COMPONENT: &str = env!("EVIDENT_COMPONENT");
@@ -287,5 +289,115 @@ impl Instance {
             .evident_log_verify()
             .call_parse_checkpoint(&mut self.store, text)
             .expect("no trap")
+    }
+
+    /// `log.checkpoint-note`.
+    pub fn checkpoint_note(&mut self, log: ResourceAny) -> Result<String, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_checkpoint_note(&mut self.store, log)
+            .expect("no trap")
+    }
+
+    /// `log.prove`.
+    pub fn prove(
+        &mut self,
+        log: ResourceAny,
+        seq: u64,
+        size: Option<u64>,
+        include_payload: bool,
+    ) -> Result<String, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_prove(&mut self.store, log, seq, size, include_payload)
+            .expect("no trap")
+    }
+
+    /// `log.prove-consistency`.
+    pub fn prove_consistency(&mut self, log: ResourceAny, old: &str) -> Result<String, Error> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_prove_consistency(&mut self.store, log, old)
+            .expect("no trap")
+    }
+
+    /// `verify.check-bundle`.
+    pub fn check_bundle(&mut self, text: &str) -> Result<ProvenRecord, String> {
+        self.bindings
+            .evident_log_verify()
+            .call_check_bundle(&mut self.store, text)
+            .expect("no trap")
+    }
+
+    /// `verify.check-consistency`.
+    pub fn check_consistency(&mut self, text: &str) -> Result<ProvenConsistency, String> {
+        self.bindings
+            .evident_log_verify()
+            .call_check_consistency(&mut self.store, text)
+            .expect("no trap")
+    }
+}
+
+/// The `verifier` world (no filesystem), as a browser would run it.
+pub mod verifier {
+    use super::{Host, VERIFIER_COMPONENT};
+    use wasmtime::component::{Component, Linker, ResourceTable};
+    use wasmtime::{Engine, Store};
+    use wasmtime_wasi::WasiCtxBuilder;
+
+    wasmtime::component::bindgen!({ path: "../wit", world: "verifier" });
+
+    pub use exports::evident::log::verify::{ProvenConsistency, ProvenRecord};
+
+    /// One instance of the verifier-only component, with no directory preopened.
+    pub struct VerifierInstance {
+        store: Store<Host>,
+        bindings: Verifier,
+    }
+
+    impl VerifierInstance {
+        /// Instantiates the verifier component (WASI linked, nothing preopened).
+        pub fn new() -> VerifierInstance {
+            let engine = Engine::default();
+            let component =
+                Component::from_file(&engine, VERIFIER_COMPONENT).expect("the verifier compiles");
+            let mut linker = Linker::<Host>::new(&engine);
+            wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI links");
+            let mut store = Store::new(
+                &engine,
+                Host {
+                    ctx: WasiCtxBuilder::new().build(),
+                    table: ResourceTable::new(),
+                },
+            );
+            let bindings =
+                Verifier::instantiate(&mut store, &component, &linker).expect("instantiate");
+            VerifierInstance { store, bindings }
+        }
+
+        /// `verify.check-bundle`.
+        pub fn check_bundle(&mut self, text: &str) -> Result<ProvenRecord, String> {
+            self.bindings
+                .evident_log_verify()
+                .call_check_bundle(&mut self.store, text)
+                .expect("no trap")
+        }
+
+        /// `verify.check-consistency`.
+        pub fn check_consistency(&mut self, text: &str) -> Result<ProvenConsistency, String> {
+            self.bindings
+                .evident_log_verify()
+                .call_check_consistency(&mut self.store, text)
+                .expect("no trap")
+        }
+    }
+
+    impl Default for VerifierInstance {
+        fn default() -> Self {
+            VerifierInstance::new()
+        }
     }
 }

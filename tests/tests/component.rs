@@ -372,3 +372,48 @@ fn reads_that_start_deep_inside_a_sealed_segment_cross_its_footer() {
     }
     i.close(log).unwrap();
 }
+
+#[test]
+fn proofs_through_the_component_and_the_verifier_world() {
+    use evident_tests::wasm::verifier::VerifierInstance;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut i = Instance::new(tmp.path());
+    let log = i.open("/data/trail", &opts()).expect("open");
+    for n in 0..50u32 {
+        i.append(log, format!("{{\"n\":{n}}}").as_bytes()).unwrap();
+    }
+    let note = i.checkpoint_note(log).unwrap();
+    let lines: Vec<&str> = note.lines().collect();
+    assert_eq!(lines.len(), 3, "{note}");
+    assert_eq!(lines[1], "50");
+    let bundle = i.prove(log, 17, None, true).unwrap();
+    assert!(bundle.ends_with(&note), "{bundle}");
+    let r = i.check_bundle(&bundle).unwrap();
+    assert_eq!((r.seq, r.tree_size, r.kind), (17, 50, 1));
+    assert_eq!(r.payload.as_deref(), Some(&b"{\"n\":16}"[..]));
+    assert_eq!(r.origin, lines[0]);
+    // Without the payload.
+    let bare = i.prove(log, 17, None, false).unwrap();
+    assert_eq!(i.check_bundle(&bare).unwrap().payload, None);
+    // Bad requests are errors, not traps.
+    assert!(matches!(i.prove(log, 51, None, true), Err(Error::InvalidArgument(m)) if m.contains("seq 51")));
+    assert!(matches!(i.prove(log, 1, Some(51), true), Err(Error::InvalidArgument(m)) if m.contains("size 51")));
+    // A later head extends the earlier one.
+    for n in 50..90u32 {
+        i.append(log, format!("{{\"n\":{n}}}").as_bytes()).unwrap();
+    }
+    let proof = i.prove_consistency(log, &note).unwrap();
+    let c = i.check_consistency(&proof).unwrap();
+    assert_eq!((c.old_size, c.new_size), (50, 90));
+
+    // The verifier world alone (no filesystem) checks both, and refuses a changed byte.
+    let mut v = VerifierInstance::new();
+    assert_eq!(v.check_bundle(&bundle).unwrap().seq, 17);
+    assert_eq!(v.check_consistency(&proof).unwrap().new_size, 90);
+    let mut bad = bundle.clone().into_bytes();
+    let at = bad.len() - note.len() - 3;
+    bad[at] ^= 1;
+    let err = v.check_bundle(&String::from_utf8(bad).unwrap()).unwrap_err();
+    assert!(!err.is_empty());
+    i.close(log).unwrap();
+}

@@ -308,3 +308,52 @@ fn a_component_killed_mid_batch_leaves_a_trail_native_recovers() {
         "{outcomes:?}"
     );
 }
+
+#[test]
+fn both_adapters_give_identical_checkpoints_and_proofs() {
+    use evident_native::prove::{check_proof_text, Checked, InclusionOptions, Prover};
+    let tmp = tempfile::tempdir().unwrap();
+    let native_dir = tmp.path().join("native");
+    let t = block(native_open(&native_dir));
+    block(async move {
+        for i in 0..300 {
+            t.append_at(payload(i), T0 + i * 1000).await.unwrap();
+        }
+        t.close().await.unwrap()
+    });
+    let mut w = Instance::new(tmp.path());
+    let log = w.open("/data/component", &wit_options()).unwrap();
+    for i in 0..120 {
+        w.append_at(log, &payload(i), T0 + i * 1000).unwrap();
+    }
+    let old_note = w.checkpoint_note(log).unwrap();
+    for i in 120..300 {
+        w.append_at(log, &payload(i), T0 + i * 1000).unwrap();
+    }
+
+    let prover = Prover::open(&native_dir).unwrap();
+    assert_eq!(w.checkpoint_note(log).unwrap(), prover.checkpoint_note());
+    for (seq, size, payload) in [(1, None, true), (77, None, false), (300, None, true), (5, Some(120), true)] {
+        let native = prover
+            .prove(
+                seq,
+                InclusionOptions {
+                    size,
+                    include_payload: payload,
+                },
+            )
+            .unwrap()
+            .text;
+        let wasm = w.prove(log, seq, size, payload).unwrap();
+        assert_eq!(native, wasm, "bundle of seq {seq} at size {size:?}");
+        // Each checks the other's bundle.
+        let checked = w.check_bundle(&native).unwrap();
+        assert_eq!((checked.seq, checked.tree_size), (seq, size.unwrap_or(300)));
+        assert!(matches!(check_proof_text(&wasm).unwrap(), Checked::Inclusion(r) if r.seq == seq));
+    }
+    let native = prover.prove_consistency(&old_note).unwrap();
+    assert_eq!(native, w.prove_consistency(log, &old_note).unwrap());
+    let c = w.check_consistency(&native).unwrap();
+    assert_eq!((c.old_size, c.new_size), (120, 300));
+    w.close(log).unwrap();
+}

@@ -16,6 +16,7 @@ fn run(data: &[u8], chunk: usize, strict: bool, chain: bool) -> (Vec<u64>, Strin
         prev_ts: 0,
         index_stride: 65536,
         strict,
+        version: evident_core::header::FormatVersion::V2,
     });
     let mut seqs = Vec::new();
     for part in data.chunks(chunk.max(1)) {

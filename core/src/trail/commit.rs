@@ -26,6 +26,8 @@ pub(crate) struct Batch {
     prev_records: u64,
     prev_first_ts: Option<u64>,
     prev_index_len: usize,
+    /// The tree before the batch (at most 64 hashes).
+    prev_tree: crate::tree::CompactRange,
 }
 
 impl Trail {
@@ -114,6 +116,8 @@ impl Trail {
             Purpose::BatchSync {
                 seq: self.next_seq - 1,
                 hash: self.head,
+                // Once per sync (not per record): popcount(size) - 1 interior hashes.
+                root: self.tree.root(),
                 end: active.written_end,
             },
         )
@@ -140,6 +144,7 @@ impl Trail {
             prev_records: active.records,
             prev_first_ts: active.first_ts,
             prev_index_len: active.index.entries().len(),
+            prev_tree: self.tree.clone(),
         };
         let mut data = Vec::new();
         while let Some(next) = self.queue.front() {
@@ -157,7 +162,10 @@ impl Trail {
             } = self.queue.pop_front().expect("front exists");
             let ts = ts.max(self.last_ts);
             let seq = self.next_seq;
-            let hash = hash::chain(&self.head, &hash::leaf(KIND_ENTRY, seq, ts, &payload));
+            let leaf = hash::leaf(KIND_ENTRY, seq, ts, &payload);
+            let hash = hash::chain(&self.head, &leaf);
+            // One SHA-256 block for the leaf node, and on average one interior node.
+            self.tree.push_leaf(&leaf);
             frame::encode_entry(&mut data, seq, ts, &hash, &payload);
             active.index.observe(seq, ts, batch.end);
             active.first_ts.get_or_insert(ts);
@@ -196,6 +204,7 @@ impl Trail {
             // Undo the batch in memory; cut whatever part of it reached the file.
             self.next_seq = batch.prev_next_seq;
             self.head = batch.prev_head;
+            self.tree = batch.prev_tree;
             self.last_ts = batch.prev_last_ts;
             active.records = batch.prev_records;
             active.first_ts = batch.prev_first_ts;
@@ -258,7 +267,14 @@ impl Trail {
         }
     }
 
-    pub(super) fn on_batch_synced(&mut self, seq: u64, hash: Hash, end: u64, result: IoResult) {
+    pub(super) fn on_batch_synced(
+        &mut self,
+        seq: u64,
+        hash: Hash,
+        root: Hash,
+        end: u64,
+        result: IoResult,
+    ) {
         let name = self
             .active
             .as_ref()
@@ -269,6 +285,7 @@ impl Trail {
                 self.health.health.fsyncs += 1;
                 self.durable_seq = seq;
                 self.durable_hash = hash;
+                self.durable_root = root;
                 self.sync_deadline = None;
                 if let Some(a) = self.active.as_mut() {
                     a.synced_end = a.synced_end.max(end);
@@ -422,6 +439,7 @@ impl Trail {
             last_ts: self.last_ts,
             index_stride: a.index.stride(),
             index: a.index.entries().to_vec(),
+            edge: self.tree.edge().to_vec(),
             offset: a.written_end,
         }
     }

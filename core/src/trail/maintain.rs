@@ -34,6 +34,7 @@ pub(crate) enum After {
     Sealed {
         seq: u64,
         hash: Hash,
+        root: Hash,
         segno: u64,
     },
     /// The new segment's header and directory entry are durable.
@@ -67,6 +68,8 @@ pub(crate) struct Resync {
     seq_at_target: u64,
     hash_at_target: Hash,
     index: IndexBuilder,
+    /// The tree at `target`, rebuilt from the segment's records by the re-read.
+    tree: Option<crate::tree::CompactRange>,
 }
 
 impl Trail {
@@ -87,10 +90,16 @@ impl Trail {
     fn step_succeeded(&mut self, after: After, done: IoDone) {
         match after {
             After::Nothing | After::Tolerant => {}
-            After::Sealed { seq, hash, segno } => {
+            After::Sealed {
+                seq,
+                hash,
+                root,
+                segno,
+            } => {
                 self.health.health.fsyncs += 1;
                 self.durable_seq = seq;
                 self.durable_hash = hash;
+                self.durable_root = root;
                 self.sync_deadline = None;
                 self.active = None;
                 self.pending_segno = segno + 1;
@@ -143,6 +152,10 @@ impl Trail {
                 };
                 self.durable_seq = r.seq_at_target;
                 self.durable_hash = r.hash_at_target;
+                if let Some(tree) = r.tree {
+                    self.durable_root = tree.root();
+                    self.tree = tree;
+                }
                 self.health.health.fsyncs += 1;
                 self.resync_needed = false;
                 self.sync_deadline = None;
@@ -325,6 +338,7 @@ impl Trail {
         let sealed = After::Sealed {
             seq: self.next_seq - 1,
             hash: self.head,
+            root: self.tree.root(),
             segno: a.segno,
         };
         steps.push((
@@ -336,6 +350,7 @@ impl Trail {
         ));
         steps.push((IoOp::Close { file: name.clone() }, After::Tolerant));
         let header = SegmentHeader {
+            version: crate::header::FormatVersion::V2,
             log_id: self.log_id,
             segno: a.segno + 1,
             first_seq: self.next_seq,
@@ -349,7 +364,7 @@ impl Trail {
         let name = naming::segment_name(header.first_seq);
         let ops = create_segment_steps(&self.opts, &name, &header);
         let n = ops.len();
-        let active = Active::fresh(name, &header, self.last_ts, &self.opts);
+        let active = Active::fresh(name, &header, self.last_ts, &self.opts, self.tree.clone());
         let mut ready = Some(After::SegmentReady(Box::new(active)));
         ops.into_iter()
             .enumerate()
@@ -368,6 +383,7 @@ impl Trail {
 
     pub(super) fn start_create_segment(&mut self) {
         let header = SegmentHeader {
+            version: crate::header::FormatVersion::V2,
             log_id: self.log_id,
             segno: self.pending_segno,
             first_seq: self.next_seq,
@@ -379,7 +395,7 @@ impl Trail {
 
     pub(super) fn start_checkpoint(&mut self) {
         self.last_checkpoint_at = self.now;
-        let steps = checkpoint_steps(self.head());
+        let steps = checkpoint_steps(self.head(), self.durable_root);
         self.run(Job::Checkpoint, steps);
     }
 
@@ -405,7 +421,10 @@ impl Trail {
             prev_ts: a.base_ts,
             index_stride: INDEX_STRIDE,
             strict: true,
+            version: crate::header::FormatVersion::V2,
         });
+        let mut scanner = scanner;
+        scanner.keep_tree(a.tree_base.clone());
         let resync = Resync {
             scanner: Some(scanner),
             target,
@@ -417,6 +436,7 @@ impl Trail {
             seq_at_target: a.first_seq - 1,
             hash_at_target: a.anchor,
             index: IndexBuilder::new(INDEX_STRIDE),
+            tree: None,
         };
         self.job = Some(Job::Resync(Box::new(resync)));
         self.resync_next_read(HEADER_LEN as u64);
@@ -479,7 +499,8 @@ impl Trail {
         let Some(Job::Resync(r)) = &mut self.job else {
             return;
         };
-        let summary = r.scanner.take().expect("scanning").finish();
+        let mut summary = r.scanner.take().expect("scanning").finish();
+        r.tree = summary.tree.take();
         let reached = summary.end_offset;
         if !matches!(summary.end, crate::scan::SegmentEnd::Clean)
             || reached != r.target
@@ -539,7 +560,7 @@ impl Trail {
 }
 
 /// Atomic checkpoint write: temporary file, fsync, rename over the old one, fsync the directory.
-fn checkpoint_steps(cp: Checkpoint) -> Vec<(IoOp, After)> {
+fn checkpoint_steps(cp: Checkpoint, root: Hash) -> Vec<(IoOp, After)> {
     let tmp = naming::HEAD_CHECKPOINT_TMP.to_string();
     vec![
         (IoOp::Create { file: tmp.clone() }, After::Nothing),
@@ -547,7 +568,7 @@ fn checkpoint_steps(cp: Checkpoint) -> Vec<(IoOp, After)> {
             IoOp::Write {
                 file: tmp.clone(),
                 offset: 0,
-                data: cp.to_text().into_bytes(),
+                data: cp.to_text_with_root(&root).into_bytes(),
             },
             After::Nothing,
         ),

@@ -27,7 +27,18 @@ use crate::hash::{Hash, LogId};
 use crate::header::{SegmentHeader, HEADER_LEN};
 use crate::health::{Health, HealthState, HealthTracker, Transition};
 use crate::io::{IoDone, IoId, IoOp, IoRequest, IoResult};
+use crate::tree::CompactRange;
 use std::collections::VecDeque;
+
+/// The Merkle tree (RFC 6962, SHA-256) over a trail's records at one size: what a C2SP
+/// checkpoint body states (with the trail's origin line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeHead {
+    /// Number of records in the tree (the seq of the last one).
+    pub size: u64,
+    /// The root hash (`SHA-256("")` for the empty tree).
+    pub root: Hash,
+}
 
 /// What an append gets back once it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,10 +204,19 @@ pub(crate) struct Active {
     /// Timestamp of the record before the segment's first (its records cannot be earlier).
     pub base_ts: u64,
     pub index: IndexBuilder,
+    /// The tree before the segment's first record: a re-verification of the segment
+    /// rebuilds the tree from it.
+    pub tree_base: CompactRange,
 }
 
 impl Active {
-    pub(crate) fn fresh(name: String, h: &SegmentHeader, base_ts: u64, opts: &Options) -> Active {
+    pub(crate) fn fresh(
+        name: String,
+        h: &SegmentHeader,
+        base_ts: u64,
+        opts: &Options,
+        tree_base: CompactRange,
+    ) -> Active {
         let header_len = HEADER_LEN as u64;
         Active {
             name,
@@ -214,6 +234,7 @@ impl Active {
             first_ts: None,
             base_ts,
             index: IndexBuilder::new(INDEX_STRIDE),
+            tree_base,
         }
     }
 }
@@ -279,7 +300,12 @@ enum Phase {
 pub(crate) enum Purpose {
     Opening,
     BatchWrite(commit::Batch),
-    BatchSync { seq: u64, hash: Hash, end: u64 },
+    BatchSync {
+        seq: u64,
+        hash: Hash,
+        root: Hash,
+        end: u64,
+    },
     Step(maintain::After),
 }
 
@@ -303,9 +329,13 @@ pub struct Trail {
     next_seq: u64,
     head: Hash,
     last_ts: u64,
+    /// The tree over everything written (advanced in group commit, one leaf per record).
+    tree: CompactRange,
     // The last durable record.
     durable_seq: u64,
     durable_hash: Hash,
+    /// The tree root at `durable_seq`.
+    durable_root: Hash,
     active: Option<Active>,
     /// Segments of the trail, (first seq, file name), oldest first.
     segments: Vec<(u64, String)>,
@@ -371,8 +401,10 @@ impl Trail {
             next_seq: 1,
             head: Hash::default(),
             last_ts: 0,
+            tree: CompactRange::new(),
             durable_seq: 0,
             durable_hash: Hash::default(),
+            durable_root: crate::tree::EMPTY_ROOT,
             active: None,
             segments: Vec::new(),
             queue: VecDeque::new(),
@@ -546,6 +578,30 @@ impl Trail {
         }
     }
 
+    /// The tree at the durable head ([`Trail::head`]): its size (the head's seq, the number of
+    /// records) and its RFC 6962 root. Every durable head has one: the writer advances the tree
+    /// inside group commit.
+    pub fn tree_head(&self) -> TreeHead {
+        TreeHead {
+            size: self.durable_seq,
+            root: self.durable_root,
+        }
+    }
+
+    /// The tree at the written head ([`Trail::written_head`]).
+    pub fn written_tree_head(&self) -> TreeHead {
+        TreeHead {
+            size: self.tree.size(),
+            root: self.tree.root(),
+        }
+    }
+
+    /// The tree's right edge (compact range) at the written head: what a host needs to compute
+    /// roots of later sizes or to check tiles against.
+    pub fn tree_edge(&self) -> &CompactRange {
+        &self.tree
+    }
+
     /// The head including records written but not yet synced (acknowledged under the `Os` and
     /// `Interval` policies).
     pub fn written_head(&self) -> Checkpoint {
@@ -620,7 +676,12 @@ impl Trail {
         match purpose {
             Purpose::Opening => self.on_open_io(result),
             Purpose::BatchWrite(batch) => self.on_batch_written(batch, result),
-            Purpose::BatchSync { seq, hash, end } => self.on_batch_synced(seq, hash, end, result),
+            Purpose::BatchSync {
+                seq,
+                hash,
+                root,
+                end,
+            } => self.on_batch_synced(seq, hash, root, end, result),
             Purpose::Step(after) => self.on_step(after, result),
         }
         self.flush_sync_waiters();
@@ -673,6 +734,8 @@ impl Trail {
         self.checkpointed_seq = self.durable_seq;
         self.last_checkpoint_at = self.now;
         self.durable_hash = o.head;
+        self.durable_root = o.tree.root();
+        self.tree = o.tree;
         self.active = Some(o.active);
         self.segments = o.segments;
         self.phase = Phase::Ready;

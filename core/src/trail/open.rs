@@ -11,7 +11,9 @@
 //!    runs only once the open succeeds, so a refused open has changed nothing;
 //! 4. ask the previous segment's length, read its header and footer (only that one: opening
 //!    must not grow with the number of sealed segments) and check it links to the last;
-//! 5. scan the last segment in chunks, classify its end, and refuse anything the recovery mode
+//!    (its footer carries the tree's edge at its last record, so the tree continues from it
+//!    without rehashing earlier segments);
+//! 5. scan the last segment in chunks (pushing its leaves onto that tree), classify its end, and refuse anything the recovery mode
 //!    does not allow — before changing a byte, and after checking the trail is not shorter than
 //!    its own checkpoint;
 //! 6. cut a torn tail, finish an interrupted seal, or create the next segment, syncing file and
@@ -23,10 +25,11 @@ use crate::config::{Options, RecoveryMode, INDEX_STRIDE};
 use crate::error::{Error, Location};
 use crate::footer::{Footer, TRAILER_LEN};
 use crate::hash::{genesis, Hash, LogId};
-use crate::header::{HeaderDefect, SegmentHeader, HEADER_LEN};
+use crate::header::{FormatVersion, HeaderDefect, SegmentHeader, HEADER_LEN};
 use crate::io::{IoDone, IoOp, IoResult};
 use crate::naming;
 use crate::scan::{ScanStart, SegmentEnd, SegmentScanner};
+use crate::tree::CompactRange;
 use std::collections::VecDeque;
 
 /// What a successful open hands to the writer.
@@ -36,6 +39,8 @@ pub(crate) struct Opened {
     pub next_seq: u64,
     pub head: Hash,
     pub last_ts: u64,
+    /// The tree over every record (the written head's).
+    pub tree: CompactRange,
     pub active: Active,
     pub segments: Vec<(u64, String)>,
     pub report: OpenReport,
@@ -92,6 +97,8 @@ pub(crate) struct Opener {
     prev_header: Option<SegmentHeader>,
     prev_footer: Option<Footer>,
     scanner: Option<SegmentScanner>,
+    /// The tree before the last segment (from the previous footer's edge).
+    tree_base: Option<CompactRange>,
     prev_scanner: Option<SegmentScanner>,
     checkpoint_hash_seen: Option<Hash>,
     header_defect: Option<HeaderDefect>,
@@ -114,6 +121,7 @@ impl Opener {
             prev_header: None,
             prev_footer: None,
             scanner: None,
+            tree_base: None,
             prev_scanner: None,
             checkpoint_hash_seen: None,
             header_defect: None,
@@ -326,6 +334,7 @@ impl Opener {
             let log_id = self.checkpoint.map(|c| c.log_id).unwrap_or(self.new_log_id);
             self.report.created = true;
             let header = SegmentHeader {
+                version: crate::header::FormatVersion::V2,
                 log_id,
                 segno: 0,
                 first_seq: 1,
@@ -339,7 +348,7 @@ impl Opener {
 
     fn on_checkpoint(&mut self, data: &[u8]) -> Result<(), Error> {
         let text = String::from_utf8_lossy(data);
-        let cp = Checkpoint::parse_canonical(&text).map_err(|e| Error::Corrupt {
+        let (cp, _root) = Checkpoint::parse_own_file(&text).map_err(|e| Error::Corrupt {
             location: Location::file(naming::HEAD_CHECKPOINT),
             what: e.to_string(),
         })?;
@@ -359,6 +368,12 @@ impl Opener {
                             "header first seq {} does not match the file name",
                             h.first_seq
                         ),
+                    });
+                }
+                if h.version != FormatVersion::V2 {
+                    return Err(Error::UnsupportedVersion {
+                        file: name,
+                        version: h.version.number(),
                     });
                 }
                 self.last_header = Some(h);
@@ -444,6 +459,15 @@ impl Opener {
         let name = self.prev_entry().expect("prev exists").1.clone();
         let h = SegmentHeader::decode(data).map_err(|d| header_error(&name, d))?;
         let last = self.last_header.expect("read before");
+        if h.version != last.version {
+            return Err(Error::Corrupt {
+                location: Location::file(&name).at(8).segment(h.segno),
+                what: format!(
+                    "segment is format version {} but the next one is version {}: a trail never mixes versions",
+                    h.version, last.version
+                ),
+            });
+        }
         if h.log_id != last.log_id {
             return Err(Error::Corrupt {
                 location: Location::file(&self.last_entry().1)
@@ -486,6 +510,7 @@ impl Opener {
                     prev_ts: 0,
                     index_stride: INDEX_STRIDE,
                     strict: false,
+                    version: h.version,
                 }));
                 self.stage = Stage::ScanPrev {
                     offset: HEADER_LEN as u64,
@@ -611,7 +636,19 @@ impl Opener {
             }
         }
         let prev_ts = self.prev_footer.as_ref().map_or(0, |f| f.last_ts);
-        self.scanner = Some(SegmentScanner::new(ScanStart {
+        // The tree before this segment: the previous footer's edge (checked by `verify`
+        // against the records; trusted here so that opening does not rehash the trail).
+        let base = match &self.prev_footer {
+            None => CompactRange::new(),
+            Some(f) => CompactRange::from_edge(f.last_seq, f.edge.clone()).map_err(|e| {
+                let (_, prev, _) = self.prev();
+                Error::Corrupt {
+                    location: Location::file(prev).at(f.offset),
+                    what: format!("footer tree edge: {e}"),
+                }
+            })?,
+        };
+        let mut scanner = SegmentScanner::new(ScanStart {
             offset: HEADER_LEN as u64,
             file_len: len,
             seq: h.first_seq,
@@ -619,7 +656,11 @@ impl Opener {
             prev_ts,
             index_stride: INDEX_STRIDE,
             strict: false,
-        }));
+            version: h.version,
+        });
+        scanner.keep_tree(base.clone());
+        self.tree_base = Some(base);
+        self.scanner = Some(scanner);
         if len <= HEADER_LEN as u64 {
             self.finish_scan()?;
             return Ok(Stage::Finish);
@@ -661,7 +702,9 @@ impl Opener {
     fn finish_scan(&mut self) -> Result<(), Error> {
         let h = self.last_header.expect("read before");
         let (_, name, len) = self.last();
-        let summary = self.scanner.take().expect("scanning").finish();
+        let mut summary = self.scanner.take().expect("scanning").finish();
+        let tree = summary.tree.take().unwrap_or_default();
+        let tree_base = self.tree_base.take().unwrap_or_default();
         let prev_ts = self.prev_footer.as_ref().map_or(0, |f| f.last_ts);
         let loc = || Location::file(&name).segment(h.segno);
         let last_seq = summary.next_seq - 1;
@@ -774,12 +817,14 @@ impl Opener {
             first_ts: summary.first_ts,
             base_ts: prev_ts,
             index: summary.index,
+            tree_base,
         };
         let mut opened = Opened {
             log_id: h.log_id,
             next_seq: summary.next_seq,
             head: summary.last_hash,
             last_ts: summary.last_ts,
+            tree: tree.clone(),
             active,
             segments: Vec::new(),
             report: std::mem::take(&mut self.report),
@@ -806,13 +851,14 @@ impl Opener {
             // The last segment is sealed (rotation stopped between seal and create): continue in
             // a new one.
             let header = SegmentHeader {
+                version: crate::header::FormatVersion::V2,
                 log_id: h.log_id,
                 segno: h.segno + 1,
                 first_seq: summary.next_seq,
                 anchor: summary.last_hash,
             };
             self.steps.push_back(IoOp::Close { file: name });
-            opened.active = self.create_segment_ops(header, summary.last_ts);
+            opened.active = self.create_segment_ops(header, summary.last_ts, tree);
             segments.push((header.first_seq, opened.active.name.clone()));
             opened.active.first_ts = None;
         }
@@ -837,16 +883,21 @@ impl Opener {
     }
 
     /// Queues the steps that create a segment and returns the active state it will have.
-    fn create_segment_ops(&mut self, header: SegmentHeader, base_ts: u64) -> Active {
+    fn create_segment_ops(
+        &mut self,
+        header: SegmentHeader,
+        base_ts: u64,
+        tree_base: CompactRange,
+    ) -> Active {
         let name = naming::segment_name(header.first_seq);
         let mut ops = super::create_segment_steps(&self.opts, &name, &header);
         self.steps.append(&mut ops);
-        Active::fresh(name, &header, base_ts, &self.opts)
+        Active::fresh(name, &header, base_ts, &self.opts, tree_base)
     }
 
     /// Creates the first segment of a new (or emptied) trail and finishes the open.
     fn create_first_segment(&mut self, header: SegmentHeader) {
-        let active = self.create_segment_ops(header, 0);
+        let active = self.create_segment_ops(header, 0, CompactRange::new());
         let log_id = header.log_id;
         let mut report = std::mem::take(&mut self.report);
         report.log_id = log_id;
@@ -858,6 +909,7 @@ impl Opener {
             next_seq: 1,
             head: genesis(&log_id),
             last_ts: 0,
+            tree: CompactRange::new(),
             segments: vec![(1, active.name.clone())],
             active,
             report,

@@ -27,8 +27,13 @@
 
 pub mod base64;
 pub mod builder;
+pub mod bundle;
+pub mod checkpoint;
+pub mod consistency;
+pub mod extra;
 pub mod hash;
 pub mod memory;
+pub mod note;
 pub mod plan;
 pub mod proof;
 pub mod range;
@@ -37,8 +42,18 @@ pub mod tileset;
 pub mod verify;
 
 pub use builder::TileBuilder;
+pub use bundle::{
+    check_bundle, format_bundle, parse_bundle, prove_bundle, Bundle, BundleError, CheckedBundle,
+};
+pub use checkpoint::{check_origin, TreeCheckpoint};
+pub use consistency::{
+    check_consistency_file, format_consistency, parse_consistency, prove_consistency_file,
+    CheckedConsistency, ConsistencyFile,
+};
+pub use extra::RecordExtra;
 pub use hash::{interior, leaf_node, subtree_root, EMPTY_ROOT};
 pub use memory::MemoryTree;
+pub use note::{Note, NoteError, NoteSignature, NoteSigner};
 pub use plan::{
     partial_tiles_at, tile_for_entry, tile_for_node, tiles_for_consistency, tiles_for_inclusion,
     tiles_for_root, NodeInTile,

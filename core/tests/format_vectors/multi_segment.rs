@@ -10,8 +10,9 @@ use evident_core::config::INDEX_STRIDE;
 use evident_core::footer::{Footer, IndexBuilder};
 use evident_core::frame::{encode_entry, frame_crc, KIND_ENTRY, RECORD_HEADER_LEN};
 use evident_core::hash::{chain, genesis, leaf, to_hex_bytes, Hash, LogId};
-use evident_core::header::SegmentHeader;
+use evident_core::header::{FormatVersion, SegmentHeader};
 use evident_core::naming::segment_name;
+use evident_core::tree::CompactRange;
 use evident_core::Checkpoint;
 
 /// Records 1..=7 fill segment 0: 30,000 bytes each, every byte equal to the record's seq.
@@ -34,6 +35,8 @@ pub struct Trail {
     pub head: Checkpoint,
     /// Checkpoint of seq 7: `retained.checkpoint` once segment 0 is removed.
     pub retained: Checkpoint,
+    /// The tree root at seq 9.
+    pub root: Hash,
 }
 
 fn ts(seq: u64) -> u64 {
@@ -41,16 +44,19 @@ fn ts(seq: u64) -> u64 {
 }
 
 /// Appends one record to `file`, noting it in the index; returns its chain value.
+#[allow(clippy::too_many_arguments)] // one record of the documented trail: every part it touches
 fn record(
     v: &mut Vec<(String, String)>,
     file: &mut Vec<u8>,
     index: &mut IndexBuilder,
+    tree: &mut CompactRange,
     prev: &Hash,
     seq: u64,
     payload: &[u8],
     whole_frame: bool,
 ) -> Hash {
     let l = leaf(KIND_ENTRY, seq, ts(seq), payload);
+    tree.push_leaf(&l);
     let h = chain(prev, &l);
     let offset = file.len() as u64;
     let mut frame = Vec::new();
@@ -82,6 +88,7 @@ pub fn compute() -> Trail {
 
     // Segment 0: records 1..=7, sealed.
     let h0 = SegmentHeader {
+        version: FormatVersion::V2,
         log_id,
         segno: 0,
         first_seq: 1,
@@ -90,9 +97,12 @@ pub fn compute() -> Trail {
     let mut seg0 = h0.encode().to_vec();
     let mut index = IndexBuilder::new(INDEX_STRIDE);
     let mut prev = genesis(&log_id);
+    let mut tree = CompactRange::new();
     for seq in 1..=BIG_RECORDS {
         let payload = vec![seq as u8; BIG_PAYLOAD_LEN];
-        prev = record(&mut v, &mut seg0, &mut index, &prev, seq, &payload, false);
+        prev = record(
+            &mut v, &mut seg0, &mut index, &mut tree, &prev, seq, &payload, false,
+        );
     }
     let footer = Footer {
         count: BIG_RECORDS,
@@ -103,8 +113,13 @@ pub fn compute() -> Trail {
         last_ts: ts(BIG_RECORDS),
         index_stride: INDEX_STRIDE,
         index: index.take(),
+        edge: tree.edge().to_vec(),
         offset: seg0.len() as u64,
     };
+    v.push((
+        "trail2_segment0_tree_edge".into(),
+        super::edge_hex(tree.edge()),
+    ));
     let index_seqs: Vec<String> = footer.index.iter().map(|e| e.seq.to_string()).collect();
     v.push(("trail2_segment0_index_seqs".into(), index_seqs.join(",")));
     let fb = footer.encode();
@@ -123,6 +138,7 @@ pub fn compute() -> Trail {
 
     // Segment 1: records 8 and 9, unsealed, in a file preallocated to 4096 bytes.
     let h1 = SegmentHeader {
+        version: FormatVersion::V2,
         log_id,
         segno: 1,
         first_seq: BIG_RECORDS + 1,
@@ -141,6 +157,7 @@ pub fn compute() -> Trail {
             &mut v,
             &mut seg1,
             &mut index,
+            &mut tree,
             &prev,
             seq,
             p.as_bytes(),
@@ -171,6 +188,11 @@ pub fn compute() -> Trail {
         "trail2_retained_checkpoint_text".into(),
         to_hex_bytes(retained.to_text().as_bytes()),
     ));
+    v.push(("trail2_tree_root_9".into(), tree.root().to_hex()));
+    v.push((
+        "trail2_head_checkpoint_file".into(),
+        to_hex_bytes(head.to_text_with_root(&tree.root()).as_bytes()),
+    ));
     Trail {
         vectors: v,
         files: vec![
@@ -180,5 +202,6 @@ pub fn compute() -> Trail {
         zero_tail,
         head,
         retained,
+        root: tree.root(),
     }
 }

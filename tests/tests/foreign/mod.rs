@@ -176,8 +176,12 @@ pub fn verify_natively(
 ) -> evident_native::core::verify::VerifyReport {
     let text = std::fs::read_to_string(dir.join("head.checkpoint"))
         .unwrap_or_else(|e| panic!("{}/head.checkpoint: {e}", dir.display()));
-    let own = Checkpoint::parse_canonical(&text)
+    let (own, root) = Checkpoint::parse_own_file(&text)
         .unwrap_or_else(|e| panic!("head.checkpoint written by the foreign host: {e}"));
+    assert!(
+        root.is_some(),
+        "head.checkpoint carries the tree root: {text}"
+    );
     assert_eq!(&own, head, "head.checkpoint holds the host's final head");
     let report = evident_native::fs_exec::verify_dir(dir, vec![*head, own], |_, _| {})
         .unwrap_or_else(|e| panic!("native verification of {}: {e}", dir.display()));

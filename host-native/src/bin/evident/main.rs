@@ -9,6 +9,7 @@ mod append;
 mod append_input;
 mod demo;
 mod fix;
+mod prove;
 mod query;
 mod read;
 mod witness_cmd;
@@ -87,6 +88,14 @@ enum Command {
     Verify(read::VerifyArgs),
     /// Print the trail's verified head as a checkpoint (for `verify --checkpoint`).
     Head(read::DirArgs),
+    /// Print the trail's C2SP checkpoint note: origin, tree size, base64 tree root.
+    Checkpoint(prove::CheckpointArgs),
+    /// Write an inclusion bundle for one record (`--seq`), or a consistency proof from an
+    /// older checkpoint (`--consistency`); every proof is checked before it is written.
+    Prove(prove::ProveArgs),
+    /// Check an inclusion bundle or consistency proof offline (no trail needed); print the
+    /// record; exit 0, or 3 naming what fails.
+    CheckProof(prove::CheckProofArgs),
     /// Print records as one JSON object per line (jsonl, or OCSF API Activity), filtered by
     /// time, agent and seq.
     Export(query::ExportArgs),
@@ -117,6 +126,8 @@ enum Command {
 /// How a command ended, for the exit code.
 pub enum Outcome {
     Ok,
+    /// An operational failure already reported on stderr (exit 1).
+    Failed,
     Corrupt,
     Torn,
 }
@@ -165,6 +176,9 @@ fn main() -> ExitCode {
             Command::Append(a) => append::run(a).await,
             Command::Verify(a) => read::verify(a),
             Command::Head(a) => read::head(a),
+            Command::Checkpoint(a) => prove::checkpoint(a),
+            Command::Prove(a) => prove::prove(a),
+            Command::CheckProof(a) => prove::check_proof(a),
             Command::Export(a) => query::export(a),
             Command::Query(a) => query::query_cmd(a),
             Command::Stats(a) => query::stats_cmd(a),
@@ -179,6 +193,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
         Ok(Outcome::Corrupt) => ExitCode::from(3),
         Ok(Outcome::Torn) => ExitCode::from(4),
         Err(e) => {

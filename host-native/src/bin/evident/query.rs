@@ -5,6 +5,7 @@ use crate::{existing_dir, print_json, Outcome};
 use evident_core::query::{Found, QuerySpec};
 use evident_core::AuditEvent;
 use evident_native::jsonl::{parse_time, record_json, rfc3339};
+use evident_native::prove::{InclusionOptions, Prover};
 use evident_native::query::{query, stats};
 use evident_native::Error;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -68,8 +69,10 @@ pub struct QueryArgs {
     /// Only say whether any record matches (exit 0 if so, 1 if none).
     #[arg(long)]
     exists: bool,
-    /// Print each record with its proof: its chain hash, the previous hash when known, and the
-    /// head checkpoint the records chain to (`evident verify --checkpoint` proves the chain).
+    /// Print each record with its proofs: its chain hash, the previous hash when known, the
+    /// head checkpoint the records chain to (`evident verify --checkpoint` proves the chain),
+    /// and an inclusion bundle against the trail's current tree checkpoint (`bundle`, the text
+    /// `evident prove` writes; `evident check-proof` checks it offline).
     #[arg(long)]
     proof: bool,
 }
@@ -136,6 +139,16 @@ pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
         spec.newest = false;
         spec.limit = Some(QUERY_PAGE);
     }
+    // The tree checkpoint every bundle is made against: the head when the query starts (a
+    // record appended later is not in it, and says so).
+    let prover = if a.proof {
+        Some(Prover::open(&a.dir).map_err(|e| Error::Io {
+            path: a.dir.clone(),
+            error: std::io::Error::other(e.to_string()),
+        })?)
+    } else {
+        None
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut prev_hash = None;
@@ -146,6 +159,15 @@ pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
             if a.proof && f.prev_hash.is_none() && f.seq > 1 {
                 // The first record of a continued page: its predecessor ended the last page.
                 v["prev_hash"] = json!(prev_hash.map(|h: evident_core::Hash| h.to_hex()));
+            }
+            if let Some(p) = &prover {
+                match p.prove(f.seq, InclusionOptions::default()) {
+                    Ok(b) => v["bundle"] = json!(b.text),
+                    Err(e) => {
+                        v["bundle"] = Value::Null;
+                        v["bundle_error"] = json!(e.to_string());
+                    }
+                }
             }
             if writeln!(out, "{v}").is_err() {
                 return Ok(Outcome::Ok); // a closed pipe (`| head`) is not an error

@@ -1,0 +1,287 @@
+//! `evident checkpoint`, `evident prove` and `evident check-proof`: the trail's C2SP checkpoint,
+//! inclusion and consistency proofs made from the trail, and their offline check.
+
+use crate::{existing_dir, print_json, Outcome};
+use evident_native::jsonl::record_json;
+use evident_native::prove::{check_proof_text, Checked, InclusionOptions, ProveError, Prover};
+use evident_native::Error;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct CheckpointArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    /// Machine-readable output (one JSON object: origin, size, root, and the chain head).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["seq", "consistency"])))]
+pub struct ProveArgs {
+    /// The trail directory.
+    dir: PathBuf,
+    /// Prove that record SEQ is in the tree (an inclusion bundle, `c2sp.org/tlog-proof@v1`).
+    #[arg(long)]
+    seq: Option<u64>,
+    /// The tree size to prove against (default: the trail's head). A smaller size is first
+    /// proven consistent with the head.
+    #[arg(long, requires = "seq")]
+    size: Option<u64>,
+    /// Leave the payload out of the bundle (it still proves the record's kind, seq, time and
+    /// payload hash; whoever holds the payload can check it against the hash).
+    #[arg(long, requires = "seq")]
+    no_payload: bool,
+    /// Prove that the trail's current tree extends the one in this older checkpoint file.
+    #[arg(long, value_name = "OLD_CHECKPOINT", conflicts_with_all = ["seq", "size", "no_payload"])]
+    consistency: Option<PathBuf>,
+    /// Write the proof to FILE (created or replaced) instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct CheckProofArgs {
+    /// An inclusion bundle or a consistency proof (from `evident prove`).
+    file: PathBuf,
+    /// Machine-readable output (one JSON object).
+    #[arg(long)]
+    json: bool,
+    /// The origin of the log the proof must be from (its checkpoint's first line): a proof
+    /// of another log fails (exit 3).
+    #[arg(long)]
+    origin: Option<String>,
+    /// A checkpoint note you trust (fetched from the log yourself): the proof must be against
+    /// exactly this tree. Until checkpoints are signed this is what ties a proof to the log:
+    /// without it, the proof shows the record is in the tree its own checkpoint names.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+}
+
+/// A proof error as the CLI reports it: a verdict exits 3, anything else 1.
+fn fail(e: ProveError) -> Result<Outcome, Error> {
+    eprintln!("evident: {e}");
+    if e.is_verdict() {
+        Ok(Outcome::Corrupt)
+    } else {
+        Ok(Outcome::Failed)
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |error| Error::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// Reads a small text file named on the command line (a checkpoint or a proof: kilobytes, plus
+/// one payload in a bundle), refusing one larger than a bundle can be.
+pub fn read_text(path: &Path) -> Result<String, Error> {
+    let bytes = evident_native::safe_fs::read_small(path, evident_native::prove::MAX_PROOF_FILE)
+        .map_err(io(path))?;
+    String::from_utf8(bytes).map_err(|_| {
+        io(path)(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8: not a checkpoint or proof",
+        ))
+    })
+}
+
+fn write_out(output: Option<&Path>, text: &str) -> Result<(), Error> {
+    match output {
+        Some(path) => std::fs::write(path, text).map_err(io(path)),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+            Ok(())
+        }
+    }
+}
+
+pub fn checkpoint(a: CheckpointArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let prover = match Prover::open(&a.dir) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let cp = prover.checkpoint();
+    if a.json {
+        let chain = prover.chain_head();
+        print_json(&json!({
+            "origin": cp.origin,
+            "size": cp.size,
+            "root": cp.root_base64(),
+            "note": prover.checkpoint_note(),
+            "chain": {"log_id": chain.log_id.to_hex(), "seq": chain.seq, "hash": chain.hash.to_hex()},
+        }));
+    } else {
+        write_out(None, &prover.checkpoint_note())?;
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
+    existing_dir(&a.dir)?;
+    let prover = match Prover::open(&a.dir) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let text = if let Some(old) = &a.consistency {
+        let old_text = read_text(old)?;
+        match prover.prove_consistency(&old_text) {
+            Ok(t) => t,
+            Err(e) => return fail(e.in_file(old)),
+        }
+    } else {
+        let seq = a.seq.expect("clap requires --seq or --consistency");
+        let opts = InclusionOptions {
+            size: a.size,
+            include_payload: !a.no_payload,
+        };
+        match prover.prove(seq, opts) {
+            Ok(bundle) => bundle.text,
+            Err(e) => return fail(e),
+        }
+    };
+    write_out(a.output.as_deref(), &text)?;
+    Ok(Outcome::Ok)
+}
+
+/// The JSON form of a checked bundle: the record (the event when it is one) and the tree.
+fn proven_json(r: &evident_native::prove::ProvenRecord) -> serde_json::Value {
+    let mut v = json!({
+        "ok": true,
+        "proof": "inclusion",
+        "origin": r.tree.origin,
+        "tree_size": r.tree.size,
+        "root": r.tree.root_base64(),
+        "kind": r.kind,
+        "seq": r.seq,
+        "ts": r.ts,
+        "time": evident_native::jsonl::rfc3339(r.ts),
+        "payload_hash": r.payload_hash.to_hex(),
+    });
+    match &r.payload {
+        Some(p) => {
+            let rec = record_json(r.seq, r.ts, &r.payload_hash, p);
+            for key in ["event", "payload", "payload_base64"] {
+                if let Some(x) = rec.get(key) {
+                    v[key] = x.clone();
+                }
+            }
+        }
+        None => v["payload_included"] = json!(false),
+    }
+    v
+}
+
+pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
+    let text = read_text(&a.file)?;
+    let checked = match check_proof_text(&text) {
+        Ok(c) => c,
+        Err(e) => return fail(e.in_file(&a.file)),
+    };
+    let tree = match &checked {
+        Checked::Inclusion(r) => &r.tree,
+        Checked::Consistency(c) => &c.new,
+    };
+    let origin = &tree.origin;
+    if let Some(path) = &a.checkpoint {
+        let trusted = match evident_core::prove::parse_checkpoint_note(&read_text(path)?) {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(ProveError::Invalid {
+                    file: Some(path.clone()),
+                    line: e.line,
+                    reason: e.reason,
+                })
+            }
+        };
+        if trusted.origin != *origin {
+            return fail(ProveError::OtherLog {
+                ours: trusted.origin,
+                theirs: origin.clone(),
+            }
+            .in_file(&a.file));
+        }
+        if trusted != *tree {
+            return fail(ProveError::Invalid {
+                file: Some(a.file.clone()),
+                line: None,
+                reason: format!(
+                    "the proof is against the tree of size {} with root {}, not the trusted \
+                     checkpoint's size {} root {} ({})",
+                    tree.size,
+                    tree.root_base64(),
+                    trusted.size,
+                    trusted.root_base64(),
+                    path.display()
+                ),
+            });
+        }
+    }
+    if let Some(want) = a.origin.as_ref().filter(|w| *w != origin) {
+        return fail(ProveError::OtherLog {
+            ours: want.clone(),
+            theirs: origin.clone(),
+        }
+        .in_file(&a.file));
+    }
+    match checked {
+        Checked::Inclusion(r) => {
+            let v = proven_json(&r);
+            if a.json {
+                print_json(&v);
+                return Ok(Outcome::Ok);
+            }
+            println!(
+                "ok: record seq {} is in {} (tree size {}, root {})",
+                r.seq,
+                r.tree.origin,
+                r.tree.size,
+                r.tree.root_base64()
+            );
+            println!(
+                "time {}  payload hash {}",
+                v["time"].as_str().unwrap_or(""),
+                r.payload_hash
+            );
+            if let Some(e) = v.get("event") {
+                println!("{e}");
+            } else if let Some(p) = v.get("payload") {
+                println!("{p}");
+            } else if let Some(p) = v.get("payload_base64") {
+                println!("payload (base64) {p}");
+            } else {
+                println!("payload not included (the bundle proves its hash)");
+            }
+        }
+        Checked::Consistency(c) => {
+            if a.json {
+                print_json(&json!({
+                    "ok": true,
+                    "proof": "consistency",
+                    "origin": c.new.origin,
+                    "old_size": c.old.size,
+                    "old_root": c.old.root_base64(),
+                    "new_size": c.new.size,
+                    "new_root": c.new.root_base64(),
+                }));
+            } else {
+                println!(
+                    "ok: the tree of size {} ({}) extends the tree of size {} ({}) of {}",
+                    c.new.size,
+                    c.new.root_base64(),
+                    c.old.size,
+                    c.old.root_base64(),
+                    c.new.origin
+                );
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
