@@ -55,3 +55,14 @@ fn a_changed_note_fails_in_both() {
         .is_err());
     assert!(open(&bytes, &[key.verifier().clone()]).is_err());
 }
+
+#[test]
+fn the_tree_rooms_signer_hook_signs_the_same_bytes() {
+    use evident_core::tree::TreeCheckpoint;
+    let key = SigningKey::from_seed("evident/interop", KeyKind::Ed25519, &[8; 32]).unwrap();
+    let cp = TreeCheckpoint::new("evident/interop", 42, evident_core::hash::Hash([7; 32])).unwrap();
+    let theirs = cp.signed_note(&[&key]).unwrap().to_text();
+    let ours = sign_note(&cp.body(), &key).unwrap().to_bytes();
+    assert_eq!(theirs.as_bytes(), ours.as_slice());
+    open(&ours, &[key.verifier().clone()]).unwrap();
+}

@@ -28,6 +28,7 @@ pub mod lease;
 pub mod live;
 mod mirror;
 pub mod prove;
+pub mod publish;
 pub mod query;
 pub mod reader;
 pub mod repair;

@@ -12,6 +12,7 @@
 //! - [`policy`]: the tlog-policy file and its quorum;
 //! - [`error`]: why something was refused.
 
+mod bridge;
 pub mod envelope;
 pub mod error;
 pub mod key;

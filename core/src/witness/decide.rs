@@ -168,7 +168,7 @@ impl Submission {
                     Refusal::new(
                         422,
                         format!(
-                            "the consistency proof from size {old} (root {}) to size {size} does not verify: {e:?}",
+                            "the consistency proof from size {old} (root {}) to size {size} does not verify: {e}",
                             b64(&known_root)
                         ),
                     )

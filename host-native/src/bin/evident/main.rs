@@ -10,6 +10,7 @@ mod append_input;
 mod demo;
 mod fix;
 mod prove;
+mod publish_cmd;
 mod query;
 mod read;
 mod witness_cmd;
@@ -118,6 +119,9 @@ enum Command {
     /// Generate a log signing key (--origin) or a witness key (--witness): writes the private
     /// key file with mode 0600 and prints the verifier key.
     Keygen(witness_cmd::KeygenArgs),
+    /// Sign the trail's head (never a fork of what the key signed before), collect the policy's
+    /// witness cosignatures, and write checkpoint.note when the quorum is met.
+    Publish(publish_cmd::PublishArgs),
     /// Run a C2SP tlog-witness: cosign checkpoints consistent with what it cosigned before.
     #[command(subcommand)]
     Witness(witness_cmd::WitnessCommand),
@@ -188,6 +192,7 @@ fn main() -> ExitCode {
             Command::Repair(a) => fix::repair(a),
             Command::BreakLock(a) => fix::break_lock(a),
             Command::Keygen(a) => witness_cmd::keygen(a),
+            Command::Publish(a) => publish_cmd::run(a).await,
             Command::Witness(c) => witness_cmd::run(c).await,
         }
     });

@@ -138,7 +138,7 @@ pub fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                 Ok(t) => trees.push(t),
                 Err(e) => {
                     return Err(evident_core::Error::Corrupt {
-                        location: evident_core::Location::file(&path.display().to_string()),
+                        location: evident_core::Location::file(path.display().to_string()),
                         what: format!("the trail does not prove this tree checkpoint: {e}"),
                     })
                 }
