@@ -278,13 +278,15 @@ async fn witness_one(
                     }
                 }
             }
-            422 if old > 0 => return (
-                WitnessOutcome::Fork(format!(
+            422 if old > 0 => {
+                return (
+                    WitnessOutcome::Fork(format!(
                     "the witness refuses the log's history from size {old}, which it cosigned: {}",
                     body_text(&a.body)
                 )),
-                vec![],
-            ),
+                    vec![],
+                )
+            }
             status => {
                 return (
                     WitnessOutcome::Refused {

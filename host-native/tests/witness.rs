@@ -419,3 +419,45 @@ fn offline_cosign_from_a_request_file() {
     );
     assert_eq!(post(&w.url, log.request(4)).status, 200);
 }
+
+#[test]
+fn a_damaged_state_file_is_refused_not_taken_for_never_cosigned() {
+    let s = setup(1);
+    let state = s.dir.path().join("state0");
+    let mut log = MemLog::new(log_key(ORIGIN, 1), 0);
+    log.grow(4);
+    {
+        let w = start(&s, 0);
+        assert_eq!(post(&w.url, log.request(0)).status, 200);
+    }
+    let file = state.join(evident_native::core::witness::state_file_name(ORIGIN));
+    let mut bytes = std::fs::read(&file).unwrap();
+    // Change the size line: the witness's own cosignature no longer verifies.
+    let pos = bytes.windows(3).position(|w| w == b"\n4\n").unwrap();
+    bytes[pos + 1] = b'2';
+    std::fs::write(&file, &bytes).unwrap();
+    let w = start(&s, 0);
+    let mut smaller = MemLog::new(log_key(ORIGIN, 1), 0);
+    smaller.grow(2);
+    for body in [smaller.request(0), smaller.request(2), log.request(0)] {
+        let a = post(&w.url, body);
+        assert_eq!(a.status, 500, "{}", body_str(&a));
+        assert!(body_str(&a).contains("cosignature"), "{}", body_str(&a));
+    }
+    // Deleting the file is the operator's explicit act; a second server on the same state
+    // directory is refused meanwhile.
+    let o = std::process::Command::new(BIN)
+        .args(["witness", "serve", "--key", s.wkeys[0].to_str().unwrap()])
+        .args([
+            "--state",
+            state.to_str().unwrap(),
+            "--log",
+            &s.log_vkey,
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("another witness process"));
+}
