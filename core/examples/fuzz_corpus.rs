@@ -1,7 +1,7 @@
 //! Writes the fuzz targets' seed corpus, made from real trails, under the directory given
 //! (default `core/fuzz/corpus`): record frames, headers, footers and checkpoints for `decode`,
 //! whole segment bodies for `scan`, mutation scripts for `mutated_trail`, command sequences for
-//! `state_machine`. Used by `scripts/fuzz`.
+//! `state_machine`, proof texts and edit scripts for `proofs`. Used by `scripts/fuzz`.
 
 use evident_core::sim::{drive, FakeDisk, Faults};
 use evident_core::{LogId, Options, Trail};
@@ -71,6 +71,19 @@ fn main() -> std::io::Result<()> {
         "state_machine",
         &[6, 0, 12, 7, 1, 12, 9, 2, 12, 10, 3, 12, 27],
     )?;
+    // Proof formats: raw texts (mode 0) and edit scripts on a valid bundle / consistency
+    // file (modes 1 and 2; an empty script checks the unchanged file verifies).
+    write("proofs", b"\0c2sp.org/tlog-proof@v1\nindex 0\n\nexample.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")?;
+    write("proofs", b"\0evident/tlog-consistency@v1\nsizes 1 2\n\n")?;
+    for script in [
+        &[1u8][..],
+        &[2],
+        &[1, 0x40, 0, b'x'],
+        &[2, 0x50, 0, b'1'],
+        &[1, 0xf0, 0, b'9'],
+    ] {
+        write("proofs", script)?;
+    }
     println!("wrote {n} seed files under {}", root.display());
     Ok(())
 }

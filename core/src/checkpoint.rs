@@ -89,12 +89,16 @@ impl Checkpoint {
     ///   none twice), hex in lower case, `seq` a JSON integer; JSON whitespace around it (a final
     ///   LF, say) is allowed.
     ///
+    /// The text form may carry the fifth line `root <hex>` of a trail's own `head.checkpoint`
+    /// (a copy of that file is a checkpoint); the chain checkpoint is returned without it
+    /// ([`Checkpoint::parse_own_file`] returns the root too).
+    ///
     /// The error names the line (text form) or the key (JSON form) that is wrong.
     pub fn parse(s: &str) -> Result<Checkpoint, CheckpointParseError> {
         if s.trim_start().starts_with('{') {
             return Checkpoint::parse_json(s);
         }
-        Checkpoint::parse_text(s)
+        Checkpoint::parse_own_file(s).map(|(cp, _root)| cp)
     }
 
     fn parse_json(s: &str) -> Result<Checkpoint, CheckpointParseError> {
@@ -252,9 +256,10 @@ mod tests {
             let e = Checkpoint::parse_own_file(&bad).expect_err(&bad);
             assert!(e.0.contains("line 5"), "{bad:?}: {e}");
         }
-        assert!(
-            Checkpoint::parse(&text).is_err(),
-            "a user's checkpoint has four lines"
+        assert_eq!(
+            Checkpoint::parse(&text),
+            Ok(c),
+            "a copy of head.checkpoint is a checkpoint"
         );
     }
 

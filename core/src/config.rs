@@ -68,6 +68,11 @@ pub struct Options {
     /// corruption rather than cut as a torn tail. 0 turns the periodic refresh off. Default
     /// 1 s.
     pub checkpoint_interval: u64,
+    /// The trail's origin (the first line of its C2SP checkpoints), used when the open
+    /// creates the trail and persisted in the `origin` file; `None` = `evident/<log id hex>`.
+    /// Opening an existing trail with an origin other than its own is refused (the origin
+    /// never changes). At most 255 bytes of printable ASCII without spaces or `+`.
+    pub origin: Option<String>,
 }
 
 /// The allowed range of each option, checked by [`Options::validate`] when a trail opens.
@@ -129,6 +134,10 @@ impl Options {
             0,
             MAX_CHECKPOINT_INTERVAL,
         )?;
+        if let Some(origin) = &self.origin {
+            crate::tree::checkpoint::check_origin(origin)
+                .map_err(|what| crate::Error::InvalidArgument { what })?;
+        }
         if let Durability::Interval { nanos } = self.durability {
             range(
                 "durability interval (ns)",
@@ -155,6 +164,7 @@ impl Default for Options {
             read_chunk: 1 << 20,
             checkpoint_on_rotate: true,
             checkpoint_interval: 1_000_000_000,
+            origin: None,
         }
     }
 }

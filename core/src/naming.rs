@@ -13,6 +13,10 @@ pub const HEAD_CHECKPOINT_TMP: &str = "head.checkpoint.tmp";
 pub const RETAINED_CHECKPOINT: &str = "retained.checkpoint";
 /// Temporary name of the retention checkpoint.
 pub const RETAINED_CHECKPOINT_TMP: &str = "retained.checkpoint.tmp";
+/// The trail's origin line (its C2SP checkpoints' first line), written once at creation.
+pub const ORIGIN: &str = "origin";
+/// Its temporary file while it is written.
+pub const ORIGIN_TMP: &str = "origin.tmp";
 /// Infix of copies that repair sets aside before changing a damaged file.
 pub const DAMAGED_INFIX: &str = ".damaged-";
 
@@ -36,7 +40,12 @@ pub fn is_segment_like_name(name: &str) -> bool {
 pub fn is_known_name(name: &str) -> bool {
     matches!(
         name,
-        HEAD_CHECKPOINT | HEAD_CHECKPOINT_TMP | RETAINED_CHECKPOINT | RETAINED_CHECKPOINT_TMP
+        HEAD_CHECKPOINT
+            | HEAD_CHECKPOINT_TMP
+            | RETAINED_CHECKPOINT
+            | RETAINED_CHECKPOINT_TMP
+            | ORIGIN
+            | ORIGIN_TMP
     ) || name.starts_with("LOCK")
         || name.contains(DAMAGED_INFIX)
         || name.ends_with(".tmp")

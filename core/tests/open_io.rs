@@ -109,6 +109,7 @@ fn open_lists_names_and_asks_the_length_of_the_last_two_segments_only() {
         );
         let mut expected_reads = vec![
             evident_core::naming::HEAD_CHECKPOINT,
+            evident_core::naming::ORIGIN,
             last_two[0].as_str(),
             last_two[1].as_str(),
         ];

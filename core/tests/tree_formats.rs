@@ -36,7 +36,13 @@ fn log(n: u64, keep_payload: bool) -> Log {
 }
 
 fn checkpoint(log: &Log, size: u64) -> TreeCheckpoint {
-    TreeCheckpoint::new(ORIGIN, size, root_at(size, &log.tree).unwrap()).unwrap()
+    let c = TreeCheckpoint::new(ORIGIN, size, root_at(size, &log.tree).unwrap()).unwrap();
+    let mut range = evident_core::tree::CompactRange::new();
+    for r in &log.records[..size as usize] {
+        range.push_leaf(&r.leaf());
+    }
+    assert_eq!(TreeCheckpoint::of_range(ORIGIN, &range).unwrap(), c);
+    c
 }
 
 fn bundle(log: &Log, seq: u64, size: u64) -> String {

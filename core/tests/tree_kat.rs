@@ -251,3 +251,61 @@ fn bad_parameters_are_clear_errors() {
     assert!(verify_consistency(1, u64::MAX, &big, &root, &root).is_err());
     assert!(verify_consistency(u64::MAX - 1, u64::MAX, &big[..2], &root, &root).is_err());
 }
+
+mod random_trees {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn tree(size: u64, salt: u8) -> (MemoryTree, Vec<Hash>) {
+        let mut t = MemoryTree::new();
+        let mut nodes = Vec::new();
+        for i in 0..size {
+            let mut leaf = [salt; 32];
+            leaf[..8].copy_from_slice(&i.to_le_bytes());
+            let n = leaf_node(&Hash(leaf));
+            t.push_node(n);
+            nodes.push(n);
+        }
+        (t, nodes)
+    }
+
+    use evident_core::tree::leaf_node;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Every proof verifies; any bit flipped in any proof hash, a neighbouring index or
+        /// size, or a shortened proof does not.
+        #[test]
+        fn proofs_verify_and_altered_ones_do_not(size in 1u64..600, salt in any::<u8>(), pick in any::<u64>(), bit in 0usize..256) {
+            let (t, nodes) = tree(size, salt);
+            let root = root_at(size, &t).unwrap();
+            let index = pick % size;
+            let proof = inclusion_proof(index, size, &t).unwrap();
+            prop_assert!(verify_inclusion(&nodes[index as usize], index, size, &proof, &root).is_ok());
+            if !proof.is_empty() {
+                let mut bad = proof.clone();
+                let k = (pick as usize / 7) % bad.len();
+                bad[k].0[bit / 8] ^= 1 << (bit % 8);
+                prop_assert!(verify_inclusion(&nodes[index as usize], index, size, &bad, &root).is_err());
+                prop_assert!(verify_inclusion(&nodes[index as usize], index, size, &proof[1..], &root).is_err());
+            }
+            if index + 1 < size {
+                prop_assert!(verify_inclusion(&nodes[index as usize], index + 1, size, &proof, &root).is_err());
+            }
+            let old = 1 + pick % size;
+            let old_root = root_at(old, &t).unwrap();
+            let c = consistency_proof(old, size, &t).unwrap();
+            prop_assert!(verify_consistency(old, size, &c, &old_root, &root).is_ok());
+            if !c.is_empty() {
+                let mut bad = c.clone();
+                let k = (pick as usize / 5) % bad.len();
+                bad[k].0[bit / 8] ^= 1 << (bit % 8);
+                prop_assert!(verify_consistency(old, size, &bad, &old_root, &root).is_err());
+            }
+            if old > 1 && old < size {
+                let other = root_at(old - 1, &t).unwrap();
+                prop_assert!(verify_consistency(old, size, &c, &other, &root).is_err());
+            }
+        }
+    }
+}

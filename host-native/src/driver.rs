@@ -67,6 +67,10 @@ pub(crate) struct Snapshot {
     pub health: Health,
     pub head: Checkpoint,
     pub written_head: Checkpoint,
+    /// The tree at the durable head.
+    pub tree: evident_core::TreeHead,
+    /// The trail's origin (fixed once open).
+    pub origin: String,
     /// Why the last `head.checkpoint` write failed, until one succeeds.
     pub checkpoint_error: Option<evident_core::Error>,
     /// Why the driver stopped after losing the writer lease (later requests fail with it).
@@ -386,6 +390,10 @@ impl Driver {
             s.health = self.core.health();
             s.head = self.core.head();
             s.written_head = self.core.written_head();
+            s.tree = self.core.tree_head();
+            if s.origin.is_empty() {
+                s.origin = self.core.origin().to_string(); // known once the open finished
+            }
             for ev in &events {
                 match ev {
                     Event::CheckpointFailed(e) => s.checkpoint_error = Some(e.clone()),

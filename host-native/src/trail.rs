@@ -123,6 +123,8 @@ impl Trail {
             health: core.health(),
             head: core.head(),
             written_head: core.written_head(),
+            tree: core.tree_head(),
+            origin: core.origin().to_string(),
             checkpoint_error: None,
             lost: None,
         }));
@@ -275,6 +277,34 @@ impl Trail {
             .lock()
             .expect("snapshot lock")
             .written_head
+    }
+
+    /// The Merkle tree at the durable head ([`Trail::head`]): size (= the head's seq) and
+    /// RFC 6962 root.
+    pub fn tree_head(&self) -> evident_core::TreeHead {
+        self.inner.snapshot.lock().expect("snapshot lock").tree
+    }
+
+    /// The trail's origin: its C2SP checkpoints' first line (`evident/<log id hex>` unless
+    /// set with `Options::origin` when the trail was created).
+    pub fn origin(&self) -> String {
+        self.inner
+            .snapshot
+            .lock()
+            .expect("snapshot lock")
+            .origin
+            .clone()
+    }
+
+    /// The C2SP checkpoint of the durable head (origin, size, root); `.body()` is its
+    /// unsigned text, `.signed_note(signers)` a signed note.
+    pub fn tree_checkpoint(&self) -> evident_core::tree::checkpoint::TreeCheckpoint {
+        let s = self.inner.snapshot.lock().expect("snapshot lock");
+        evident_core::tree::checkpoint::TreeCheckpoint {
+            origin: s.origin.clone(),
+            size: s.tree.size,
+            root: s.tree.root,
+        }
     }
 
     /// Health state and counters.

@@ -29,7 +29,9 @@ fn write_genuine_tiles(dir: &Path) {
 #[tokio::test]
 async fn genuine_tiles_are_used_and_tampered_ones_are_not_trusted() {
     let (_tmp, dir) = temp_trail();
-    let payloads: Vec<Vec<u8>> = (0..1000).map(|i| format!("record {i}").into_bytes()).collect();
+    let payloads: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("record {i}").into_bytes())
+        .collect();
     build(&dir, opts(1 << 16), &payloads).await;
     write_genuine_tiles(&dir);
     let prover = Prover::open(&dir).unwrap();
@@ -51,6 +53,21 @@ async fn genuine_tiles_are_used_and_tampered_ones_are_not_trusted() {
         .unwrap();
     assert!(!at_size.inclusion.rebuilt);
     assert_eq!(at_size.inclusion.tree.size, 700);
+    // At size 990 the plan wants tile 0/003.p/222; the head's 0/003.p/232 holds its hashes.
+    assert!(dir.join("tile/0/003.p/232").exists());
+    let narrower = prover
+        .prove(
+            985,
+            InclusionOptions {
+                size: Some(990),
+                include_payload: false,
+            },
+        )
+        .unwrap();
+    assert!(
+        !narrower.inclusion.rebuilt,
+        "a wider partial tile stands in"
+    );
 
     // Change one hash in the level-0 tile holding entries 256..512.
     let tile = dir.join("tile/0/001");
@@ -59,7 +76,10 @@ async fn genuine_tiles_are_used_and_tampered_ones_are_not_trusted() {
     std::fs::write(&tile, &bytes).unwrap();
     for (i, seq) in [1u64, 255, 256, 257, 999, 1000].into_iter().enumerate() {
         let b = prover.prove(seq, InclusionOptions::default()).unwrap();
-        assert_eq!(b.text, fast[i], "seq {seq}: the same proof, whichever path made it");
+        assert_eq!(
+            b.text, fast[i],
+            "seq {seq}: the same proof, whichever path made it"
+        );
         match check_proof_text(&b.text).unwrap() {
             Checked::Inclusion(r) => {
                 assert_eq!(r.seq, seq);

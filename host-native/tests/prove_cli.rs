@@ -123,7 +123,10 @@ fn checkpoint_prove_and_check_proof_round_trip() {
         prove_to(&dir, seq, &[], &file);
         let bundle = std::fs::read_to_string(&file).unwrap();
         assert!(bundle.starts_with("c2sp.org/tlog-proof@v1\n"), "{bundle}");
-        assert!(bundle.ends_with(&note), "the bundle ends with the checkpoint verbatim");
+        assert!(
+            bundle.ends_with(&note),
+            "the bundle ends with the checkpoint verbatim"
+        );
         let v = check_json(&file);
         assert_eq!(v["seq"], seq);
         assert_eq!(v["tree_size"], 300);
@@ -131,7 +134,10 @@ fn checkpoint_prove_and_check_proof_round_trip() {
         let want: Value = serde_json::from_slice(&records[seq as usize - 1].payload).unwrap();
         assert_eq!(v["event"], want, "the event is printed as JSON");
         let text = ok(&["check-proof", s(&file)]);
-        assert!(text.starts_with(&format!("ok: record seq {seq} ")), "{text}");
+        assert!(
+            text.starts_with(&format!("ok: record seq {seq} ")),
+            "{text}"
+        );
     }
     // Without the payload: still proves the record's hash and position.
     let file = tmp.path().join("bare");
@@ -142,7 +148,10 @@ fn checkpoint_prove_and_check_proof_round_trip() {
     assert_eq!(v["payload_included"], false);
     // To stdout, the same bytes as to a file.
     let out = ok(&["prove", s(&dir), "--seq", "77"]);
-    assert_eq!(out, std::fs::read_to_string(tmp.path().join("b77")).unwrap());
+    assert_eq!(
+        out,
+        std::fs::read_to_string(tmp.path().join("b77")).unwrap()
+    );
 }
 
 #[test]
@@ -392,4 +401,56 @@ fn verify_accepts_a_c2sp_checkpoint() {
     std::fs::write(&cp, lines2.join("\n") + "\n").unwrap();
     let err = fails(&["verify", s(&dir), "--checkpoint", s(&cp)], 3);
     assert!(err.contains("81"), "{err}");
+}
+
+#[test]
+fn a_forged_root_in_head_checkpoint_is_never_stated_or_proven() {
+    let (_tmp, dir) = temp_trail();
+    append_events(&dir, 0, 300);
+    write_genuine_tiles(&dir);
+    let path = dir.join("head.checkpoint");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let root_line = text.lines().last().unwrap().to_string();
+    assert!(
+        root_line.starts_with("root "),
+        "a format-2 head.checkpoint: {text}"
+    );
+    let mut forged = root_line.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+    std::fs::write(
+        &path,
+        text.replace(&root_line, std::str::from_utf8(&forged).unwrap()),
+    )
+    .unwrap();
+    let err = fails(&["checkpoint", s(&dir)], 3);
+    assert!(err.contains("root"), "{err}");
+    let err = fails(&["prove", s(&dir), "--seq", "7"], 3);
+    assert!(err.contains("does not prove its own checkpoint"), "{err}");
+}
+
+#[test]
+fn the_origin_set_at_creation_names_the_log_in_every_proof() {
+    let (tmp, dir) = temp_trail();
+    let input = String::from_utf8(event(1).to_json()).unwrap() + "\n";
+    let out = evident(
+        &["append", s(&dir), "--origin", "example.com/agent-audit"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert_eq!(origin(&dir), "example.com/agent-audit");
+    let file = tmp.path().join("b");
+    prove_to(&dir, 1, &[], &file);
+    assert_eq!(check_json(&file)["origin"], "example.com/agent-audit");
+    ok(&[
+        "check-proof",
+        s(&file),
+        "--origin",
+        "example.com/agent-audit",
+    ]);
+    let err = fails(
+        &["check-proof", s(&file), "--origin", "example.com/other"],
+        3,
+    );
+    assert!(err.contains("another log"), "{err}");
 }

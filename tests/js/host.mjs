@@ -166,7 +166,10 @@ try {
   eq(cp, head, "checkpoint");
   const text = readFileSync(join(dataDir, "trail", "head.checkpoint"), "utf8");
   eq(a.verify.parseCheckpoint(text), cp, "parse-checkpoint of head.checkpoint");
-  eq(a.verify.checkpointText(cp), text, "checkpoint-text");
+  // head.checkpoint is the checkpoint's four lines and (format 2) the tree root line.
+  const fourLines = text.split("\n").slice(0, 4).join("\n") + "\n";
+  check(/^root [0-9a-f]{64}\n$/.test(text.slice(fourLines.length)), "head.checkpoint ends with the root line", text);
+  eq(a.verify.checkpointText(cp), fourLines, "checkpoint-text");
   check(typeof throws(() => a.verify.parseCheckpoint("not a checkpoint"), "bad checkpoint text") === "string", "parse error is a string");
 
   current = "locked";

@@ -231,7 +231,10 @@ def main():
             text = f.read()
         parsed = a.verify("parse-checkpoint", text)
         eq(parsed, head, "parse-checkpoint of head.checkpoint")
-        eq(a.verify("checkpoint-text", head), text, "checkpoint-text")
+        # head.checkpoint is the checkpoint's four lines and (format 2) the tree root line.
+        four = "".join(text.splitlines(True)[:4])
+        check(text[len(four):].startswith("root ") and len(text) - len(four) == 70, "root line", text)
+        eq(a.verify("checkpoint-text", head), four, "checkpoint-text")
         bad = a.verify("parse-checkpoint", "not a checkpoint")
         check(isinstance(bad, str), "a parse error comes back as a bare str", bad)
         eq(ok(a.log("close", log)), head, "close")

@@ -396,8 +396,12 @@ fn proofs_through_the_component_and_the_verifier_world() {
     let bare = i.prove(log, 17, None, false).unwrap();
     assert_eq!(i.check_bundle(&bare).unwrap().payload, None);
     // Bad requests are errors, not traps.
-    assert!(matches!(i.prove(log, 51, None, true), Err(Error::InvalidArgument(m)) if m.contains("seq 51")));
-    assert!(matches!(i.prove(log, 1, Some(51), true), Err(Error::InvalidArgument(m)) if m.contains("size 51")));
+    assert!(
+        matches!(i.prove(log, 51, None, true), Err(Error::InvalidArgument(m)) if m.contains("seq 51"))
+    );
+    assert!(
+        matches!(i.prove(log, 1, Some(51), true), Err(Error::InvalidArgument(m)) if m.contains("size 51"))
+    );
     // A later head extends the earlier one.
     for n in 50..90u32 {
         i.append(log, format!("{{\"n\":{n}}}").as_bytes()).unwrap();
@@ -413,7 +417,9 @@ fn proofs_through_the_component_and_the_verifier_world() {
     let mut bad = bundle.clone().into_bytes();
     let at = bad.len() - note.len() - 3;
     bad[at] ^= 1;
-    let err = v.check_bundle(&String::from_utf8(bad).unwrap()).unwrap_err();
+    let err = v
+        .check_bundle(&String::from_utf8(bad).unwrap())
+        .unwrap_err();
     assert!(!err.is_empty());
     i.close(log).unwrap();
 }

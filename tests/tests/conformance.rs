@@ -333,7 +333,12 @@ fn both_adapters_give_identical_checkpoints_and_proofs() {
 
     let prover = Prover::open(&native_dir).unwrap();
     assert_eq!(w.checkpoint_note(log).unwrap(), prover.checkpoint_note());
-    for (seq, size, payload) in [(1, None, true), (77, None, false), (300, None, true), (5, Some(120), true)] {
+    for (seq, size, payload) in [
+        (1, None, true),
+        (77, None, false),
+        (300, None, true),
+        (5, Some(120), true),
+    ] {
         let native = prover
             .prove(
                 seq,

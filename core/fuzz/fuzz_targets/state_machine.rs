@@ -59,6 +59,9 @@ fuzz_target!(|data: &[u8]| {
                 let head = t.head();
                 let report = verify(&mut disk, vec![]).expect("the trail verifies after recovery");
                 assert_eq!(report.head.seq, head.seq);
+                // The root at the recovered durable head is the root recomputed from the records.
+                let th = t.tree_head();
+                assert_eq!(report.tree, Some((th.size, th.root)), "tree at the recovered head");
                 let mut reader = evident_core::query::QueryTask::new(evident_core::query::QuerySpec::default(), 1 << 16);
                 while let Some(op) = reader.poll_io() {
                     let r = disk.perform(&op);

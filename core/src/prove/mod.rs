@@ -14,11 +14,11 @@
 
 mod text;
 
+pub use crate::tree::TreeCheckpoint as TreeHead;
 pub use text::{
     bundle_text, check_bundle_text, check_consistency_text, checkpoint_note, consistency_text,
     is_consistency_text, parse_checkpoint_note, TextError,
 };
-pub use crate::tree::TreeCheckpoint as TreeHead;
 
 use crate::frame::KIND_ENTRY;
 use crate::hash::{leaf_v2, payload_hash, Hash};
@@ -333,7 +333,10 @@ fn inconsistent<E>(e: ProofError) -> ProveError<E> {
 
 /// Every hash of the head's tree, from the records; refuses a trail whose records do not
 /// give the head's root.
-fn rebuild<S: ProofSource>(src: &mut S, head: &TreeHead) -> Result<MemoryTree, ProveError<S::Error>> {
+fn rebuild<S: ProofSource>(
+    src: &mut S,
+    head: &TreeHead,
+) -> Result<MemoryTree, ProveError<S::Error>> {
     let leaves = src.leaves(head.size).map_err(ProveError::Source)?;
     let mut tree = MemoryTree::new();
     for l in &leaves {
@@ -356,4 +359,223 @@ fn rebuild<S: ProofSource>(src: &mut S, head: &TreeHead) -> Result<MemoryTree, P
         )));
     }
     Ok(tree)
+}
+
+/// The tree after `more` records (their leaf hashes, in seq order) are added to the tree
+/// `known` (a checkpoint the trail wrote): the head of a trail whose checkpoint file lags
+/// behind its last durable records (`more` empty: `known` itself, checked). The right edge at `known.size` comes from the tiles
+/// (O(log n) of them) and is accepted only when it gives `known.root`; otherwise it is rebuilt
+/// from the records, and a trail whose records do not give `known.root` is refused.
+pub fn extend_head<S: ProofSource>(
+    src: &mut S,
+    known: &TreeHead,
+    more: &[Hash],
+) -> Result<TreeHead, ProveError<S::Error>> {
+    use crate::tree::proof::range_nodes;
+    use crate::tree::CompactRange;
+    // Even with nothing to add, the checkpoint's root is checked against the tiles (and, when
+    // they disagree, the records): a prover never states a root the trail does not have.
+    let tiles =
+        read_tiles(src, &tiles_for_root(known.size), known.size).map_err(ProveError::Source)?;
+    let from_tiles = range_nodes(0, known.size)
+        .iter()
+        .map(|n| tiles.stored(n.level, n.index))
+        .collect::<Result<Vec<_>, _>>()
+        .ok()
+        .and_then(|edge| CompactRange::from_edge(known.size, edge).ok())
+        .filter(|r| r.root() == known.root);
+    let mut range = match from_tiles {
+        Some(r) => r,
+        None => {
+            let leaves = src.leaves(known.size).map_err(ProveError::Source)?;
+            let mut r = CompactRange::new();
+            for l in &leaves {
+                r.push_leaf(l);
+            }
+            if r.size() != known.size || r.root() != known.root {
+                return Err(ProveError::Inconsistent(format!(
+                    "the trail's checkpoint says root {} at size {}, its records give {} at \
+                     size {}",
+                    known.root_base64(),
+                    known.size,
+                    crate::tree::base64::encode(&r.root().0),
+                    r.size()
+                )));
+            }
+            r
+        }
+    };
+    for l in more {
+        range.push_leaf(l);
+    }
+    Ok(TreeHead {
+        origin: known.origin.clone(),
+        size: range.size(),
+        root: range.root(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::TileBuilder;
+    use std::collections::BTreeMap;
+
+    /// Records and tile files in memory, with counters.
+    struct Mem {
+        records: Vec<(u64, Vec<u8>)>,
+        tiles: BTreeMap<String, Vec<u8>>,
+        leaves_read: usize,
+    }
+
+    impl Mem {
+        fn new(n: u64) -> Mem {
+            let records: Vec<(u64, Vec<u8>)> = (1..=n)
+                .map(|s| (1000 + s, format!("r{s}").into_bytes()))
+                .collect();
+            let mut b = TileBuilder::new();
+            let mut tiles = BTreeMap::new();
+            for (i, (ts, p)) in records.iter().enumerate() {
+                let leaf = leaf_v2(KIND_ENTRY, i as u64 + 1, *ts, &payload_hash(p));
+                for (id, bytes) in b.push_node(leaf_node(&leaf)) {
+                    tiles.insert(id.path(), bytes);
+                }
+            }
+            for (id, bytes) in b.partial_tiles() {
+                tiles.insert(id.path(), bytes);
+            }
+            Mem {
+                records,
+                tiles,
+                leaves_read: 0,
+            }
+        }
+
+        fn head(&mut self) -> TreeHead {
+            let leaves = self.leaves(self.records.len() as u64).unwrap();
+            self.leaves_read = 0;
+            let mut t = MemoryTree::new();
+            for l in &leaves {
+                t.push_leaf(l);
+            }
+            TreeHead {
+                origin: "evident/test".into(),
+                size: leaves.len() as u64,
+                root: root_at(leaves.len() as u64, &t).unwrap(),
+            }
+        }
+    }
+
+    impl ProofSource for Mem {
+        type Error = String;
+        fn record(&mut self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, String> {
+            Ok(self.records.get(seq as usize - 1).cloned())
+        }
+        fn read_tile(&mut self, path: &str, max: usize) -> Result<Option<Vec<u8>>, String> {
+            Ok(self
+                .tiles
+                .get(path)
+                .map(|b| b[..b.len().min(max + 1)].to_vec()))
+        }
+        fn leaves(&mut self, size: u64) -> Result<Vec<Hash>, String> {
+            self.leaves_read += 1;
+            Ok(self
+                .records
+                .iter()
+                .take(size as usize)
+                .enumerate()
+                .map(|(i, (ts, p))| leaf_v2(KIND_ENTRY, i as u64 + 1, *ts, &payload_hash(p)))
+                .collect())
+        }
+    }
+
+    #[test]
+    fn tiles_serve_proofs_and_tampered_tiles_are_passed_over() {
+        let mut m = Mem::new(1300);
+        let head = m.head();
+        for seq in [1, 256, 257, 1024, 1300] {
+            let i = prove_inclusion(&mut m, &head, seq, None, true).unwrap();
+            assert!(!i.rebuilt, "seq {seq}");
+            let older = prove_inclusion(&mut m, &head, seq, Some(1299.max(seq)), false).unwrap();
+            assert!(!older.rebuilt && older.payload.is_none());
+        }
+        assert_eq!(
+            m.leaves_read, 0,
+            "genuine tiles: no record but the one proven is read"
+        );
+        let good = prove_inclusion(&mut m, &head, 300, None, true).unwrap();
+        // Every hash of tile 0/001 changed: the proof is rebuilt and is the same.
+        for b in m.tiles.get_mut("tile/0/001").unwrap().chunks_mut(32) {
+            b[0] ^= 0xff;
+        }
+        let again = prove_inclusion(&mut m, &head, 300, None, true).unwrap();
+        assert!(again.rebuilt);
+        assert_eq!(again.proof, good.proof);
+        // A record changed on disk: its proof can never be made.
+        m.records[299].1 = b"forged".to_vec();
+        let e = prove_inclusion(&mut m, &head, 300, None, true).unwrap_err();
+        assert!(matches!(e, ProveError::Inconsistent(_)), "{e}");
+    }
+
+    #[test]
+    fn consistency_and_requests_out_of_range() {
+        let mut m = Mem::new(600);
+        let head = m.head();
+        let mut small = Mem::new(600);
+        small.records.truncate(200);
+        let old = small.head();
+        let c = prove_consistency(&mut m, &head, &old).unwrap();
+        assert!(!c.rebuilt);
+        assert!(check_consistency_text(&consistency_text(&c).unwrap()).is_ok());
+        let other = TreeHead {
+            origin: "evident/other".into(),
+            ..old.clone()
+        };
+        assert!(matches!(
+            prove_consistency(&mut m, &head, &other),
+            Err(ProveError::OtherLog { .. })
+        ));
+        let wrong = TreeHead {
+            root: Hash([9; 32]),
+            ..old.clone()
+        };
+        assert!(matches!(
+            prove_consistency(&mut m, &head, &wrong),
+            Err(ProveError::NotExtended { size: 200, .. })
+        ));
+        assert!(matches!(
+            prove_inclusion(&mut m, &head, 601, None, true),
+            Err(ProveError::BeyondTree {
+                seq: 601,
+                size: 600
+            })
+        ));
+        assert!(matches!(
+            prove_inclusion(&mut m, &head, 1, Some(601), true),
+            Err(ProveError::BadSize {
+                size: 601,
+                head: 600
+            })
+        ));
+        assert!(matches!(
+            prove_inclusion(&mut m, &head, 0, None, true),
+            Err(ProveError::BeyondTree { seq: 0, .. })
+        ));
+        // extend_head: the edge at a checkpoint of 400 from the tiles written at 400, checked
+        // against its root, then the records written since.
+        let mut src = Mem::new(400);
+        let at400 = src.head();
+        let more = m.leaves(600).unwrap()[400..].to_vec();
+        src.records = m.records.clone();
+        assert_eq!(extend_head(&mut src, &at400, &more).unwrap(), head);
+        assert_eq!(src.leaves_read, 0, "the edge came from the tiles");
+        let forged = TreeHead {
+            root: Hash([1; 32]),
+            ..at400
+        };
+        assert!(matches!(
+            extend_head(&mut src, &forged, &more),
+            Err(ProveError::Inconsistent(_))
+        ));
+    }
 }

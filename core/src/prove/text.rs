@@ -6,8 +6,8 @@
 
 use super::{Consistency, Inclusion, TreeHead};
 use crate::tree::bundle::{check_bundle, prove_bundle, BundleError};
-use crate::tree::consistency::{check_consistency_file, prove_consistency_file};
 use crate::tree::consistency::CONSISTENCY_HEADER;
+use crate::tree::consistency::{check_consistency_file, prove_consistency_file};
 use crate::tree::{base64, Note, RecordExtra};
 
 /// Why a text does not parse or does not verify: the line (1-based, when one is at fault) and
@@ -88,7 +88,12 @@ pub fn bundle_text(i: &Inclusion) -> Result<String, TextError> {
         tree_size: i.tree.size,
         payload: i.payload.clone(),
     };
-    Ok(prove_bundle(&extra, i.seq - 1, &i.proof, &note_of(&i.tree)?)?)
+    Ok(prove_bundle(
+        &extra,
+        i.seq - 1,
+        &i.proof,
+        &note_of(&i.tree)?,
+    )?)
 }
 
 /// The consistency-proof text, checked as a verifier will check it.

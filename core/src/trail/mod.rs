@@ -331,6 +331,8 @@ pub struct Trail {
     last_ts: u64,
     /// The tree over everything written (advanced in group commit, one leaf per record).
     tree: CompactRange,
+    /// The trail's origin (from its `origin` file, or set at creation).
+    origin: String,
     // The last durable record.
     durable_seq: u64,
     durable_hash: Hash,
@@ -402,6 +404,7 @@ impl Trail {
             head: Hash::default(),
             last_ts: 0,
             tree: CompactRange::new(),
+            origin: String::new(),
             durable_seq: 0,
             durable_hash: Hash::default(),
             durable_root: crate::tree::EMPTY_ROOT,
@@ -588,6 +591,21 @@ impl Trail {
         }
     }
 
+    /// The trail's origin: the first line of its C2SP checkpoints (`evident/<log id hex>`
+    /// unless set when the trail was created; see [`Options::origin`]). Empty before the open
+    /// finished.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The C2SP checkpoint of the durable head (origin, tree size, root): its
+    /// [`crate::tree::checkpoint::TreeCheckpoint::body`] is the unsigned checkpoint text, and
+    /// `signed_note` takes the signers. `None` before the open finished.
+    pub fn tree_checkpoint(&self) -> Option<crate::tree::checkpoint::TreeCheckpoint> {
+        let th = self.tree_head();
+        crate::tree::checkpoint::TreeCheckpoint::new(&self.origin, th.size, th.root).ok()
+    }
+
     /// The tree at the written head ([`Trail::written_head`]).
     pub fn written_tree_head(&self) -> TreeHead {
         TreeHead {
@@ -736,6 +754,7 @@ impl Trail {
         self.durable_hash = o.head;
         self.durable_root = o.tree.root();
         self.tree = o.tree;
+        self.origin = o.origin;
         self.active = Some(o.active);
         self.segments = o.segments;
         self.phase = Phase::Ready;

@@ -41,6 +41,8 @@ pub(crate) struct Opened {
     pub last_ts: u64,
     /// The tree over every record (the written head's).
     pub tree: CompactRange,
+    /// The trail's origin (its C2SP checkpoints' first line).
+    pub origin: String,
     pub active: Active,
     pub segments: Vec<(u64, String)>,
     pub report: OpenReport,
@@ -48,6 +50,10 @@ pub(crate) struct Opened {
 
 enum Stage {
     List,
+    /// Reads the `origin` file, then the checkpoint (if listed) or what follows it.
+    ReadOrigin {
+        has_checkpoint: bool,
+    },
     ReadCheckpoint,
     /// Asks the last segment's length if not known yet, then reads its header.
     ReadLastHeader,
@@ -99,6 +105,8 @@ pub(crate) struct Opener {
     scanner: Option<SegmentScanner>,
     /// The tree before the last segment (from the previous footer's edge).
     tree_base: Option<CompactRange>,
+    /// The origin the `origin` file holds, when it exists.
+    origin_stored: Option<String>,
     prev_scanner: Option<SegmentScanner>,
     checkpoint_hash_seen: Option<Hash>,
     header_defect: Option<HeaderDefect>,
@@ -122,6 +130,7 @@ impl Opener {
             prev_footer: None,
             scanner: None,
             tree_base: None,
+            origin_stored: None,
             prev_scanner: None,
             checkpoint_hash_seen: None,
             header_defect: None,
@@ -191,6 +200,7 @@ impl Opener {
         };
         match self.stage {
             Stage::List => OpenAction::Io(IoOp::ListNames),
+            Stage::ReadOrigin { .. } => OpenAction::Io(read(naming::ORIGIN, 0, 4096)),
             Stage::ReadCheckpoint => OpenAction::Io(read(naming::HEAD_CHECKPOINT, 0, 4096)),
             Stage::ReadLastHeader => {
                 let entry = self.last_entry();
@@ -277,6 +287,7 @@ impl Opener {
             _ => return,
         };
         let r = match self.stage {
+            Stage::ReadOrigin { has_checkpoint } => self.on_origin(&data, has_checkpoint),
             Stage::ReadCheckpoint => self.on_checkpoint(&data),
             Stage::ReadLastHeader => self.on_last_header(&data),
             Stage::CheckAbandoned { offset } => self.on_abandoned_chunk(offset, &data),
@@ -294,19 +305,26 @@ impl Opener {
 
     fn on_listed(&mut self, names: Vec<String>) {
         let mut has_checkpoint = false;
+        let mut has_origin = false;
         for name in names {
             if let Some(first) = naming::parse_segment_name(&name) {
                 self.segments.push((first, name, None));
             } else if name == naming::HEAD_CHECKPOINT {
                 has_checkpoint = true;
-            } else if name == naming::HEAD_CHECKPOINT_TMP || name == naming::RETAINED_CHECKPOINT_TMP
+            } else if name == naming::ORIGIN {
+                has_origin = true;
+            } else if name == naming::HEAD_CHECKPOINT_TMP
+                || name == naming::RETAINED_CHECKPOINT_TMP
+                || name == naming::ORIGIN_TMP
             {
                 self.steps.push_back(IoOp::Remove { file: name.clone() });
                 self.report.removed_files.push(name);
             }
         }
         self.segments.sort();
-        self.stage = if has_checkpoint {
+        self.stage = if has_origin {
+            Stage::ReadOrigin { has_checkpoint }
+        } else if has_checkpoint {
             Stage::ReadCheckpoint
         } else {
             self.after_checkpoint()
@@ -344,6 +362,76 @@ impl Opener {
             return Stage::Finish;
         }
         Stage::ReadLastHeader
+    }
+
+    fn on_origin(&mut self, data: &[u8], has_checkpoint: bool) -> Result<(), Error> {
+        let origin = std::str::from_utf8(data)
+            .ok()
+            .and_then(|t| t.strip_suffix('\n'))
+            .filter(|o| crate::tree::checkpoint::check_origin(o).is_ok())
+            .ok_or_else(|| Error::Corrupt {
+                location: Location::file(naming::ORIGIN),
+                what: "not one origin line (printable ASCII, no spaces, at most 255 bytes) ending in LF".into(),
+            })?;
+        self.origin_stored = Some(origin.to_string());
+        self.stage = if has_checkpoint {
+            Stage::ReadCheckpoint
+        } else {
+            self.after_checkpoint()
+        };
+        Ok(())
+    }
+
+    /// The trail's origin: the `origin` file's; on creation the one asked (or the default),
+    /// which is then written. Asking another origin than the trail's is refused: it never
+    /// changes once the trail exists.
+    fn resolve_origin(&mut self, log_id: LogId, creating: bool) -> Result<String, Error> {
+        let default = format!("evident/{}", log_id.to_hex());
+        let asked = self.opts.origin.clone();
+        let refuse = |have: &str, why: &str, asked: &str| {
+            Error::InvalidArgument {
+            what: format!(
+                "origin is {asked:?} but the trail's origin is {have:?} ({why}); an origin is set when the trail is created and never changes"
+            ),
+        }
+        };
+        match (self.origin_stored.clone(), asked) {
+            (Some(have), Some(asked)) if have != asked => {
+                Err(refuse(&have, "from its origin file", &asked))
+            }
+            (Some(have), _) => Ok(have),
+            (None, asked) if creating => {
+                let origin = asked.unwrap_or(default);
+                let data = format!("{origin}\n").into_bytes();
+                let tmp = naming::ORIGIN_TMP.to_string();
+                for op in [
+                    IoOp::Create { file: tmp.clone() },
+                    IoOp::Write {
+                        file: tmp.clone(),
+                        offset: 0,
+                        data,
+                    },
+                    IoOp::Sync {
+                        file: tmp.clone(),
+                        metadata: true,
+                    },
+                    IoOp::Close { file: tmp.clone() },
+                    IoOp::Rename {
+                        from: tmp,
+                        to: naming::ORIGIN.to_string(),
+                    },
+                ] {
+                    self.steps.push_back(op); // the segment's creation syncs the directory
+                }
+                Ok(origin)
+            }
+            (None, Some(asked)) if asked != default => Err(refuse(
+                &default,
+                "the default: it has no origin file",
+                &asked,
+            )),
+            (None, _) => Ok(default),
+        }
     }
 
     fn on_checkpoint(&mut self, data: &[u8]) -> Result<(), Error> {
@@ -819,12 +907,14 @@ impl Opener {
             index: summary.index,
             tree_base,
         };
+        let origin = self.resolve_origin(h.log_id, false)?;
         let mut opened = Opened {
             log_id: h.log_id,
             next_seq: summary.next_seq,
             head: summary.last_hash,
             last_ts: summary.last_ts,
             tree: tree.clone(),
+            origin,
             active,
             segments: Vec::new(),
             report: std::mem::take(&mut self.report),
@@ -897,8 +987,17 @@ impl Opener {
 
     /// Creates the first segment of a new (or emptied) trail and finishes the open.
     fn create_first_segment(&mut self, header: SegmentHeader) {
-        let active = self.create_segment_ops(header, 0, CompactRange::new());
         let log_id = header.log_id;
+        // The origin is durable before the trail exists: written first, and the segment's
+        // creation syncs the directory before anything is acknowledged.
+        let origin = match self.resolve_origin(log_id, true) {
+            Ok(origin) => origin,
+            Err(e) => {
+                self.failed = Some(e);
+                return;
+            }
+        };
+        let active = self.create_segment_ops(header, 0, CompactRange::new());
         let mut report = std::mem::take(&mut self.report);
         report.log_id = log_id;
         report.segments = 1;
@@ -910,6 +1009,7 @@ impl Opener {
             head: genesis(&log_id),
             last_ts: 0,
             tree: CompactRange::new(),
+            origin,
             segments: vec![(1, active.name.clone())],
             active,
             report,

@@ -71,6 +71,12 @@ impl TreeCheckpoint {
         })
     }
 
+    /// The checkpoint of a tree's current size and root, as the writer's compact range
+    /// holds them.
+    pub fn of_range(origin: &str, range: &super::CompactRange) -> Result<TreeCheckpoint, String> {
+        TreeCheckpoint::new(origin, range.size(), range.root())
+    }
+
     /// The note text: three lines, each ending in `\n`.
     pub fn body(&self) -> String {
         format!(

@@ -7,7 +7,10 @@
 //! tile wider than needed (or the full tile) stands in for a narrower one.
 //!
 //! Nothing here can tell a tampered tile from a genuine one: a prover recomputes the
-//! record's leaf and checks each proof against the checkpoint before emitting it.
+//! record's leaf from the segment and checks each proof against the checkpoint before
+//! emitting it ([`super::prove_bundle`] does). That checkpoint's root must come from the
+//! records (the writer's [`super::CompactRange`], or a recomputation), never from the same
+//! tiles: a root computed from tampered tiles would vouch for them.
 
 use super::hash::subtree_root;
 use super::plan::tile_for_node;

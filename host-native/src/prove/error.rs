@@ -117,10 +117,9 @@ impl std::fmt::Display for ProveError {
                 "proof or checkpoint of another log: its origin is `{theirs}`, expected `{ours}`"
             ),
             ProveError::NoTree(why) => write!(f, "the trail has no tree to prove against: {why}"),
-            ProveError::Inconsistent(why) => write!(
-                f,
-                "the trail does not prove its own checkpoint: {why}"
-            ),
+            ProveError::Inconsistent(why) => {
+                write!(f, "the trail does not prove its own checkpoint: {why}")
+            }
             ProveError::Invalid { file, line, reason } => {
                 if let Some(file) = file {
                     write!(f, "{}: ", file.display())?;

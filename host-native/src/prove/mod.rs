@@ -27,9 +27,9 @@ mod text;
 
 pub use error::ProveError;
 pub use evident_core::prove::{Consistency, Inclusion, TreeHead};
+pub use head::default_origin;
 pub use source::DirSource;
 pub use text::{check_proof_text, Checked, ProvenConsistency, ProvenRecord};
-pub use head::default_origin;
 
 use evident_core::Checkpoint;
 use std::path::{Path, PathBuf};
@@ -63,6 +63,8 @@ pub struct Bundle {
     pub text: String,
     /// The proof it holds.
     pub inclusion: Inclusion,
+    /// Tile files opened to make it (O(log n); more when a tile had to be passed over).
+    pub tiles_read: usize,
 }
 
 /// A read-only prover over one trail directory, at the head it found when opened.
@@ -108,7 +110,11 @@ impl Prover {
             opts.include_payload,
         )?;
         let text = text::bundle_text(&inclusion)?;
-        Ok(Bundle { text, inclusion })
+        Ok(Bundle {
+            text,
+            inclusion,
+            tiles_read: src.tiles_read,
+        })
     }
 
     /// A consistency proof from the older checkpoint note `old` to the head, checked before it

@@ -32,6 +32,19 @@ impl DirSource {
     }
 }
 
+impl DirSource {
+    /// At most `max_len + 1` bytes of a file under the trail directory (one more than a tile
+    /// holds, so a longer file is refused by the tile's length check); `None` when it cannot be
+    /// read: tiles are derived data, so the prover goes on without it (and rebuilds the hashes
+    /// from the records).
+    fn read_file(&self, path: &str, max_len: usize) -> Option<Vec<u8>> {
+        let f = std::fs::File::open(self.dir.join(path)).ok()?;
+        let mut buf = Vec::with_capacity(max_len);
+        f.take(max_len as u64 + 1).read_to_end(&mut buf).ok()?;
+        Some(buf)
+    }
+}
+
 impl ProofSource for DirSource {
     type Error = crate::Error;
 
@@ -41,18 +54,30 @@ impl ProofSource for DirSource {
 
     fn read_tile(&mut self, path: &str, max_len: usize) -> crate::Result<Option<Vec<u8>>> {
         self.tiles_read += 1;
-        let full = self.dir.join(path);
-        let f = match std::fs::File::open(&full) {
-            Ok(f) => f,
-            // Missing, or anything else unreadable: the tile is derived data, so the prover
-            // goes on without it (and rebuilds the hashes from the records).
-            Err(_) => return Ok(None),
-        };
-        let mut buf = Vec::with_capacity(max_len);
-        match f.take(max_len as u64 + 1).read_to_end(&mut buf) {
-            Ok(_) => Ok(Some(buf)),
-            Err(_) => Ok(None),
+        let found = self.read_file(path, max_len);
+        if found.is_some() {
+            return Ok(found);
         }
+        // A partial tile `tile/L/N.p/W` that is not there: a wider partial of the same tile
+        // (written at a later checkpoint refresh) holds the same first W hashes.
+        let Some((dir, width)) = path.rsplit_once(".p/") else {
+            return Ok(None);
+        };
+        let Ok(width) = width.parse::<usize>() else {
+            return Ok(None);
+        };
+        let wider = std::fs::read_dir(self.dir.join(format!("{dir}.p")))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<usize>().ok())
+            .filter(|w| *w > width && *w < 256)
+            .min();
+        Ok(wider.and_then(|w| {
+            let mut bytes = self.read_file(&format!("{dir}.p/{w}"), w * 32)?;
+            bytes.truncate(max_len.min(bytes.len()));
+            Some(bytes)
+        }))
     }
 
     fn leaves(&mut self, size: u64) -> crate::Result<Vec<Hash>> {

@@ -2,7 +2,7 @@
 //! [`evident_core::prove`] glue the native prover runs, over the component's own reads, so
 //! both emit the same bytes for the same trail.
 
-use super::{core_error, State};
+use super::State;
 use crate::bindings::evident::log::types as wit;
 use evident_core::frame::KIND_ENTRY;
 use evident_core::hash::{leaf_v2, payload_hash, Hash};
@@ -53,7 +53,12 @@ impl ProofSource for Source<'_> {
                 break;
             }
             for e in got {
-                out.push(leaf_v2(KIND_ENTRY, e.seq, e.timestamp, &payload_hash(&e.payload)));
+                out.push(leaf_v2(
+                    KIND_ENTRY,
+                    e.seq,
+                    e.timestamp,
+                    &payload_hash(&e.payload),
+                ));
             }
         }
         Ok(out)
@@ -74,21 +79,11 @@ fn prove_error(e: ProveError<wit::Error>) -> wit::Error {
 }
 
 impl State {
-    /// The tree at the durable head.
-    fn tree_head(&mut self) -> Result<TreeHead, wit::Error> {
-        let _ = core_error;
-        let head = self.core.head();
-        let mut src = Source { state: self };
-        let leaves = src.leaves(head.seq)?;
-        let mut range = evident_core::tree::CompactRange::new();
-        for l in &leaves {
-            range.push_leaf(l);
-        }
-        Ok(TreeHead {
-            origin: format!("evident/{}", head.log_id.to_hex()),
-            size: range.size(),
-            root: range.root(),
-        })
+    /// The tree at the durable head (the writer keeps it in group commit).
+    fn tree_head(&self) -> Result<TreeHead, wit::Error> {
+        self.core
+            .tree_checkpoint()
+            .ok_or_else(|| wit::Error::Failed("the trail is not open".into()))
     }
 
     /// The C2SP checkpoint body of the durable head.
@@ -109,7 +104,8 @@ impl State {
         let inclusion =
             evident_core::prove::prove_inclusion(&mut src, &head, seq, size, include_payload)
                 .map_err(prove_error)?;
-        evident_core::prove::bundle_text(&inclusion).map_err(|e| prove_error(ProveError::Inconsistent(e.to_string())))
+        evident_core::prove::bundle_text(&inclusion)
+            .map_err(|e| prove_error(ProveError::Inconsistent(e.to_string())))
     }
 
     /// A consistency proof from `old` (a checkpoint note) to the durable head.
@@ -118,8 +114,8 @@ impl State {
             .map_err(|e| wit::Error::InvalidArgument(e.to_string()))?;
         let head = self.tree_head()?;
         let mut src = Source { state: self };
-        let c = evident_core::prove::prove_consistency(&mut src, &head, &old)
-            .map_err(prove_error)?;
+        let c =
+            evident_core::prove::prove_consistency(&mut src, &head, &old).map_err(prove_error)?;
         evident_core::prove::consistency_text(&c)
             .map_err(|e| prove_error(ProveError::Inconsistent(e.to_string())))
     }

@@ -43,6 +43,11 @@ pub struct WriteOpts {
     /// writer takes over at once). 50 to 86400000.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub lease: u64,
+    /// The trail's origin, the first line of its C2SP checkpoints: set when this command
+    /// creates the trail (default `evident/<log id hex>`) and never changed; naming another
+    /// origin than an existing trail's is refused.
+    #[arg(long)]
+    pub origin: Option<String>,
 }
 
 impl WriteOpts {
@@ -55,6 +60,7 @@ impl WriteOpts {
         evident_native::Options {
             segment_bytes: self.segment_bytes,
             durability: self.durability,
+            origin: self.origin.clone(),
             ..Default::default()
         }
     }

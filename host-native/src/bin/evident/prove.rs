@@ -202,11 +202,13 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
             }
         };
         if trusted.origin != *origin {
-            return fail(ProveError::OtherLog {
-                ours: trusted.origin,
-                theirs: origin.clone(),
-            }
-            .in_file(&a.file));
+            return fail(
+                ProveError::OtherLog {
+                    ours: trusted.origin,
+                    theirs: origin.clone(),
+                }
+                .in_file(&a.file),
+            );
         }
         if trusted != *tree {
             return fail(ProveError::Invalid {
@@ -225,11 +227,13 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
         }
     }
     if let Some(want) = a.origin.as_ref().filter(|w| *w != origin) {
-        return fail(ProveError::OtherLog {
-            ours: want.clone(),
-            theirs: origin.clone(),
-        }
-        .in_file(&a.file));
+        return fail(
+            ProveError::OtherLog {
+                ours: want.clone(),
+                theirs: origin.clone(),
+            }
+            .in_file(&a.file),
+        );
     }
     match checked {
         Checked::Inclusion(r) => {

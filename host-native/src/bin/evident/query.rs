@@ -187,7 +187,11 @@ pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
             let _ = writeln!(
                 out,
                 "{}",
-                json!({"head": {"log_id": h.log_id.to_hex(), "seq": h.seq, "hash": h.hash.to_hex()}})
+                json!({
+                    "head": {"log_id": h.log_id.to_hex(), "seq": h.seq, "hash": h.hash.to_hex()},
+                    // The tree checkpoint every `bundle` above is against.
+                    "checkpoint": prover.as_ref().map(|p| p.checkpoint_note()),
+                })
             );
         }
     }

@@ -38,6 +38,7 @@ pub fn child(args: &[String]) {
     let dir = std::path::PathBuf::from(arg(1));
     match arg(0).as_str() {
         "build" => child_build(&rt, &dir, num(2)),
+        "prove" => crate::proofs::child(&dir, result),
         "open" => rt.block_on(async {
             let start = Instant::now();
             let trail = Trail::open(&dir, TrailOptions::default())
@@ -419,6 +420,16 @@ pub fn section7(ctx: &mut Ctx) {
     }
     ctx.report.line(&q);
     let _ = s;
+
+    // Proofs: on the large trail, and on a small one for the open-time comparison.
+    eprintln!("  proofs");
+    let big = run_child(&["prove".into(), d.clone()]);
+    let small_dir = ctx.scratch("small-for-proofs");
+    let sd = small_dir.display().to_string();
+    run_child(&["build".into(), sd.clone(), "10000".into()]);
+    let small = run_child(&["prove".into(), sd]);
+    crate::proofs::report(ctx, &big, &small);
+    crate::remove(&small_dir);
     if ctx.keep {
         // Move it out of the run directory, which is removed at the end.
         let kept = ctx.dir.parent().map(|p| p.join("large-kept"));

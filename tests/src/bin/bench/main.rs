@@ -15,7 +15,8 @@
 //! 4. verify throughput vs single-core BLAKE3; open time vs the number of sealed segments;
 //! 5. p50/p99 acknowledgement latency (reported inside sections 1, 2, 3 and 6);
 //! 6. the WASI component under wasmtime vs the native adapter, durable and not;
-//! 7. a trail of 10 million records: time-range query vs full scans, open time, peak memory.
+//! 7. a trail of 10 million records: time-range query vs full scans, open time, peak memory,
+//!    and the proofs (prove time, tiles read, bundle and consistency sizes, checks per second).
 //!
 //! Section 7 runs its phases in child processes (this binary with `__child ...`) so that each
 //! phase's peak RSS (VmHWM) is its own.
@@ -25,6 +26,7 @@ mod events;
 mod large;
 mod peers;
 mod probe;
+mod proofs;
 mod report;
 mod unsynced;
 mod verify;
