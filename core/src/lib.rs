@@ -16,6 +16,8 @@
 //! - [`lease`]: the writer lease in `LOCK` (one writer per trail, in every host);
 //! - [`tree`]: the RFC 6962 Merkle tree over the records (SHA-256), its tiles and proofs;
 //! - [`prove`]: making proofs for a trail whose stored tiles may be wrong (shared by the hosts).
+//! - [`note`]: C2SP signed notes, Ed25519 keys, cosignatures and witness policies.
+//! - [`witness`]: the tlog-witness `add-checkpoint` decision and the witness's state.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -34,6 +36,7 @@ pub mod io;
 pub mod lease;
 pub mod leaves;
 pub mod naming;
+pub mod note;
 pub mod prove;
 pub mod query;
 pub mod scan;
@@ -42,6 +45,7 @@ pub mod sim;
 pub mod trail;
 pub mod tree;
 pub mod verify;
+pub mod witness;
 
 pub use checkpoint::Checkpoint;
 pub use config::{Durability, Options, RecoveryMode};

@@ -23,11 +23,13 @@ mod error;
 mod fault_hooks;
 pub mod fs_exec;
 pub mod jsonl;
+pub mod keys;
 mod leaf_threads;
 pub mod lease;
 pub mod live;
 mod mirror;
 pub mod prove;
+pub mod publish;
 pub mod query;
 pub mod reader;
 pub mod repair;
@@ -35,6 +37,7 @@ pub mod safe_fs;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 mod trail;
+pub mod witness;
 
 pub use driver::now_ns;
 pub use error::{Error, Result};

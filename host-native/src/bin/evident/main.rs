@@ -11,8 +11,10 @@ mod archive;
 mod demo;
 mod fix;
 mod prove;
+mod publish_cmd;
 mod query;
 mod read;
+mod witness_cmd;
 
 use clap::{Parser, Subcommand};
 use evident_native::{Durability, Error};
@@ -127,6 +129,15 @@ enum Command {
     /// Delete local sealed segments that are archived and were read back and verified from the
     /// bucket, keeping the newest N (retained.checkpoint vouches for the oldest kept one).
     Retain(archive::RetainArgs),
+    /// Generate a log signing key (--origin) or a witness key (--witness): writes the private
+    /// key file with mode 0600 and prints the verifier key.
+    Keygen(witness_cmd::KeygenArgs),
+    /// Sign the trail's head (never a fork of what the key signed before), collect the policy's
+    /// witness cosignatures, and write checkpoint.note when the quorum is met.
+    Publish(publish_cmd::PublishArgs),
+    /// Run a C2SP tlog-witness: cosign checkpoints consistent with what it cosigned before.
+    #[command(subcommand)]
+    Witness(witness_cmd::WitnessCommand),
 }
 
 /// How a command ended, for the exit code.
@@ -195,6 +206,9 @@ fn main() -> ExitCode {
             Command::BreakLock(a) => fix::break_lock(a),
             Command::Archive(a) => archive::run(a).await,
             Command::Retain(a) => archive::retain(a).await,
+            Command::Keygen(a) => witness_cmd::keygen(a),
+            Command::Publish(a) => publish_cmd::run(a).await,
+            Command::Witness(c) => witness_cmd::run(c).await,
         }
     });
     match result {
