@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,10 @@ def test_head_sync_checkpoint_close(trail_dir: Path) -> None:
     assert t.head() == head
     assert t.checkpoint() == head
     assert Checkpoint.parse((trail_dir / "head.checkpoint").read_text()) == head
-    assert head.to_text() == (trail_dir / "head.checkpoint").read_text()
+    # head.checkpoint is the chain checkpoint's text plus the tree root line (format 2).
+    on_disk = (trail_dir / "head.checkpoint").read_text()
+    assert on_disk.startswith(head.to_text())
+    assert re.fullmatch(r"root [0-9a-f]{64}\n", on_disk[len(head.to_text()):])
     assert Checkpoint.parse(json.dumps({"log_id": head.log_id, "seq": 1, "hash": head.hash})) == head
     with pytest.raises(evident.InvalidArgumentError):
         Checkpoint.parse("not a checkpoint")
