@@ -75,6 +75,13 @@ export class LockedError extends EvidentError {
   }
 }
 
+/** A proof bundle or consistency proof did not check; the message names what fails (and the line). */
+export class ProofError extends EvidentError {
+  constructor(message) {
+    super(message, "proof");
+  }
+}
+
 const CORRUPTION = {
   corrupt: CorruptionError,
   "torn-tail": TornTailError,

@@ -160,6 +160,12 @@ export declare class Trail {
   queryPage(q?: QueryOptions): Promise<QueryPage>;
   query(q?: QueryOptions & { pageSize?: number }): AsyncGenerator<Entry, void, undefined>;
   verify(): Promise<Checkpoint>;
+  /** The C2SP checkpoint note of the durable head's tree (unsigned). */
+  checkpointNote(): string;
+  /** An inclusion bundle (c2sp.org/tlog-proof@v1) for record `seq`. */
+  prove(seq: number | bigint, options?: { size?: number | bigint; includePayload?: boolean }): Promise<string>;
+  /** A consistency proof from `oldCheckpoint` (a checkpoint note) to the durable head. */
+  proveConsistency(oldCheckpoint: string): Promise<string>;
   health(): Health;
   close(): Promise<Checkpoint>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -167,6 +173,29 @@ export declare class Trail {
 
 export declare function parseCheckpoint(text: string): Promise<Checkpoint>;
 export declare function checkpointText(c: Checkpoint): Promise<string>;
+/** What a checked inclusion bundle proves. */
+export interface ProvenRecord {
+  origin: string;
+  treeSize: number;
+  root: string;
+  kind: number;
+  seq: number;
+  timestamp: bigint;
+  payloadHash: string;
+  payload: Uint8Array | null;
+}
+/** What a checked consistency proof proves. */
+export interface ProvenConsistency {
+  origin: string;
+  oldSize: number;
+  oldRoot: string;
+  newSize: number;
+  newRoot: string;
+}
+/** Checks an inclusion bundle offline; rejects with ProofError naming what fails. */
+export declare function checkBundle(text: string): Promise<ProvenRecord>;
+/** Checks a consistency proof; rejects with ProofError naming what fails. */
+export declare function checkConsistency(text: string): Promise<ProvenConsistency>;
 
 export declare class EvidentError extends Error {
   /** The WIT error case: io, corrupt, torn-tail, behind-checkpoint, checkpoint-mismatch, too-large, failed, closed, invalid-argument, locked. */
@@ -191,5 +220,7 @@ export declare class FailedError extends EvidentError {}
 export declare class ClosedError extends EvidentError {}
 export declare class InvalidArgumentError extends EvidentError {}
 export declare class LockedError extends EvidentError {}
+/** A proof bundle or consistency proof did not check. */
+export declare class ProofError extends EvidentError {}
 /** The EvidentError for a raw WIT error value `{ tag, val }`. */
 export declare function fromWit(err: { tag: string; val?: unknown }): EvidentError;

@@ -6,7 +6,7 @@
 import { readFile, mkdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { WASIShim } from "@bytecodealliance/preview2-shim/instantiation";
-import { ClosedError, EvidentError, FailedError, InvalidArgumentError, IoError, wrap } from "./errors.js";
+import { ClosedError, EvidentError, FailedError, InvalidArgumentError, IoError, ProofError, wrap } from "./errors.js";
 import { eventJson } from "./events.js";
 import { fixShim } from "./shim-fixes.js";
 
@@ -262,6 +262,21 @@ export class Trail {
     return checkpoint(this.#call((l) => l.verify()));
   }
 
+  /** The C2SP checkpoint of the durable head's Merkle tree (origin, size, base64 root; unsigned), as `evident checkpoint` prints it. */
+  checkpointNote() {
+    return this.#call((l) => l.checkpointNote());
+  }
+
+  /** An inclusion bundle (c2sp.org/tlog-proof@v1) for record `seq` in the tree of `size` records (default: the durable head), with the payload unless `includePayload: false`. */
+  async prove(seq, { size, includePayload = true } = {}) {
+    return this.#call((l) => l.prove(u64(seq, "seq"), opt64(size, "size"), Boolean(includePayload)));
+  }
+
+  /** A consistency proof from the tree in `oldCheckpoint` (a checkpoint note) to the durable head. */
+  async proveConsistency(oldCheckpoint) {
+    return this.#call((l) => l.proveConsistency(String(oldCheckpoint)));
+  }
+
   /** Health state and counters. */
   health() {
     const h = this.#call((l) => l.health());
@@ -305,4 +320,36 @@ export async function parseCheckpoint(text) {
 /** The text form of a checkpoint (what `evident verify --checkpoint FILE` reads). */
 export async function checkpointText(c) {
   return (await pureVerify()).checkpointText(witCheckpoint(c));
+}
+
+function proofCall(f) {
+  try {
+    return f();
+  } catch (e) {
+    if (e && typeof e.payload === "string") throw new ProofError(e.payload);
+    throw e;
+  }
+}
+
+/** Checks an inclusion bundle offline, with nothing but its text; throws ProofError naming what fails. */
+export async function checkBundle(text) {
+  const v = await pureVerify();
+  const r = proofCall(() => v.checkBundle(String(text)));
+  return {
+    origin: r.origin,
+    treeSize: num(r.treeSize),
+    root: r.root,
+    kind: r.kind,
+    seq: num(r.seq),
+    timestamp: r.timestamp,
+    payloadHash: r.payloadHash,
+    payload: r.payload ?? null,
+  };
+}
+
+/** Checks a consistency proof; throws ProofError naming what fails. */
+export async function checkConsistency(text) {
+  const v = await pureVerify();
+  const r = proofCall(() => v.checkConsistency(String(text)));
+  return { origin: r.origin, oldSize: num(r.oldSize), oldRoot: r.oldRoot, newSize: num(r.newSize), newRoot: r.newRoot };
 }

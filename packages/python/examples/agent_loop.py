@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-from evident import Trail
+from evident import Trail, check_bundle
 from evident.events import Custom, Decision, ExecDenied, Query, ToolCall
 
 AGENT = "support-agent-1"
@@ -81,10 +82,22 @@ def main() -> int:
         trail.append_event(Custom(AGENT, "session", name="session.end", data={"turns": len(SCRIPT)}))
 
         # What did the agent do, and can we prove nobody edited it?
-        decisions = [e.json() for e in trail.query(agent=AGENT) if e.json()["kind"] == "tool.call"]
+        calls = [e for e in trail.query(agent=AGENT) if e.json()["kind"] == "tool.call"]
+        decisions = [e.json() for e in calls]
         denied = [d["gen_ai.tool.name"] for d in decisions if d["gen_ai.security.decision.type"] == "deny"]
         head = trail.verify()
         print(f"{len(decisions)} tool calls recorded, denied: {denied}")
+
+        # Prove the denied call to an auditor: one self-contained bundle (O(log n) hashes and
+        # the tree's checkpoint) that anyone checks without the trail (`evident check-proof`).
+        denied_seq = next(e.seq for e in calls if e.json()["gen_ai.security.decision.type"] == "deny")
+        bundle = trail.prove(denied_seq)
+        proof_path = os.path.join(trail_dir, "..", f"{os.path.basename(trail_dir)}-denied.proof")
+        with open(proof_path, "w") as f:
+            f.write(bundle)
+        proven = check_bundle(bundle)
+        assert proven.seq == denied_seq and proven.json()["gen_ai.tool.name"] == "shell.exec"
+        print(f"proof of seq {proven.seq} in the tree of {proven.tree_size} records: {os.path.normpath(proof_path)}")
         print(f"verified {head.seq} records in {trail_dir}; head checkpoint to ship off the host:")
         print(head.to_text(), end="")
     return 0

@@ -18,5 +18,9 @@ def test_agent_loop_example(tmp_path: Path, cli: Cli) -> None:
     checkpoint = tmp_path / "head.checkpoint"
     checkpoint.write_text(text[text.index("evident-checkpoint v1"):])
     assert "checkpoint proven" in cli.ok("verify", str(tmp_path / "t"), "--checkpoint", str(checkpoint))
+    # The bundle the example wrote checks with the native CLI too, offline.
+    proof = tmp_path / "t-denied.proof"
+    assert f"{proof}" in text
+    assert "shell.exec" in cli.ok("check-proof", str(proof))
     stats = cli.ok("stats", str(tmp_path / "t"))
     assert "deny" in stats and "support-agent-1" in stats

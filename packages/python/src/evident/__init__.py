@@ -26,11 +26,24 @@ from ._errors import (
     IoError,
     Location,
     LockedError,
+    ProofError,
     TooLargeError,
     TornTailError,
 )
 from ._trail import Payload, Trail
-from ._types import Checkpoint, Durability, Entry, Health, Interval, OpenReport, QueryPage, Receipt
+from ._component import check_bundle, check_consistency
+from ._types import (
+    Checkpoint,
+    Durability,
+    Entry,
+    Health,
+    Interval,
+    OpenReport,
+    ProvenConsistency,
+    ProvenRecord,
+    QueryPage,
+    Receipt,
+)
 from . import events
 
 __all__ = [
@@ -51,11 +64,16 @@ __all__ = [
     "LockedError",
     "OpenReport",
     "Payload",
+    "ProofError",
+    "ProvenConsistency",
+    "ProvenRecord",
     "QueryPage",
     "Receipt",
     "TooLargeError",
     "TornTailError",
     "Trail",
+    "check_bundle",
+    "check_consistency",
     "events",
 ]
 __version__ = "0.1.0"

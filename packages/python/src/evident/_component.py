@@ -16,8 +16,8 @@ from typing import Any, Callable, Dict, Optional
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record, Variant
 
-from ._errors import EvidentError, InvalidArgumentError, from_wit
-from ._types import Checkpoint
+from ._errors import EvidentError, InvalidArgumentError, ProofError, from_wit
+from ._types import Checkpoint, ProvenConsistency, ProvenRecord
 
 TRAIL = "evident:log/trail@0.1.0"
 VERIFY = "evident:log/verify@0.1.0"
@@ -130,3 +130,38 @@ def parse_checkpoint(text: str) -> Checkpoint:
 def checkpoint_text(c: Checkpoint) -> str:
     """The text form of a checkpoint."""
     return str(_pure("checkpoint-text", to_wit_checkpoint(c)))
+
+
+def check_bundle(text: str) -> ProvenRecord:
+    """Checks an inclusion bundle (`c2sp.org/tlog-proof@v1`, what `Trail.prove` and
+    `evident prove` write) offline, with nothing but its text; raises `ProofError` naming
+    what fails."""
+    r = _pure("check-bundle", text)
+    if isinstance(r, str):
+        raise ProofError(r)
+    payload = getattr(r, "payload")
+    return ProvenRecord(
+        origin=getattr(r, "origin"),
+        tree_size=getattr(r, "tree-size"),
+        root=getattr(r, "root"),
+        kind=getattr(r, "kind"),
+        seq=getattr(r, "seq"),
+        timestamp=getattr(r, "timestamp"),
+        payload_hash=getattr(r, "payload-hash"),
+        payload=None if payload is None else bytes(payload),
+    )
+
+
+def check_consistency(text: str) -> ProvenConsistency:
+    """Checks a consistency proof (what `Trail.prove_consistency` and `evident prove
+    --consistency` write); raises `ProofError` naming what fails."""
+    r = _pure("check-consistency", text)
+    if isinstance(r, str):
+        raise ProofError(r)
+    return ProvenConsistency(
+        origin=getattr(r, "origin"),
+        old_size=getattr(r, "old-size"),
+        old_root=getattr(r, "old-root"),
+        new_size=getattr(r, "new-size"),
+        new_root=getattr(r, "new-root"),
+    )

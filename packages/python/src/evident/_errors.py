@@ -114,6 +114,13 @@ class LockedError(EvidentError):
     tag = "locked"
 
 
+class ProofError(EvidentError):
+    """A proof bundle or consistency proof did not check: the message names what fails (and
+    the line). Raised by `check_bundle` and `check_consistency`."""
+
+    tag = "proof"
+
+
 def _location(rec: Any) -> Location:
     return Location(
         file=getattr(rec, "file"),

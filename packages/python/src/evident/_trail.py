@@ -192,6 +192,30 @@ class Trail:
         with self._lock:
             return c.checkpoint(self._call("checkpoint"))
 
+    # --- proofs -------------------------------------------------------------------------------
+
+    def checkpoint_note(self) -> str:
+        """The C2SP checkpoint of the durable head's Merkle tree (origin, tree size, base64
+        root; unsigned): the same text as `evident checkpoint`. Ship it off the host."""
+        with self._lock:
+            return str(self._call("checkpoint-note"))
+
+    def prove(self, seq: int, *, size: Optional[int] = None, include_payload: bool = True) -> str:
+        """An inclusion bundle (`c2sp.org/tlog-proof@v1`) for record `seq` in the tree of
+        `size` records (default: the durable head), with the payload unless
+        `include_payload=False`; checked before it is returned. `check_bundle` verifies it
+        anywhere, with nothing but its text."""
+        with self._lock:
+            return str(
+                self._call("prove", int(seq), None if size is None else int(size), bool(include_payload))
+            )
+
+    def prove_consistency(self, old_checkpoint: str) -> str:
+        """A consistency proof from the tree in `old_checkpoint` (a checkpoint note this trail
+        gave earlier) to the durable head; `check_consistency` verifies it."""
+        with self._lock:
+            return str(self._call("prove-consistency", old_checkpoint))
+
     # --- reading ------------------------------------------------------------------------------
 
     def head(self) -> Checkpoint:

@@ -113,3 +113,38 @@ class Interval:
 Durability = Union[str, Interval]
 """`"always"` (acknowledge after the covering fsync; the default), `"os"` (fsync at rotation,
 close and `sync()`), or `Interval(ms)`."""
+
+
+@dataclass(frozen=True)
+class ProvenRecord:
+    """What a checked inclusion bundle proves: record `seq` (with this kind, timestamp and
+    payload hash) is entry `seq - 1` of the tree of size `tree_size` with root `root`, in the
+    log named `origin`."""
+
+    origin: str
+    tree_size: int
+    root: str
+    """The tree root, base64 as in the checkpoint note."""
+    kind: int
+    seq: int
+    timestamp: int
+    payload_hash: str
+    """64 lower-case hex digits."""
+    payload: Optional[bytes]
+    """The payload when the bundle carries it (checked against `payload_hash`)."""
+
+    def json(self) -> Any:
+        """The payload parsed as JSON (an audit event is JSON), or None without a payload."""
+        return None if self.payload is None else json.loads(self.payload)
+
+
+@dataclass(frozen=True)
+class ProvenConsistency:
+    """What a checked consistency proof proves: the tree of size `new_size` extends the tree
+    of size `old_size` (nothing in it was rewritten, only appended to)."""
+
+    origin: str
+    old_size: int
+    old_root: str
+    new_size: int
+    new_root: str
