@@ -90,6 +90,29 @@ fn archive_rounds_verify_from_the_bucket_alone_and_list_the_log() {
         .unwrap();
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.head.unwrap().seq, head_seq);
+    // The last manifest carries the C2SP tree checkpoint at the archived head, and the root
+    // recomputed from the bucket's records matched it: the same tree `evident prove` shows
+    // for that size from the local trail.
+    let tree = r.tree.expect("the manifest's tree checkpoint was proven");
+    let bundle = evident_env(
+        &[
+            "prove",
+            dir.to_str().unwrap(),
+            "--seq",
+            "1",
+            "--size",
+            &head_seq.to_string(),
+        ],
+        &[],
+        None,
+    );
+    assert!(bundle.status.success(), "{}", text(&bundle));
+    let local = evident_native::core::tree::check_bundle(&bundle.stdout).unwrap();
+    assert_eq!(
+        (tree.origin.as_str(), tree.size, tree.root),
+        (local.origin.as_str(), head_seq, local.root)
+    );
+    assert_eq!(tree.origin, format!("evident/{}", log.to_hex()));
 }
 
 /// Archives a fresh trail; returns (dir guard, dir, url, log id, target).

@@ -78,6 +78,7 @@ pub async fn archive_round(
             total += std::fs::metadata(dir.join(n)).map(|m| m.len()).unwrap_or(0);
         }
         let mut prev = history.head;
+        let mut last_edge: Option<Vec<evident_core::Hash>> = None;
         let mut entries = Vec::new();
         let mut done = 0;
         progress(0, total);
@@ -93,6 +94,7 @@ pub async fn archive_round(
                     },
                 )));
             }
+            last_edge = sealed_tree_edge(&bytes);
             let key = target.key(&log_id, &entry.key);
             let len = bytes.len() as u64;
             match target.put_create_only(&key, bytes).await? {
@@ -129,7 +131,7 @@ pub async fn archive_round(
             prev_manifest_sha256: history.last_manifest_sha256(),
             segments: entries,
             checkpoint: prev.to_text(),
-            tree_checkpoint: None,
+            tree_checkpoint: tree_checkpoint(dir, prev.seq, last_edge)?,
         };
         let rel = keys::manifest_rel_key(manifest.round);
         let n = manifest.segments.len() as u64;
@@ -168,4 +170,38 @@ fn fault_pause() {
     {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
+}
+
+/// The tree edge in a sealed segment's footer (format 2; `None` for a format-1 segment, whose
+/// footer has none). The segment was verified by `describe_sealed_segment` just before, edge
+/// included, so this only reads it back.
+fn sealed_tree_edge(bytes: &[u8]) -> Option<Vec<evident_core::Hash>> {
+    use evident_core::footer::{Footer, TRAILER_LEN};
+    let len = bytes.len();
+    if len < TRAILER_LEN {
+        return None;
+    }
+    let at = Footer::trailer_offset(&bytes[len - TRAILER_LEN..], len as u64).ok()?;
+    let footer = Footer::decode(bytes.get(at as usize..)?).ok()?;
+    (footer.last_seq == 0 || !footer.edge.is_empty()).then_some(footer.edge)
+}
+
+/// The C2SP checkpoint (origin, size, root) of the tree at the round's last seq, from the last
+/// uploaded segment's footer edge, so a verifier of the bucket checks the tree root it
+/// recomputes from the archived records against it. `None` for a format-1 trail.
+fn tree_checkpoint(
+    dir: &Path,
+    size: u64,
+    edge: Option<Vec<evident_core::Hash>>,
+) -> Result<Option<String>, ArchiveError> {
+    let Some(edge) = edge else {
+        return Ok(None);
+    };
+    let range = evident_core::tree::CompactRange::from_edge(size, edge)
+        .map_err(|e| ArchiveError::Config(format!("tree edge of seq {size}: {e}")))?;
+    let origin = crate::prove::origin_of(dir)
+        .map_err(|e| ArchiveError::Config(format!("the trail's origin: {e}")))?;
+    let cp = evident_core::tree::TreeCheckpoint::of_range(&origin, &range)
+        .map_err(|e| ArchiveError::Config(format!("tree checkpoint at seq {size}: {e}")))?;
+    Ok(Some(cp.body()))
 }

@@ -31,6 +31,9 @@ pub struct BucketReport {
     pub problems: Vec<String>,
     /// Objects no manifest lists (keys relative to the log's folder): not trusted, not damage.
     pub extra: Vec<String>,
+    /// The last manifest's tree checkpoint (C2SP body: origin, size, root), when it has one and
+    /// the root recomputed from the archived records matched it.
+    pub tree: Option<evident_core::tree::TreeCheckpoint>,
 }
 
 /// Verifies log `log_id` in `target`: the manifest chain, every listed segment streamed
@@ -150,9 +153,13 @@ pub async fn verify_bucket(
             report.segments += 1;
         }
     }
+    let mut tree_seen = None;
+    let mut verified_all = false;
     if let Some(v) = verifier {
         match v.finish() {
             Ok(r) => {
+                tree_seen = r.tree;
+                verified_all = true;
                 report.records = r.records;
                 report.checkpoints_verified = r.checkpoints_verified;
                 if r.head != history.head {
@@ -166,14 +173,31 @@ pub async fn verify_bucket(
             Err(err) => report.problems.push(err.to_string()),
         }
     }
-    if let Some(tree) = &history.tree_checkpoint {
-        // Fail closed: a manifest that vouches with a tree checkpoint this build cannot check
-        // is not accepted silently.
-        let _ = tree;
-        report.problems.push(
-            "the last manifest carries a tree_checkpoint, which this build cannot check yet"
-                .to_string(),
-        );
+    if let Some(text) = &history.tree_checkpoint {
+        // The last manifest vouches for the tree at its checkpoint's seq: the root recomputed
+        // from the archived records must be the one it names.
+        match evident_core::tree::TreeCheckpoint::parse_body(text) {
+            Err(e) => report.problems.push(format!(
+                "the last manifest's tree_checkpoint is not a checkpoint body: {e}"
+            )),
+            Ok(cp) => match tree_seen {
+                Some((size, root)) if size == cp.size && root == cp.root => {
+                    report.tree = Some(cp);
+                }
+                Some((size, root)) => report.problems.push(format!(
+                    "the archived records give tree root {} at size {size}, but the last manifest's tree_checkpoint says root {} at size {}",
+                    evident_core::tree::base64::encode(&root.0),
+                    evident_core::tree::base64::encode(&cp.root.0),
+                    cp.size
+                )),
+                None if verified_all => report.problems.push(format!(
+                    "the last manifest has a tree_checkpoint (size {}) but the archived segments carry no tree (format 1)",
+                    cp.size
+                )),
+                // Damage already reported stops the tree being recomputed.
+                None => {}
+            },
+        }
     }
     Ok(report)
 }

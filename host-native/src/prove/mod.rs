@@ -28,6 +28,7 @@ mod text;
 pub use error::ProveError;
 pub use evident_core::prove::{Consistency, Inclusion, TreeHead};
 pub use head::default_origin;
+pub(crate) use head::origin_of;
 pub use source::DirSource;
 pub use text::{check_proof_text, Checked, ProvenConsistency, ProvenRecord};
 

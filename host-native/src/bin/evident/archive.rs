@@ -239,6 +239,7 @@ pub async fn verify_url(
             "bytes": r.bytes,
             "head": r.head.map(|h| json!({"seq": h.seq, "hash": h.hash.to_hex()})),
             "checkpoints_verified": r.checkpoints_verified.iter().map(|c| c.seq).collect::<Vec<_>>(),
+            "tree_checkpoint": r.tree.as_ref().map(|t| t.body()),
             "problems": r.problems,
             "extra": r.extra,
         }));
@@ -257,6 +258,14 @@ pub async fn verify_url(
             }
             for cp in &r.checkpoints_verified {
                 println!("checkpoint proven: seq {} hash {}", cp.seq, cp.hash);
+            }
+            if let Some(t) = &r.tree {
+                println!(
+                    "tree checkpoint of the last manifest proven: {} size {} root {}",
+                    t.origin,
+                    t.size,
+                    evident_core::tree::base64::encode(&t.root.0)
+                );
             }
         }
         for p in &r.problems {
