@@ -295,6 +295,12 @@ fn a_stalled_trail_never_blocks_the_caller_under_drop_and_count() {
     );
     let stalled = guard.stats();
     assert!(stalled.dropped >= 400, "{stalled:?}");
+    // The writer thread reports the trail's refusal once its first batch has been tried: the
+    // 500 calls above return before that (they never wait), so give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while guard.last_error().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         guard
             .last_error()
