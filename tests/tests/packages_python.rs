@@ -11,45 +11,11 @@ mod foreign;
 
 use foreign::packages::{copy_package, native_cli};
 use foreign::*;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 const HINT: &str = "Install Python 3 (3.9 or newer, with the venv module, e.g. Debian's \
                     python3-venv): the package tests run under pytest in a venv under target/.";
-
-/// The venv's interpreter, with the test requirements installed when they changed.
-fn venv(requirements: &Path, python_version: &str) -> PathBuf {
-    let env = component_dir().parent().unwrap().join("pkg-pyenv");
-    let python = env.join("bin/python");
-    let stamp = env.join(".evident-stamp");
-    let want = fingerprint(&[requirements], &[python_version]);
-    if python.exists() && stamp_matches(&stamp, &want) {
-        return python;
-    }
-    if !python.exists() {
-        let _ = std::fs::remove_dir_all(&env);
-        run(
-            Command::new("python3").args(["-m", "venv"]).arg(&env),
-            "python3 -m venv",
-        );
-    }
-    run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--quiet",
-                "-r",
-            ])
-            .arg(requirements),
-        "pip install -r packages/python/requirements-test.txt",
-    );
-    std::fs::write(&stamp, want).unwrap();
-    python
-}
 
 #[test]
 fn python_package_passes_its_pytest_suite() {
@@ -58,7 +24,7 @@ fn python_package_passes_its_pytest_suite() {
     let src = workspace_root().join("packages/python");
     let target = component_dir().parent().unwrap().to_path_buf();
     let _lock = lock(&target.join("pkg-pyenv.lock"));
-    let python = venv(&src.join("requirements-test.txt"), &version);
+    let python = python_venv("pkg-pyenv", &src.join("requirements-test.txt"), &version);
 
     // The documented build step (packages/build-component) puts the component inside the
     // package; here the copy gets the component build.rs just built.

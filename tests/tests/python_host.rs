@@ -9,7 +9,6 @@
 mod foreign;
 
 use foreign::*;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -17,50 +16,16 @@ const HINT: &str = "Install Python 3 (3.9 or newer, with the venv module, e.g. D
                     python3-venv): the Python host test runs the component under the PyPI \
                     `wasmtime` package in a venv under target/.";
 
-/// The venv's interpreter, creating the venv and installing the requirements when needed.
-fn venv(requirements: &Path, python_version: &str) -> PathBuf {
-    let env = component_dir()
-        .parent()
-        .expect("component dir is under the target dir")
-        .join("pyenv");
-    let _lock = lock(&env.with_extension("lock"));
-    let python = env.join("bin/python");
-    let stamp = env.join(".evident-stamp");
-    let want = fingerprint(&[requirements], &[python_version]);
-    if python.exists() && stamp_matches(&stamp, &want) {
-        return python;
-    }
-    if !python.exists() {
-        let _ = std::fs::remove_dir_all(&env);
-        run(
-            Command::new("python3").args(["-m", "venv"]).arg(&env),
-            "python3 -m venv",
-        );
-    }
-    run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--quiet",
-                "-r",
-            ])
-            .arg(requirements),
-        "pip install -r tests/python/requirements.txt",
-    );
-    std::fs::write(&stamp, want).unwrap();
-    python
-}
-
 #[test]
 fn python_host_writes_a_trail_the_native_adapter_verifies() {
     let started = Instant::now();
     let version = require_tool("python3", &["--version"], HINT);
     eprintln!("{version}");
     let dir = workspace_root().join("tests/python");
-    let python = venv(&dir.join("requirements.txt"), &version);
+    let python = {
+        let _lock = lock(&component_dir().parent().unwrap().join("pyenv.lock"));
+        python_venv("pyenv", &dir.join("requirements.txt"), &version)
+    };
 
     let tmp = tempfile::Builder::new()
         .prefix("evident-py-")

@@ -99,6 +99,44 @@ pub fn stamp_matches(stamp: &Path, want: &str) -> bool {
     std::fs::read_to_string(stamp).is_ok_and(|s| s.trim() == want)
 }
 
+/// The interpreter of the venv `<target>/<name>`, creating the venv when it is missing and
+/// installing `requirements` with pip when they (or the Python version) changed since the last
+/// install. The caller holds the lock that keeps two test processes out of the same venv.
+pub fn python_venv(name: &str, requirements: &Path, python_version: &str) -> PathBuf {
+    let env = component_dir()
+        .parent()
+        .expect("component dir is under the target dir")
+        .join(name);
+    let python = env.join("bin/python");
+    let stamp = env.join(".evident-stamp");
+    let want = fingerprint(&[requirements], &[python_version]);
+    if python.exists() && stamp_matches(&stamp, &want) {
+        return python;
+    }
+    if !python.exists() {
+        let _ = std::fs::remove_dir_all(&env);
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(&env),
+            "python3 -m venv",
+        );
+    }
+    run(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--quiet",
+                "-r",
+            ])
+            .arg(requirements),
+        &format!("pip install -r {}", requirements.display()),
+    );
+    std::fs::write(&stamp, want).unwrap();
+    python
+}
+
 /// An exclusive lock on a file, held until dropped: keeps two test processes from installing
 /// or transpiling into the same place at once.
 pub struct FileLock(#[allow(dead_code)] File);
