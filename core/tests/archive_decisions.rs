@@ -59,9 +59,10 @@ fn round(disk: &FakeDisk, bucket: &mut BTreeMap<String, Vec<u8>>) -> Option<Stri
     for first in plan {
         let name = naming::segment_name(first);
         let bytes = disk.read_file(&name).unwrap().to_vec();
-        let (e, id) =
+        let described =
             describe_sealed_segment(&name, &bytes, (prev.seq > 0).then_some(prev)).unwrap();
-        assert_eq!(id, LOG);
+        let e = described.entry;
+        assert_eq!(described.log_id, LOG);
         prev = Checkpoint {
             log_id: LOG,
             seq: e.last_seq,

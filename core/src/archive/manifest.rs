@@ -116,6 +116,18 @@ impl SegmentEntry {
     }
 }
 
+/// What [`describe_sealed_segment`] found in a verified sealed segment.
+#[derive(Debug, Clone)]
+pub struct SealedSegment {
+    /// Its manifest entry.
+    pub entry: SegmentEntry,
+    /// The log its header names.
+    pub log_id: LogId,
+    /// The tree edge its footer carries at `entry.last_seq` (format 2; empty for format 1,
+    /// whose footers have none).
+    pub tree_edge: Vec<Hash>,
+}
+
 /// Verifies a whole sealed segment held in memory (framing, chain from its anchor, footer) and
 /// describes it for a manifest. `prev` is the checkpoint of the record before it (the previous
 /// segment's last seq and hash), `None` for segment 0. An unsealed segment, or one that does
@@ -124,7 +136,7 @@ pub fn describe_sealed_segment(
     name: &str,
     bytes: &[u8],
     prev: Option<Checkpoint>,
-) -> Result<(SegmentEntry, LogId), Error> {
+) -> Result<SealedSegment, Error> {
     let corrupt = |offset: u64, what: String| Error::Corrupt {
         location: Location::file(name).at(offset),
         what,
@@ -148,8 +160,8 @@ pub fn describe_sealed_segment(
     if report.head.seq != footer.last_seq || report.head.hash != footer.last_hash {
         return Err(corrupt(at, "footer does not describe the records".into()));
     }
-    Ok((
-        SegmentEntry {
+    Ok(SealedSegment {
+        entry: SegmentEntry {
             key: keys::segment_rel_key(header.first_seq),
             segno: header.segno,
             size: len,
@@ -161,6 +173,7 @@ pub fn describe_sealed_segment(
             anchor: header.anchor.to_hex(),
             last_hash: footer.last_hash.to_hex(),
         },
-        header.log_id,
-    ))
+        log_id: header.log_id,
+        tree_edge: footer.edge,
+    })
 }

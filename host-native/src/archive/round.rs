@@ -85,7 +85,8 @@ pub async fn archive_round(
         for name in names {
             let bytes = read_segment(dir, name)?;
             let anchor = (prev.seq > 0).then_some(prev);
-            let (entry, id) = describe_sealed_segment(name, &bytes, anchor)?;
+            let described = describe_sealed_segment(name, &bytes, anchor)?;
+            let (entry, id) = (described.entry, described.log_id);
             if id != log_id {
                 return Err(ArchiveError::Trail(crate::Error::Trail(
                     evident_core::Error::Corrupt {
@@ -94,7 +95,10 @@ pub async fn archive_round(
                     },
                 )));
             }
-            last_edge = sealed_tree_edge(&bytes);
+            // Format 1 has no tree: its footers carry no edge (a non-empty trail's edge is
+            // never empty in format 2).
+            last_edge = (entry.last_seq == 0 || !described.tree_edge.is_empty())
+                .then_some(described.tree_edge);
             let key = target.key(&log_id, &entry.key);
             let len = bytes.len() as u64;
             match target.put_create_only(&key, bytes).await? {
@@ -170,20 +174,6 @@ fn fault_pause() {
     {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
-}
-
-/// The tree edge in a sealed segment's footer (format 2; `None` for a format-1 segment, whose
-/// footer has none). The segment was verified by `describe_sealed_segment` just before, edge
-/// included, so this only reads it back.
-fn sealed_tree_edge(bytes: &[u8]) -> Option<Vec<evident_core::Hash>> {
-    use evident_core::footer::{Footer, TRAILER_LEN};
-    let len = bytes.len();
-    if len < TRAILER_LEN {
-        return None;
-    }
-    let at = Footer::trailer_offset(&bytes[len - TRAILER_LEN..], len as u64).ok()?;
-    let footer = Footer::decode(bytes.get(at as usize..)?).ok()?;
-    (footer.last_seq == 0 || !footer.edge.is_empty()).then_some(footer.edge)
 }
 
 /// The C2SP checkpoint (origin, size, root) of the tree at the round's last seq, from the last
