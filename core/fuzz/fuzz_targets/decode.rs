@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     if let Frame::Entry(e) = frame::decode(data) {
         let mut again = Vec::new();
         frame::encode_entry(&mut again, e.seq, e.ts, &e.hash, e.payload);
-        assert_eq!(&again[..], &data[..e.frame_len], "a decoded entry re-encodes to its bytes");
+        assert_eq!(
+            &again[..],
+            &data[..e.frame_len],
+            "a decoded entry re-encodes to its bytes"
+        );
     }
     if let Ok(h) = SegmentHeader::decode(data) {
         assert_eq!(&h.encode()[..], &data[..128]);

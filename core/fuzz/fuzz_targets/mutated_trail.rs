@@ -13,12 +13,23 @@ use std::sync::OnceLock;
 fn base() -> &'static (FakeDisk, Options) {
     static BASE: OnceLock<(FakeDisk, Options)> = OnceLock::new();
     BASE.get_or_init(|| {
-        let opts = Options { segment_bytes: 1024, ..Options::default() };
+        let opts = Options {
+            segment_bytes: 1024,
+            ..Options::default()
+        };
         let mut disk = FakeDisk::new(1, Faults::default());
         let mut t = Trail::open(opts.clone(), LogId([5; 16]), 1);
         for i in 0..40u64 {
-            t.handle_append(i, format!("{{\"n\":{i},\"pad\":\"{}\"}}", "y".repeat((i * 13 % 90) as usize)).into_bytes(), i)
-                .unwrap();
+            t.handle_append(
+                i,
+                format!(
+                    "{{\"n\":{i},\"pad\":\"{}\"}}",
+                    "y".repeat((i * 13 % 90) as usize)
+                )
+                .into_bytes(),
+                i,
+            )
+            .unwrap();
         }
         t.handle_close();
         drive(&mut t, &mut disk, 1_000_000);
@@ -30,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
     let (disk, opts) = base();
     let mut disk = disk.clone();
     let names = disk.file_names();
-    let before: Vec<Vec<u8>> = names.iter().map(|n| disk.read_file(n).unwrap().to_vec()).collect();
+    let before: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| disk.read_file(n).unwrap().to_vec())
+        .collect();
     // Each 6-byte command: file, operation, offset (u16), value (u16).
     for cmd in data.chunks_exact(6) {
         let file = &names[cmd[0] as usize % names.len()];
@@ -43,7 +57,10 @@ fuzz_target!(|data: &[u8]| {
         match cmd[1] % 5 {
             0 => bytes[at] ^= 1 << (val % 8),
             1 => bytes.truncate(at),
-            2 => bytes[at..].iter_mut().take(val as usize % 512).for_each(|b| *b = 0),
+            2 => bytes[at..]
+                .iter_mut()
+                .take(val as usize % 512)
+                .for_each(|b| *b = 0),
             3 => bytes.extend(std::iter::repeat_n(val as u8, val as usize % 300)),
             _ => {
                 let other = before[val as usize % before.len()].clone();
@@ -55,10 +72,23 @@ fuzz_target!(|data: &[u8]| {
         }
         disk.write_file(file, bytes);
     }
-    let changed = names.iter().zip(&before).any(|(n, b)| disk.read_file(n).unwrap() != &b[..]);
+    let changed = names
+        .iter()
+        .zip(&before)
+        .any(|(n, b)| disk.read_file(n).unwrap() != &b[..]);
     let result = verify(&mut disk, vec![]);
     if let Err(e) = &result {
-        assert!(e.location().is_some() || !e.is_corruption() || matches!(e, evident_core::Error::BehindCheckpoint { .. } | evident_core::Error::CheckpointMismatch { .. } | evident_core::Error::TreeMismatch { .. }), "{e}");
+        assert!(
+            e.location().is_some()
+                || !e.is_corruption()
+                || matches!(
+                    e,
+                    evident_core::Error::BehindCheckpoint { .. }
+                        | evident_core::Error::CheckpointMismatch { .. }
+                        | evident_core::Error::TreeMismatch { .. }
+                ),
+            "{e}"
+        );
     }
     if !changed {
         assert!(result.is_ok(), "an untouched trail verifies");

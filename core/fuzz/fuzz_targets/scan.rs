@@ -30,7 +30,9 @@ fn run(data: &[u8], chunk: usize, strict: bool, chain: bool) -> (Vec<u64>, Strin
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&ctl, rest)) = data.split_first() else { return };
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
     let strict = ctl & 1 != 0;
     let chain = ctl & 2 != 0;
     let chunk = 1 + (ctl as usize >> 2) * 7;

@@ -30,7 +30,11 @@ fn reopen(disk: &mut FakeDisk, opts: &Options) -> Trail {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let opts = Options { segment_bytes: 2048, max_batch_records: 8, ..Options::default() };
+    let opts = Options {
+        segment_bytes: 2048,
+        max_batch_records: 8,
+        ..Options::default()
+    };
     let mut disk = FakeDisk::new(7, Faults::default());
     let mut t = reopen(&mut disk, &opts);
     let mut acked: BTreeMap<u64, evident_core::Hash> = BTreeMap::new();
@@ -61,16 +65,33 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(report.head.seq, head.seq);
                 // The root at the recovered durable head is the root recomputed from the records.
                 let th = t.tree_head();
-                assert_eq!(report.tree, Some((th.size, th.root)), "tree at the recovered head");
-                let mut reader = evident_core::query::QueryTask::new(evident_core::query::QuerySpec::default(), 1 << 16);
+                assert_eq!(
+                    report.tree,
+                    Some((th.size, th.root)),
+                    "tree at the recovered head"
+                );
+                let mut reader = evident_core::query::QueryTask::new(
+                    evident_core::query::QuerySpec::default(),
+                    1 << 16,
+                );
                 while let Some(op) = reader.poll_io() {
                     let r = disk.perform(&op);
                     reader.handle_io(&op, r);
                 }
-                let present: BTreeMap<u64, _> =
-                    reader.take_result().unwrap().unwrap().records.into_iter().map(|f| (f.seq, f.hash)).collect();
+                let present: BTreeMap<u64, _> = reader
+                    .take_result()
+                    .unwrap()
+                    .unwrap()
+                    .records
+                    .into_iter()
+                    .map(|f| (f.seq, f.hash))
+                    .collect();
                 for (seq, hash) in &acked {
-                    assert_eq!(present.get(seq), Some(hash), "acknowledged durable record {seq} lost or changed");
+                    assert_eq!(
+                        present.get(seq),
+                        Some(hash),
+                        "acknowledged durable record {seq} lost or changed"
+                    );
                 }
                 acked.retain(|s, _| *s <= head.seq);
                 continue;
