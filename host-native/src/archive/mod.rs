@@ -17,6 +17,7 @@ mod round;
 mod target;
 mod verify_bucket;
 
+pub(crate) use background::DriverLink;
 pub use background::{ArchiveStatus, Background, BackgroundArchive};
 pub use error::ArchiveError;
 pub use history::{verify_with_archive, HistoryReport};

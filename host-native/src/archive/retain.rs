@@ -99,6 +99,7 @@ fn write_retained(d: &TrailDir, cp: &Checkpoint) -> Result<(), Error> {
         .map_err(|e| io(&tmp, e))?;
     f.sync_all().map_err(|e| io(&tmp, e))?;
     drop(f);
+    fault_halt("tmp-synced");
     d.rename(naming::RETAINED_CHECKPOINT_TMP, naming::RETAINED_CHECKPOINT)
         .map_err(|e| io(&tmp, e))?;
     d.sync().map_err(|e| io(d.path(), e))
@@ -119,6 +120,24 @@ pub async fn retain(
     keep_local: usize,
 ) -> Result<RetainReport, ArchiveError> {
     let mut lease = NativeLease::acquire(dir, Timing::default())?;
+    let report = retain_as_writer(dir, target, keep_local, &mut || lease.check()).await?;
+    lease.release();
+    Ok(report)
+}
+
+/// [`retain`] run by the trail's writer itself (an open [`crate::Trail`] with
+/// `BackgroundArchive::keep_local`): the caller holds the writer lease, and `still_writer`
+/// says whether it still does (an error stops retention before its next change of the
+/// directory). The active segment and the newest `keep_local` sealed ones are never touched,
+/// so the writer appending meanwhile is unaffected.
+pub(crate) async fn retain_as_writer(
+    dir: &Path,
+    target: &ArchiveTarget,
+    keep_local: usize,
+    still_writer: &mut (dyn FnMut() -> Result<(), String> + Send),
+) -> Result<RetainReport, ArchiveError> {
+    let mut check =
+        || still_writer().map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())));
     let mut report = RetainReport {
         finished: finish_interrupted_retention(dir)?,
         ..Default::default()
@@ -136,11 +155,17 @@ pub async fn retain(
     let mut segs = Vec::new();
     let mut verified = BTreeSet::new();
     for (i, (first, name)) in local.iter().enumerate() {
-        let header = read_header(dir, name)?;
+        // Headers of the candidates and of the oldest kept segment only: the newest files may
+        // be a segment the writer is creating right now.
+        let anchor = if i <= candidates {
+            Some(read_header(dir, name)?.anchor)
+        } else {
+            None
+        };
         let mut seg = LocalSegment {
             first_seq: *first,
             sha256: None,
-            anchor: Some(header.anchor),
+            anchor,
         };
         if i < candidates {
             if let Some(entry) = history.segment(*first) {
@@ -148,9 +173,7 @@ pub async fn retain(
                 // Read back from the bucket: the copy there is what the manifest says.
                 let key = target.key(&log_id, &entry.key);
                 let remote = target.get(&key).await?;
-                lease
-                    .check()
-                    .map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())))?;
+                check()?;
                 if sha256_hex(&remote) == entry.sha256 {
                     verified.insert(*first);
                 } else {
@@ -174,15 +197,12 @@ pub async fn retain(
         path: dir.to_path_buf(),
         error: e,
     })?;
-    lease
-        .check()
-        .map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())))?;
+    check()?;
     write_retained(&d, &plan.retained)?;
+    fault_halt("renamed");
     report.retained = Some(plan.retained);
     for first in &plan.delete {
-        lease
-            .check()
-            .map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())))?;
+        check()?;
         let name = naming::segment_name(*first);
         d.remove(&name).map_err(|e| Error::Io {
             path: dir.join(&name),
@@ -190,14 +210,29 @@ pub async fn retain(
         })?;
         report.deleted.push(name);
         fault_pause();
+        fault_halt("deleted-one");
     }
+    fault_halt("deleted-all");
     d.sync().map_err(|e| Error::Io {
         path: dir.to_path_buf(),
         error: e,
     })?;
     report.kept_sealed = (sealed - plan.delete.len()) as u64;
-    lease.release();
     Ok(report)
+}
+
+/// Test-only: `EVIDENT_FAULT_RETAIN_HALT=STEP` stops retention at one step (`tmp-synced`: the
+/// temporary checkpoint written and synced, not renamed; `renamed`: `retained.checkpoint` in
+/// place, nothing deleted; `deleted-one`: the first segment deleted; `deleted-all`: every one
+/// deleted, the directory not synced), says so on stderr and waits there, so a test can kill -9
+/// the process in that state.
+fn fault_halt(step: &str) {
+    #[cfg(feature = "fault-hooks")]
+    if std::env::var("EVIDENT_FAULT_RETAIN_HALT").is_ok_and(|s| s == step) {
+        eprintln!("evident fault hook: retention halted at {step}");
+        std::thread::sleep(std::time::Duration::from_secs(600));
+    }
+    let _ = step;
 }
 
 /// Test-only: `EVIDENT_FAULT_RETAIN_PAUSE_MS` pauses after each deletion, so a test can kill
