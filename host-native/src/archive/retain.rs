@@ -12,7 +12,7 @@ use super::{ArchiveError, ArchiveTarget};
 use crate::lease::NativeLease;
 use crate::safe_fs::TrailDir;
 use crate::Error;
-use evident_core::archive::plan::{plan_retention, unfinished_retention, LocalSegment};
+use evident_core::archive::plan::{plan_retention, LocalSegment};
 use evident_core::archive::sha256_hex;
 use evident_core::lease::Timing;
 use evident_core::{naming, Checkpoint};
@@ -40,52 +40,21 @@ fn io(dir: &Path, error: std::io::Error) -> Error {
     }
 }
 
-/// Reads `retained.checkpoint` if there is one.
-fn read_retained(d: &TrailDir) -> Result<Option<Checkpoint>, Error> {
-    use std::io::Read;
-    let path = d.path().join(naming::RETAINED_CHECKPOINT);
-    let mut f = match d.open_file(naming::RETAINED_CHECKPOINT, false) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(&path, e)),
-    };
-    let mut s = String::new();
-    (&mut f)
-        .take(4096)
-        .read_to_string(&mut s)
-        .map_err(|e| io(&path, e))?;
-    Ok(Checkpoint::parse(&s).ok())
-}
-
 /// Finishes a retention a crash interrupted: removes the segments `retained.checkpoint` says
-/// were removed (oldest first, then fsyncs the directory). The caller holds the lease. Returns
-/// the names removed.
+/// were removed (oldest first, then fsyncs the directory), with the core's steps
+/// ([`evident_core::archive::finish`], which the component runs too). The caller holds the
+/// lease. Returns the names removed.
 pub fn finish_interrupted_retention(dir: &Path) -> Result<Vec<String>, Error> {
-    let d = TrailDir::open(dir, false).map_err(|e| io(dir, e))?;
-    // An unreadable or malformed retained.checkpoint (a symlink, garbage) is not this
-    // function's to judge: nothing is removed, and verification names the file.
-    let Ok(Some(r)) = read_retained(&d) else {
-        return Ok(Vec::new());
-    };
-    let local = local_segments(dir)?;
-    let firsts: Vec<u64> = local.iter().map(|(s, _)| *s).collect();
-    let stale = unfinished_retention(&r, &firsts, |first| {
-        let name = naming::segment_name(first);
-        read_header(dir, &name)
-            .ok()
-            .filter(|h| h.log_id == r.log_id)
-            .map(|h| h.anchor)
-    });
-    let mut removed = Vec::new();
-    for first in stale {
-        let name = naming::segment_name(first);
-        d.remove(&name).map_err(|e| io(&dir.join(&name), e))?;
-        removed.push(name);
-    }
-    if !removed.is_empty() {
-        d.sync().map_err(|e| io(dir, e))?;
-    }
-    Ok(removed)
+    let mut exec = crate::fs_exec::FsExecutor::new(dir);
+    evident_core::archive::finish::finish_interrupted_retention(&mut |op| exec.perform(op)).map_err(
+        |error| {
+            Error::Trail(evident_core::Error::Io {
+                op: "finish an interrupted retention",
+                location: evident_core::Location::file(dir.display().to_string()),
+                error,
+            })
+        },
+    )
 }
 
 /// Writes `retained.checkpoint` atomically: the temporary file, fsync, rename, fsync the
