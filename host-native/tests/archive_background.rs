@@ -156,3 +156,72 @@ async fn appends_go_on_while_the_store_is_down_and_the_archive_catches_up() {
     assert_eq!(r.head.unwrap().seq, archived);
     tokio::task::spawn_blocking(move || drop(s)).await.unwrap();
 }
+
+/// The background archiver fetches only the manifests added since its last round, but a
+/// manifest of an earlier round replaced in the bucket (same size, other bytes) is still
+/// noticed: its listing changed, the whole chain is validated again and refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_archiver_notices_an_earlier_manifest_replaced() {
+    let s = tokio::task::spawn_blocking(|| Seaweed::start_with(&[BUCKET]))
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("trail");
+    let url = format!("s3://{BUCKET}/replaced");
+    let opts = TrailOptions {
+        core: Options {
+            segment_bytes: 4096,
+            ..Options::default()
+        },
+        archive: Some(BackgroundArchive::new(
+            s.target(&url),
+            Duration::from_millis(100),
+        )),
+        ..TrailOptions::default()
+    };
+    let trail = Trail::open(&dir, opts).await.unwrap();
+    for i in 0..300 {
+        trail
+            .append(format!("first {i} {}", "x".repeat(50)).into_bytes())
+            .await
+            .unwrap();
+    }
+    wait_for(&trail, "archived", |st| {
+        st.archived_seq > 0 && st.pending_segments == 0
+    })
+    .await;
+    let st = trail.archive_status().unwrap();
+    assert!(st.timings.manifests_fetched >= 1, "{st:?}");
+    let log = archive::read_log_id(&dir).unwrap();
+    let t = s.target(&url);
+    let key = t.key(
+        &log,
+        &evident_native::core::archive::keys::manifest_rel_key(1),
+    );
+    let (t2, k2) = (t.clone(), key.clone());
+    tokio::task::spawn_blocking(move || {
+        let bytes = seaweed::cli::get_raw(&t2, &k2);
+        let text = String::from_utf8(bytes).unwrap();
+        // The same length, another last hash digit.
+        let i = text.rfind("\"last_hash\": \"").unwrap() + 14;
+        let mut b = text.into_bytes();
+        b[i] = if b[i] == b'0' { b'1' } else { b'0' };
+        seaweed::cli::put_raw(&t2, &k2, b);
+    })
+    .await
+    .unwrap();
+    for i in 0..300 {
+        trail
+            .append(format!("second {i} {}", "y".repeat(50)).into_bytes())
+            .await
+            .unwrap();
+    }
+    wait_for(&trail, "refused", |st| {
+        st.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("manifest") && e.contains("refused"))
+    })
+    .await;
+    trail.close().await.unwrap();
+    tokio::task::spawn_blocking(move || drop(s)).await.unwrap();
+}

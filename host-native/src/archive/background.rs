@@ -6,8 +6,10 @@
 //! retried with backoff until the store is back, then the archive catches up.
 
 use super::local::local_segments;
+use super::objects::KnownChain;
 use super::retain::retain_as_writer;
-use super::{archive_round, ArchiveTarget};
+use super::round::archive_round_incremental;
+use super::ArchiveTarget;
 use crate::driver::{Cmd, Snapshot};
 use evident_core::ArchiveReport;
 use std::path::{Path, PathBuf};
@@ -66,6 +68,8 @@ pub struct ArchiveStatus {
     /// The last `retained.checkpoint` retention wrote (records up to it are only in the
     /// archive).
     pub retained: Option<evident_core::Checkpoint>,
+    /// Where the rounds' time went, summed over the rounds since the trail was opened.
+    pub timings: super::RoundTimings,
 }
 
 /// The running archiver; dropping it stops the task.
@@ -137,11 +141,20 @@ async fn round_and_retain(
     opts: &BackgroundArchive,
     link: &DriverLink,
     st: &Mutex<ArchiveStatus>,
+    known: &mut Option<KnownChain>,
 ) -> Result<u64, String> {
-    let report = archive_round(dir, &opts.target, &mut |_, _| {})
+    let report = archive_round_incremental(dir, &opts.target, &mut |_, _| {}, known)
         .await
         .map_err(|e| e.to_string())?;
-    st.lock().expect("archive status").archived_seq = report.head.seq;
+    {
+        let mut s = st.lock().expect("archive status");
+        s.archived_seq = report.head.seq;
+        let (t, r) = (&mut s.timings, report.timings);
+        t.history += r.history;
+        t.manifests_fetched += r.manifests_fetched;
+        t.verify += r.verify;
+        t.upload += r.upload;
+    }
     if let Some(keep) = opts.keep_local {
         let r = retain_as_writer(dir, &opts.target, keep, &mut || link.still_writer())
             .await
@@ -162,6 +175,8 @@ impl Background {
         let st = status.clone();
         let task = tokio::spawn(async move {
             let mut wait = Duration::ZERO;
+            // The manifests validated by earlier rounds: each round fetches only new ones.
+            let mut known = None;
             loop {
                 // Wait for the next round, measuring the lag meanwhile: segments sealed while
                 // the store is down show in health before the next attempt.
@@ -175,7 +190,7 @@ impl Background {
                     let report = Self::measure(&dir, &st, None);
                     link.report(report).await;
                 }
-                let r = round_and_retain(&dir, &opts, &link, &st).await;
+                let r = round_and_retain(&dir, &opts, &link, &st, &mut known).await;
                 {
                     let mut s = st.lock().expect("archive status");
                     match &r {

@@ -27,6 +27,6 @@ pub use local::{local_segments, read_log_id};
 pub use objects::{load_history, PutOutcome};
 pub use query::{query_with_archive, query_with_archive_cached, FetchStats};
 pub use retain::{finish_interrupted_retention, retain, RetainReport};
-pub use round::{archive_round, RoundReport};
+pub use round::{archive_round, RoundReport, RoundTimings};
 pub use target::{ArchiveTarget, Credentials, StoreConfig};
 pub use verify_bucket::{list_logs, verify_bucket, BucketReport, LogSummary};
