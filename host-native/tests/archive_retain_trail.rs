@@ -222,8 +222,7 @@ async fn an_open_trail_keeps_n_local_segments_behind_its_archive() {
     loop {
         let st = trail.archive_status().unwrap();
         let local = archive::local_segments(&dir).unwrap();
-        if local.len() == 3 && st.pending_segments == 0 && st.retained.is_some() {
-            let cp = st.retained.unwrap();
+        if let (3, 0, Some(cp)) = (local.len(), st.pending_segments, st.retained) {
             assert_eq!(local[0].0, cp.seq + 1, "{st:?}");
             assert!(st.retained_segments >= 20, "{st:?}");
             break;

@@ -24,8 +24,8 @@ pub struct BackgroundArchive {
     pub target: ArchiveTarget,
     /// Time between rounds when the last one succeeded (default 60 s).
     pub interval: Duration,
-    /// Retention after each successful round: keep this many sealed segments locally (at least
-    /// 1) besides the active one, and delete older ones with the guarantees of
+    /// Retention after each successful round: keep this many sealed segments locally besides
+    /// the active one (one at least), and delete older ones with the guarantees of
     /// [`super::retain`] (listed by a manifest, read back from the bucket and matched,
     /// `retained.checkpoint` durable first). `None` (the default): nothing is deleted.
     pub keep_local: Option<usize>,
