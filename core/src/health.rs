@@ -63,6 +63,9 @@ pub struct Health {
     pub last_batch: u64,
     /// The most recent failure, for humans.
     pub last_error: Option<String>,
+    /// How far archiving lags, once the host that archives has reported it
+    /// ([`crate::Trail::handle_archive_report`]); `None` for a trail that is not archived.
+    pub archive: Option<ArchiveLag>,
 }
 
 impl Health {
@@ -81,6 +84,7 @@ impl Health {
             max_batch: 0,
             last_batch: 0,
             last_error: None,
+            archive: None,
         }
     }
 
@@ -90,6 +94,69 @@ impl Health {
             0.0
         } else {
             self.records as f64 / self.batches as f64
+        }
+    }
+}
+
+/// What the host that archives a trail reports (after each round, and between rounds to refresh
+/// the lag): facts it measured and the time on its clock. The core keeps the history (failed
+/// rounds in a row, the time of the last success) and derives the records behind from its own
+/// durable head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveReport {
+    /// Host time in nanoseconds since the Unix epoch.
+    pub now: u64,
+    /// Seq of the last archived record (the archive's head).
+    pub archived_seq: u64,
+    /// Sealed local segments not yet archived.
+    pub pending_segments: u64,
+    /// Their bytes.
+    pub pending_bytes: u64,
+    /// The round that just ended: `Ok` when it succeeded, `Err` with its error when it failed;
+    /// `None` for a refresh between rounds.
+    pub round: Option<Result<(), String>>,
+}
+
+/// How far archiving lags behind the trail (part of [`Health`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveLag {
+    /// Seq of the last archived record (0 before the first successful round).
+    pub archived_seq: u64,
+    /// Durable records not yet archived (the durable head's seq minus `archived_seq`), the
+    /// active segment's included.
+    pub records_behind: u64,
+    /// Sealed local segments not yet archived.
+    pub pending_segments: u64,
+    /// Their bytes.
+    pub pending_bytes: u64,
+    /// Rounds that failed since the last success.
+    pub failed_rounds: u64,
+    /// The last failed round's error; `None` once a round succeeds again.
+    pub last_error: Option<String>,
+    /// Host time (ns since the Unix epoch) of the last successful round.
+    pub last_success_at: Option<u64>,
+    /// Host time of the last report.
+    pub updated_at: u64,
+}
+
+impl ArchiveLag {
+    /// Takes in one report. The archived seq never goes backwards (a report can arrive late).
+    pub(crate) fn apply(&mut self, r: ArchiveReport) {
+        self.archived_seq = self.archived_seq.max(r.archived_seq);
+        self.pending_segments = r.pending_segments;
+        self.pending_bytes = r.pending_bytes;
+        self.updated_at = r.now;
+        match r.round {
+            Some(Ok(())) => {
+                self.failed_rounds = 0;
+                self.last_error = None;
+                self.last_success_at = Some(r.now);
+            }
+            Some(Err(e)) => {
+                self.failed_rounds += 1;
+                self.last_error = Some(e);
+            }
+            None => {}
         }
     }
 }
@@ -192,6 +259,30 @@ mod tests {
         assert_eq!(t.success(), Some((Degraded, Healthy)));
         assert_eq!(t.health.total_failures, 2);
         assert_eq!(t.health.consecutive_failures, 0);
+    }
+
+    #[test]
+    fn archive_lag_keeps_the_failure_history_and_never_goes_backwards() {
+        let mut lag = ArchiveLag::default();
+        let report = |now, seq, round| ArchiveReport {
+            now,
+            archived_seq: seq,
+            pending_segments: 2,
+            pending_bytes: 100,
+            round,
+        };
+        lag.apply(report(10, 5, Some(Ok(()))));
+        assert_eq!(lag.last_success_at, Some(10));
+        lag.apply(report(20, 5, Some(Err("store down".into()))));
+        lag.apply(report(30, 3, None));
+        lag.apply(report(40, 5, Some(Err("still down".into()))));
+        assert_eq!(lag.failed_rounds, 2);
+        assert_eq!(lag.last_error.as_deref(), Some("still down"));
+        assert_eq!(lag.archived_seq, 5, "a late report does not move it back");
+        assert_eq!((lag.last_success_at, lag.updated_at), (Some(10), 40));
+        lag.apply(report(50, 9, Some(Ok(()))));
+        assert_eq!((lag.failed_rounds, lag.last_error.clone()), (0, None));
+        assert_eq!((lag.archived_seq, lag.last_success_at), (9, Some(50)));
     }
 
     #[test]

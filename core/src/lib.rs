@@ -52,7 +52,7 @@ pub use config::{Durability, Options, RecoveryMode};
 pub use error::{Error, Location};
 pub use event::{AuditEvent, Decision, EventBody};
 pub use hash::{Hash, LogId};
-pub use health::{Health, HealthState};
+pub use health::{ArchiveLag, ArchiveReport, Health, HealthState};
 pub use io::{DirEntry, IoDone, IoError, IoErrorKind, IoId, IoOp, IoRequest, IoResult};
 pub use trail::{
     Event, OpenReport, Receipt, TailReport, Trail, TreeHead, MAX_RETRY_BACKOFF_NS,

@@ -59,6 +59,8 @@ pub(crate) enum Cmd {
     Close {
         reply: oneshot::Sender<Result<Checkpoint, evident_core::Error>>,
     },
+    /// What the background archiver measured, for the core's health.
+    ArchiveReport(evident_core::ArchiveReport),
 }
 
 /// What the handles can read without asking the driver.
@@ -337,6 +339,11 @@ impl Driver {
                 self.core.handle_close();
                 self.closers.push(reply);
             }
+            Cmd::ArchiveReport(report) => {
+                self.core.handle_archive_report(report);
+                // No event follows a report: the handles' health is refreshed here.
+                self.shared.lock().expect("snapshot lock").health = self.core.health();
+            }
         }
     }
 
@@ -504,6 +511,7 @@ impl Driver {
                     Some(e) => Err(e.clone()),
                     None => Ok(head),
                 })),
+                Cmd::ArchiveReport(_) => {}
             }
         }
         if let Some(m) = self.mirror.as_mut() {

@@ -149,9 +149,13 @@ impl Trail {
                 }
             })?;
         let report = opened.await.map_err(|_| Error::Closed)??;
-        let archiver = options
-            .archive
-            .map(|a| crate::archive::Background::start(dir.clone(), a));
+        let archiver = options.archive.map(|a| {
+            let link = crate::archive::DriverLink {
+                tx: tx.downgrade(),
+                snapshot: snapshot.clone(),
+            };
+            crate::archive::Background::start(dir.clone(), a, link)
+        });
         Ok(Trail {
             inner: Arc::new(Inner {
                 tx,

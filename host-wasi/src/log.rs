@@ -341,6 +341,17 @@ impl GuestLog for Log {
                 AcquireError::Locked(m) => wit::Error::Locked(format!("{dir}: {m}")),
                 AcquireError::Other(m) => wit::Error::Failed(format!("{dir}: {m}")),
             })?;
+        // A retention a crash interrupted is finished before the trail is read, as the native
+        // adapter does (FORMAT.md, "Retention: retained.checkpoint"): the segments it had
+        // vouched away are removed, with the same core steps.
+        evident_core::archive::finish::finish_interrupted_retention(&mut |op| exec.perform(op))
+            .map_err(|error| {
+                core_error(Error::Io {
+                    op: "finish an interrupted retention",
+                    location: Default::default(),
+                    error,
+                })
+            })?;
         let core = Trail::open(opts, log_id, monotonic());
         let mut state = State {
             core,

@@ -10,12 +10,14 @@
 //!   backwards, a replaced or rolled-back manifest are refused);
 //! - [`plan`]: which local segments a round uploads, and which local segments retention may
 //!   delete;
+//! - [`finish`]: finishing at open a retention a crash interrupted (both hosts run it);
 //! - [`listing`]: a bucket listing checked against the manifests (missing, resized and extra
 //!   objects, by key and seq).
 //!
 //! See FORMAT.md, "Archive: object layout and manifests".
 
 pub mod chain;
+pub mod finish;
 pub mod keys;
 pub mod listing;
 pub mod manifest;

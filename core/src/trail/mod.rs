@@ -15,6 +15,7 @@
 //! At most one IO request is outstanding at a time, and `poll_io` returns `None` while it is.
 //! Requests may be performed on another thread; appends keep arriving meanwhile and are batched.
 
+mod archive_lag;
 mod commit;
 mod maintain;
 mod open;
@@ -569,7 +570,7 @@ impl Trail {
 
     /// Health and counters.
     pub fn health(&self) -> Health {
-        self.health.health.clone()
+        self.health_with_archive_lag()
     }
 
     /// The durable head: the last record an fsync covered.

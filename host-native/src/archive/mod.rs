@@ -7,6 +7,7 @@
 //! with `If-None-Match: *`, SHA-256 checksums, retries with backoff, range GETs).
 
 mod background;
+mod cache;
 mod error;
 mod history;
 mod local;
@@ -17,13 +18,15 @@ mod round;
 mod target;
 mod verify_bucket;
 
+pub(crate) use background::DriverLink;
 pub use background::{ArchiveStatus, Background, BackgroundArchive};
+pub use cache::{CacheStats, SegmentCache};
 pub use error::ArchiveError;
 pub use history::{verify_with_archive, HistoryReport};
 pub use local::{local_segments, read_log_id};
 pub use objects::{load_history, PutOutcome};
-pub use query::{query_with_archive, FetchStats};
+pub use query::{query_with_archive, query_with_archive_cached, FetchStats};
 pub use retain::{finish_interrupted_retention, retain, RetainReport};
-pub use round::{archive_round, RoundReport};
+pub use round::{archive_round, RoundReport, RoundTimings};
 pub use target::{ArchiveTarget, Credentials, StoreConfig};
 pub use verify_bucket::{list_logs, verify_bucket, BucketReport, LogSummary};

@@ -111,3 +111,78 @@ pub async fn load_history(
     let history = ArchiveHistory::from_manifests(*log_id, &manifests)?;
     Ok((history, listing))
 }
+
+/// The manifests an archiver validated in its earlier rounds: key, size and ETag of each, as
+/// listed then, with the history they make.
+#[derive(Debug, Clone)]
+pub(crate) struct KnownChain {
+    listed: Vec<(String, u64, Option<String>)>,
+    history: ArchiveHistory,
+}
+
+/// [`load_history`] for an archiver that runs round after round: the folder is listed each
+/// time, but only the manifests added since `known` are fetched and validated (appended to the
+/// chain `known` holds), as long as every manifest of `known` is still listed with the same
+/// size and ETag (a replaced or removed one: the whole chain is fetched and validated again,
+/// which refuses it). Returns the history and how many manifests were fetched.
+pub(crate) async fn load_history_incremental(
+    target: &ArchiveTarget,
+    log_id: &LogId,
+    known: &mut Option<KnownChain>,
+) -> Result<(ArchiveHistory, u64), ArchiveError> {
+    let dir = keys::log_dir(&target.prefix, log_id);
+    let prefix = Path::from(dir.as_str());
+    let mut stream = target.store.list(Some(&prefix));
+    let mut listed = Vec::new();
+    while let Some(meta) = stream.next().await {
+        let meta = meta.map_err(|source| ArchiveError::Store {
+            op: "LIST",
+            key: dir.clone(),
+            source,
+        })?;
+        let full = meta.location.to_string();
+        let rel = full
+            .strip_prefix(&dir)
+            .and_then(|r| r.strip_prefix('/'))
+            .unwrap_or(&full)
+            .to_string();
+        if let RelKey::Manifest(_) = keys::parse_rel_key(&rel) {
+            listed.push((rel, meta.size, meta.e_tag));
+        }
+    }
+    listed.sort();
+    if let Some(k) = known.as_ref() {
+        let n = k.listed.len();
+        if listed.len() >= n && listed[..n] == k.listed[..] {
+            let mut history = k.history.clone();
+            let mut ok = true;
+            for (rel, _, _) in &listed[n..] {
+                let bytes = target.get(&target.key(log_id, rel)).await?;
+                if history.append(rel, &bytes).is_err() {
+                    ok = false; // the full validation below names what is wrong
+                    break;
+                }
+            }
+            if ok {
+                let fetched = (listed.len() - n) as u64;
+                *known = Some(KnownChain {
+                    listed,
+                    history: history.clone(),
+                });
+                return Ok((history, fetched));
+            }
+        }
+    }
+    let mut manifests = Vec::new();
+    for (rel, _, _) in &listed {
+        let bytes = target.get(&target.key(log_id, rel)).await?;
+        manifests.push((rel.clone(), bytes));
+    }
+    let history = ArchiveHistory::from_manifests(*log_id, &manifests)?;
+    let fetched = manifests.len() as u64;
+    *known = Some(KnownChain {
+        listed,
+        history: history.clone(),
+    });
+    Ok((history, fetched))
+}

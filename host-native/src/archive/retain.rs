@@ -12,7 +12,7 @@ use super::{ArchiveError, ArchiveTarget};
 use crate::lease::NativeLease;
 use crate::safe_fs::TrailDir;
 use crate::Error;
-use evident_core::archive::plan::{plan_retention, unfinished_retention, LocalSegment};
+use evident_core::archive::plan::{plan_retention, LocalSegment};
 use evident_core::archive::sha256_hex;
 use evident_core::lease::Timing;
 use evident_core::{naming, Checkpoint};
@@ -40,52 +40,21 @@ fn io(dir: &Path, error: std::io::Error) -> Error {
     }
 }
 
-/// Reads `retained.checkpoint` if there is one.
-fn read_retained(d: &TrailDir) -> Result<Option<Checkpoint>, Error> {
-    use std::io::Read;
-    let path = d.path().join(naming::RETAINED_CHECKPOINT);
-    let mut f = match d.open_file(naming::RETAINED_CHECKPOINT, false) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(&path, e)),
-    };
-    let mut s = String::new();
-    (&mut f)
-        .take(4096)
-        .read_to_string(&mut s)
-        .map_err(|e| io(&path, e))?;
-    Ok(Checkpoint::parse(&s).ok())
-}
-
 /// Finishes a retention a crash interrupted: removes the segments `retained.checkpoint` says
-/// were removed (oldest first, then fsyncs the directory). The caller holds the lease. Returns
-/// the names removed.
+/// were removed (oldest first, then fsyncs the directory), with the core's steps
+/// ([`evident_core::archive::finish`], which the component runs too). The caller holds the
+/// lease. Returns the names removed.
 pub fn finish_interrupted_retention(dir: &Path) -> Result<Vec<String>, Error> {
-    let d = TrailDir::open(dir, false).map_err(|e| io(dir, e))?;
-    // An unreadable or malformed retained.checkpoint (a symlink, garbage) is not this
-    // function's to judge: nothing is removed, and verification names the file.
-    let Ok(Some(r)) = read_retained(&d) else {
-        return Ok(Vec::new());
-    };
-    let local = local_segments(dir)?;
-    let firsts: Vec<u64> = local.iter().map(|(s, _)| *s).collect();
-    let stale = unfinished_retention(&r, &firsts, |first| {
-        let name = naming::segment_name(first);
-        read_header(dir, &name)
-            .ok()
-            .filter(|h| h.log_id == r.log_id)
-            .map(|h| h.anchor)
-    });
-    let mut removed = Vec::new();
-    for first in stale {
-        let name = naming::segment_name(first);
-        d.remove(&name).map_err(|e| io(&dir.join(&name), e))?;
-        removed.push(name);
-    }
-    if !removed.is_empty() {
-        d.sync().map_err(|e| io(dir, e))?;
-    }
-    Ok(removed)
+    let mut exec = crate::fs_exec::FsExecutor::new(dir);
+    evident_core::archive::finish::finish_interrupted_retention(&mut |op| exec.perform(op)).map_err(
+        |error| {
+            Error::Trail(evident_core::Error::Io {
+                op: "finish an interrupted retention",
+                location: evident_core::Location::file(dir.display().to_string()),
+                error,
+            })
+        },
+    )
 }
 
 /// Writes `retained.checkpoint` atomically: the temporary file, fsync, rename, fsync the
@@ -99,6 +68,7 @@ fn write_retained(d: &TrailDir, cp: &Checkpoint) -> Result<(), Error> {
         .map_err(|e| io(&tmp, e))?;
     f.sync_all().map_err(|e| io(&tmp, e))?;
     drop(f);
+    fault_halt("tmp-synced");
     d.rename(naming::RETAINED_CHECKPOINT_TMP, naming::RETAINED_CHECKPOINT)
         .map_err(|e| io(&tmp, e))?;
     d.sync().map_err(|e| io(d.path(), e))
@@ -119,6 +89,24 @@ pub async fn retain(
     keep_local: usize,
 ) -> Result<RetainReport, ArchiveError> {
     let mut lease = NativeLease::acquire(dir, Timing::default())?;
+    let report = retain_as_writer(dir, target, keep_local, &mut || lease.check()).await?;
+    lease.release();
+    Ok(report)
+}
+
+/// [`retain`] run by the trail's writer itself (an open [`crate::Trail`] with
+/// `BackgroundArchive::keep_local`): the caller holds the writer lease, and `still_writer`
+/// says whether it still does (an error stops retention before its next change of the
+/// directory). The active segment and the newest `keep_local` sealed ones are never touched,
+/// so the writer appending meanwhile is unaffected.
+pub(crate) async fn retain_as_writer(
+    dir: &Path,
+    target: &ArchiveTarget,
+    keep_local: usize,
+    still_writer: &mut (dyn FnMut() -> Result<(), String> + Send),
+) -> Result<RetainReport, ArchiveError> {
+    let mut check =
+        || still_writer().map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())));
     let mut report = RetainReport {
         finished: finish_interrupted_retention(dir)?,
         ..Default::default()
@@ -136,11 +124,17 @@ pub async fn retain(
     let mut segs = Vec::new();
     let mut verified = BTreeSet::new();
     for (i, (first, name)) in local.iter().enumerate() {
-        let header = read_header(dir, name)?;
+        // Headers of the candidates and of the oldest kept segment only: the newest files may
+        // be a segment the writer is creating right now.
+        let anchor = if i <= candidates {
+            Some(read_header(dir, name)?.anchor)
+        } else {
+            None
+        };
         let mut seg = LocalSegment {
             first_seq: *first,
             sha256: None,
-            anchor: Some(header.anchor),
+            anchor,
         };
         if i < candidates {
             if let Some(entry) = history.segment(*first) {
@@ -148,9 +142,7 @@ pub async fn retain(
                 // Read back from the bucket: the copy there is what the manifest says.
                 let key = target.key(&log_id, &entry.key);
                 let remote = target.get(&key).await?;
-                lease
-                    .check()
-                    .map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())))?;
+                check()?;
                 if sha256_hex(&remote) == entry.sha256 {
                     verified.insert(*first);
                 } else {
@@ -174,15 +166,12 @@ pub async fn retain(
         path: dir.to_path_buf(),
         error: e,
     })?;
-    lease
-        .check()
-        .map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())))?;
+    check()?;
     write_retained(&d, &plan.retained)?;
+    fault_halt("renamed");
     report.retained = Some(plan.retained);
     for first in &plan.delete {
-        lease
-            .check()
-            .map_err(|e| ArchiveError::Config(format!("{}: {e}", dir.display())))?;
+        check()?;
         let name = naming::segment_name(*first);
         d.remove(&name).map_err(|e| Error::Io {
             path: dir.join(&name),
@@ -190,14 +179,29 @@ pub async fn retain(
         })?;
         report.deleted.push(name);
         fault_pause();
+        fault_halt("deleted-one");
     }
+    fault_halt("deleted-all");
     d.sync().map_err(|e| Error::Io {
         path: dir.to_path_buf(),
         error: e,
     })?;
     report.kept_sealed = (sealed - plan.delete.len()) as u64;
-    lease.release();
     Ok(report)
+}
+
+/// Test-only: `EVIDENT_FAULT_RETAIN_HALT=STEP` stops retention at one step (`tmp-synced`: the
+/// temporary checkpoint written and synced, not renamed; `renamed`: `retained.checkpoint` in
+/// place, nothing deleted; `deleted-one`: the first segment deleted; `deleted-all`: every one
+/// deleted, the directory not synced), says so on stderr and waits there, so a test can kill -9
+/// the process in that state.
+fn fault_halt(step: &str) {
+    #[cfg(feature = "fault-hooks")]
+    if std::env::var("EVIDENT_FAULT_RETAIN_HALT").is_ok_and(|s| s == step) {
+        eprintln!("evident fault hook: retention halted at {step}");
+        std::thread::sleep(std::time::Duration::from_secs(600));
+    }
+    let _ = step;
 }
 
 /// Test-only: `EVIDENT_FAULT_RETAIN_PAUSE_MS` pauses after each deletion, so a test can kill

@@ -6,7 +6,7 @@
 //! next round PUTs them again, finds them equal and lists them.
 
 use super::local::{local_segments, read_header, read_segment};
-use super::objects::{load_history, PutOutcome};
+use super::objects::{load_history_incremental, KnownChain, PutOutcome};
 use super::{ArchiveError, ArchiveTarget};
 use evident_core::archive::keys;
 use evident_core::archive::manifest::describe_sealed_segment;
@@ -14,6 +14,7 @@ use evident_core::archive::plan::segments_to_upload;
 use evident_core::archive::{Manifest, MANIFEST_FORMAT};
 use evident_core::Checkpoint;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// What a round did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,22 @@ pub struct RoundReport {
     pub head: Checkpoint,
     /// Sealed local segments not archived (0 after a successful round).
     pub pending_segments: u64,
+    /// Where the round's time went.
+    pub timings: RoundTimings,
+}
+
+/// Where one round's time went (what the archiver costs beside a busy writer).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundTimings {
+    /// Listing the log's folder and fetching and validating manifests.
+    pub history: Duration,
+    /// Manifests fetched (only the new ones when the archiver knows the earlier rounds).
+    pub manifests_fetched: u64,
+    /// Reading the sealed segments and verifying them (framing, chain, footer, SHA-256), off
+    /// the async workers.
+    pub verify: Duration,
+    /// PUTs of segments and the manifest.
+    pub upload: Duration,
 }
 
 /// How many times a round re-reads the manifests after another archiver wrote the round's
@@ -44,6 +61,19 @@ pub async fn archive_round(
     target: &ArchiveTarget,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<RoundReport, ArchiveError> {
+    archive_round_incremental(dir, target, progress, &mut None).await
+}
+
+/// [`archive_round`] for an archiver that runs round after round: `known` carries the
+/// manifests validated by its earlier rounds, so a round fetches only the new ones (see
+/// [`load_history_incremental`]).
+pub(crate) async fn archive_round_incremental(
+    dir: &Path,
+    target: &ArchiveTarget,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+    known: &mut Option<KnownChain>,
+) -> Result<RoundReport, ArchiveError> {
+    let mut timings = RoundTimings::default();
     let local = local_segments(dir)?;
     let Some((_, oldest)) = local.first() else {
         return Err(ArchiveError::Trail(crate::Error::Io {
@@ -56,7 +86,10 @@ pub async fn archive_round(
     let (segments, bytes_done) = (0, 0);
     let mut already_there = 0;
     for _ in 0..RACE_ATTEMPTS {
-        let (history, _) = load_history(target, &log_id).await?;
+        let t0 = Instant::now();
+        let (history, fetched) = load_history_incremental(target, &log_id, known).await?;
+        timings.history += t0.elapsed();
+        timings.manifests_fetched += fetched;
         let plan = segments_to_upload(&history, &firsts)?;
         if plan.is_empty() {
             return Ok(RoundReport {
@@ -67,6 +100,7 @@ pub async fn archive_round(
                 manifest: None,
                 head: history.head,
                 pending_segments: 0,
+                timings,
             });
         }
         let names: Vec<&String> = plan
@@ -83,9 +117,19 @@ pub async fn archive_round(
         let mut done = 0;
         progress(0, total);
         for name in names {
-            let bytes = read_segment(dir, name)?;
             let anchor = (prev.seq > 0).then_some(prev);
-            let described = describe_sealed_segment(name, &bytes, anchor)?;
+            // Reading, verifying and hashing a segment is CPU work: on a blocking thread, so
+            // the async workers (the producers' tasks) are never held up by it.
+            let t0 = Instant::now();
+            let (d, n) = (dir.to_path_buf(), name.clone());
+            let (bytes, described) = tokio::task::spawn_blocking(move || {
+                let bytes = read_segment(&d, &n)?;
+                let described = describe_sealed_segment(&n, &bytes, anchor)?;
+                Ok::<_, ArchiveError>((bytes, described))
+            })
+            .await
+            .map_err(|e| ArchiveError::Config(format!("verifying {name}: {e}")))??;
+            timings.verify += t0.elapsed();
             let (entry, id) = (described.entry, described.log_id);
             if id != log_id {
                 return Err(ArchiveError::Trail(crate::Error::Trail(
@@ -101,7 +145,10 @@ pub async fn archive_round(
                 .then_some(described.tree_edge);
             let key = target.key(&log_id, &entry.key);
             let len = bytes.len() as u64;
-            match target.put_create_only(&key, bytes).await? {
+            let t0 = Instant::now();
+            let put = target.put_create_only(&key, bytes).await?;
+            timings.upload += t0.elapsed();
+            match put {
                 PutOutcome::Created => {}
                 PutOutcome::AlreadyThere => already_there += 1,
                 PutOutcome::Differs(other) => {
@@ -139,10 +186,12 @@ pub async fn archive_round(
         };
         let rel = keys::manifest_rel_key(manifest.round);
         let n = manifest.segments.len() as u64;
-        match target
+        let t0 = Instant::now();
+        let put = target
             .put_create_only(&target.key(&log_id, &rel), manifest.encode())
-            .await?
-        {
+            .await?;
+        timings.upload += t0.elapsed();
+        match put {
             PutOutcome::Created | PutOutcome::AlreadyThere => {
                 return Ok(RoundReport {
                     log_id,
@@ -152,6 +201,7 @@ pub async fn archive_round(
                     manifest: Some(rel),
                     head: prev,
                     pending_segments: 0,
+                    timings,
                 });
             }
             // Another archiver wrote this round first: its manifest (once validated by the

@@ -44,6 +44,8 @@ pub struct Args {
     retry_for: Duration,
     #[command(flatten)]
     write: WriteOpts,
+    #[command(flatten)]
+    archive: crate::archive::BackgroundOpts,
 }
 
 /// Parses `N`, `Nms`, `Ns`, `Nm` or `Nh` (a bare number is seconds).
@@ -126,6 +128,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
         TrailOptions {
             core,
             lease: a.write.lease(),
+            archive: a.archive.background()?,
             ..Default::default()
         },
     )
@@ -241,6 +244,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
         streak = Some((since, (backoff * 2).min(MAX_BACKOFF)));
     }
     drop(rx); // the reading thread stops at its next line
+    crate::archive::print_lag(&trail.health());
     let closed = trail.close().await;
     report(&a.dir, &done, &acks, &skipped, stopped, closed)
 }

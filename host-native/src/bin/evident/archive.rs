@@ -34,6 +34,56 @@ impl StoreOpts {
     }
 }
 
+/// Background archiving (and retention) while a command writes the trail.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct BackgroundOpts {
+    /// Archive sealed segments to s3://BUCKET/PREFIX in the background while appending (the
+    /// appends never wait for the store; the lag is reported at exit).
+    #[arg(long = "archive", value_name = "s3://BUCKET/PREFIX")]
+    pub archive: Option<String>,
+    /// Time between two archive rounds, in milliseconds.
+    #[arg(
+        long,
+        default_value_t = 60_000,
+        value_name = "MS",
+        requires = "archive"
+    )]
+    pub archive_interval: u64,
+    /// After each archive round, keep only the newest N sealed segments locally (at least 1),
+    /// deleting older ones as `evident retain` does.
+    #[arg(long, value_name = "N", requires = "archive")]
+    pub keep_local: Option<usize>,
+    #[command(flatten)]
+    pub store: StoreOpts,
+}
+
+impl BackgroundOpts {
+    /// The trail option, when `--archive` is given.
+    pub fn background(&self) -> Result<Option<archive::BackgroundArchive>, Error> {
+        let Some(url) = &self.archive else {
+            return Ok(None);
+        };
+        let mut b = archive::BackgroundArchive::new(
+            self.store.target(url)?,
+            std::time::Duration::from_millis(self.archive_interval.max(1)),
+        );
+        b.keep_local = self.keep_local;
+        Ok(Some(b))
+    }
+}
+
+/// One line on stderr with the archive's lag from the trail's health.
+pub fn print_lag(h: &evident_native::Health) {
+    let Some(l) = &h.archive else { return };
+    let error = l.last_error.as_ref().map_or(String::new(), |e| {
+        format!("; last error ({} failed rounds): {e}", l.failed_rounds)
+    });
+    eprintln!(
+        "evident: archive: records 1..={} archived, {} behind; {} sealed segments ({} bytes) not yet archived{error}",
+        l.archived_seq, l.records_behind, l.pending_segments, l.pending_bytes
+    );
+}
+
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct ArchiveArgs {

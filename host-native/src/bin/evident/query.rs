@@ -26,10 +26,20 @@ pub struct Source {
     /// GETs of the segments holding the answer; the bytes fetched are reported on stderr.
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     archive: Option<String>,
+    /// With --archive: keep the archived segments a query reads in this directory, so later
+    /// queries read them locally (each checked against its manifest's SHA-256 on every use;
+    /// one that fails is fetched again).
+    #[arg(long, value_name = "DIR", requires = "archive")]
+    archive_cache: Option<PathBuf>,
+    /// The cache's size limit in bytes (least recently used segments are evicted first).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30, requires = "archive_cache")]
+    archive_cache_bytes: u64,
     #[command(flatten)]
     store: crate::archive::StoreOpts,
     #[arg(skip)]
     fetched: std::cell::Cell<(u64, u64, usize)>,
+    #[arg(skip)]
+    cache_stats: std::cell::Cell<evident_native::archive::CacheStats>,
 }
 
 impl Source {
@@ -42,6 +52,10 @@ impl Source {
         let log_id = evident_native::archive::read_log_id(dir)?;
         // The commands run inside the CLI's single-threaded runtime, synchronously: the archive
         // query gets a runtime of its own on a thread of its own.
+        let cache = self
+            .archive_cache
+            .as_ref()
+            .map(|d| evident_native::archive::SegmentCache::new(d, self.archive_cache_bytes));
         let r = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
@@ -52,11 +66,12 @@ impl Source {
                             path: dir.to_path_buf(),
                             error: e,
                         })?;
-                    rt.block_on(evident_native::archive::query_with_archive(
+                    rt.block_on(evident_native::archive::query_with_archive_cached(
                         Some(dir),
                         &target,
                         &log_id,
                         spec,
+                        cache.as_ref(),
                     ))
                     .map_err(|e| match e {
                         evident_native::archive::ArchiveError::Trail(t) => t,
@@ -81,6 +96,12 @@ impl Source {
             n + stats.requests,
             o.max(stats.per_object.len()),
         ));
+        let mut c = self.cache_stats.get();
+        c.hits += stats.cache.hits;
+        c.misses += stats.cache.misses;
+        c.refused += stats.cache.refused;
+        c.evicted += stats.cache.evicted;
+        self.cache_stats.set(c);
         Ok(result)
     }
 
@@ -89,6 +110,13 @@ impl Source {
         if self.archive.is_some() {
             let (bytes, requests, _) = self.fetched.get();
             eprintln!("archive: fetched {bytes} bytes in {requests} range GETs");
+            if self.archive_cache.is_some() {
+                let c = self.cache_stats.get();
+                eprintln!(
+                    "archive cache: {} segments served from the cache, {} fetched and cached, {} cached files refused (SHA-256 not the manifest's) and fetched again, {} evicted",
+                    c.hits, c.misses, c.refused, c.evicted
+                );
+            }
         }
     }
 }
