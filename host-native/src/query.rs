@@ -68,7 +68,13 @@ pub fn rebuild_indexes(dir: &Path, segments: &[String]) -> usize {
     written
 }
 
-/// Whether `agent` has any record in the trail (stops at the first).
+/// Whether `agent` has any record in the trail: answered from the sealed segments' agent
+/// indexes (the record that says yes is read and checked) and a scan of the last segment.
+pub fn has_any_records(dir: &Path, agent: &str) -> Result<bool> {
+    agent_has_records(dir, agent)
+}
+
+/// Whether `agent` has any record in the trail (stops at the first); see [`has_any_records`].
 pub fn agent_has_records(dir: &Path, agent: &str) -> Result<bool> {
     let spec = QuerySpec {
         agent: Some(agent.to_string()),
