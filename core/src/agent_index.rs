@@ -302,7 +302,9 @@ impl IndexHead {
     /// Decodes the fixed header (the table's checksum is checked by [`IndexHead::table`]).
     pub fn decode(d: &[u8]) -> Result<IndexHead, String> {
         if d.len() < INDEX_HEADER_LEN {
-            return Err(format!("agent index shorter than its {INDEX_HEADER_LEN}-byte header"));
+            return Err(format!(
+                "agent index shorter than its {INDEX_HEADER_LEN}-byte header"
+            ));
         }
         if d[0..8] != INDEX_MAGIC {
             return Err("agent index: bad magic".into());
@@ -360,7 +362,13 @@ impl IndexHead {
         let mut list_end = lists_at;
         while at < table.len() {
             let bad = || "agent index: malformed table".to_string();
-            let len = u16::from_le_bytes(table.get(at..at + 2).ok_or_else(bad)?.try_into().expect("2"));
+            let len = u16::from_le_bytes(
+                table
+                    .get(at..at + 2)
+                    .ok_or_else(bad)?
+                    .try_into()
+                    .expect("2"),
+            );
             let name_end = at + 2 + len as usize;
             let row_end = name_end + 28;
             let row = table.get(at..row_end).ok_or_else(bad)?;
@@ -496,6 +504,9 @@ pub fn write_ops_via(
             data,
         },
         IoOp::Close { file: tmp.clone() },
-        IoOp::Rename { from: tmp, to: name },
+        IoOp::Rename {
+            from: tmp,
+            to: name,
+        },
     ]
 }

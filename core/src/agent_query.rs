@@ -331,7 +331,8 @@ impl AgentQuery {
             }
         }
         let n = r.records.len();
-        self.out_pos.extend((0..n).map(|k| r.resume.filter(|_| k + 1 == n)));
+        self.out_pos
+            .extend((0..n).map(|k| r.resume.filter(|_| k + 1 == n)));
         self.out.extend(r.records);
         self.next_segment()
     }
@@ -400,8 +401,7 @@ impl AgentQuery {
             }
             Stage::SegHeader => {
                 let h = SegmentHeader::decode(d).map_err(|e| e.to_string())?;
-                if h.first_seq != self.seg().first || self.log_id.is_some_and(|id| id != h.log_id)
-                {
+                if h.first_seq != self.seg().first || self.log_id.is_some_and(|id| id != h.log_id) {
                     return Err("segment header disagrees".into());
                 }
                 self.seg_header = Some(h);
@@ -447,7 +447,12 @@ impl AgentQuery {
         Ok(())
     }
 
-    fn on_window(&mut self, start: u64, upto: usize, d: &[u8]) -> Result<Result<(), Error>, String> {
+    fn on_window(
+        &mut self,
+        start: u64,
+        upto: usize,
+        d: &[u8],
+    ) -> Result<Result<(), Error>, String> {
         let h = self.seg_header.as_ref().expect("read before");
         let f = self.footer.as_ref().expect("read before");
         let first = &self.hits[self.next_hit];
@@ -455,7 +460,11 @@ impl AgentQuery {
         let mut scanner = SegmentScanner::new(ScanStart {
             offset: start,
             file_len: f.offset,
-            seq: if from_anchor { h.first_seq } else { first.seq - 1 },
+            seq: if from_anchor {
+                h.first_seq
+            } else {
+                first.seq - 1
+            },
             prev_hash: from_anchor.then_some(h.anchor),
             prev_ts: 0,
             index_stride: INDEX_STRIDE,

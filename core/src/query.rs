@@ -164,9 +164,9 @@ impl QueryTask {
     /// A query reading `chunk` bytes at a time.
     pub fn new(spec: QuerySpec, chunk: u32) -> QueryTask {
         if spec.agent.is_some() && !spec.newest && spec.resume_at.is_none() {
-            return QueryTask(Inner::Agent(Box::new(
-                crate::agent_query::AgentQuery::new(spec, chunk),
-            )));
+            return QueryTask(Inner::Agent(Box::new(crate::agent_query::AgentQuery::new(
+                spec, chunk,
+            ))));
         }
         QueryTask(Inner::Scan(Box::new(ScanQuery::new(spec, chunk))))
     }
@@ -640,7 +640,6 @@ pub(crate) fn spec_matches(s: &QuerySpec, seq: u64, ts: u64, payload: &[u8]) -> 
 }
 
 impl ScanQuery {
-
     /// Whether nothing later in the trail can match (forward scans).
     fn past_the_end(&self, seq: u64, ts: u64) -> bool {
         self.spec.to_seq.is_some_and(|t| seq > t) || self.spec.until.is_some_and(|u| ts >= u)

@@ -122,7 +122,10 @@ fn check_answers(disk: &mut FakeDisk, all: &[Found], specs: &[QuerySpec]) {
         assert_eq!(seqs, brute(all, spec), "{spec:?}");
         for f in &got.records {
             let want = &all[(f.seq - all[0].seq) as usize];
-            assert_eq!((f.ts, f.hash, &f.payload), (want.ts, want.hash, &want.payload));
+            assert_eq!(
+                (f.ts, f.hash, &f.payload),
+                (want.ts, want.hash, &want.payload)
+            );
         }
     }
 }
@@ -264,11 +267,18 @@ fn a_rare_agent_reads_its_records_not_the_trail() {
     let mut disk = FakeDisk::new(7, Faults::default());
     let mut t = Trail::open(opts(16 * 1024), LogId([5; 16]), 1);
     for i in 0..4000u64 {
-        let agent = if i % 1000 == 500 { "rare".to_string() } else { format!("busy-{}", i % 3) };
+        let agent = if i % 1000 == 500 {
+            "rare".to_string()
+        } else {
+            format!("busy-{}", i % 3)
+        };
         let ev = AuditEvent {
             agent_id: agent,
             correlation_id: format!("c{i}"),
-            body: EventBody::Custom { name: "y".repeat(rng.below(200) as usize), data: serde_json::Value::Null },
+            body: EventBody::Custom {
+                name: "y".repeat(rng.below(200) as usize),
+                data: serde_json::Value::Null,
+            },
         };
         t.handle_append(i, ev.to_json(), 1_000 + i).unwrap();
         if i % 50 == 0 {
@@ -278,11 +288,20 @@ fn a_rare_agent_reads_its_records_not_the_trail() {
     t.handle_close();
     drive(&mut t, &mut disk, 1_000_000);
     let full = query(&mut disk, QuerySpec::default()).unwrap();
-    let spec = QuerySpec { agent: Some("rare".into()), ..QuerySpec::default() };
+    let spec = QuerySpec {
+        agent: Some("rare".into()),
+        ..QuerySpec::default()
+    };
     let rare = query(&mut disk, spec.clone()).unwrap();
-    assert_eq!(rare.records.iter().map(|f| f.seq).collect::<Vec<_>>(), brute(&full.records, &spec));
+    assert_eq!(
+        rare.records.iter().map(|f| f.seq).collect::<Vec<_>>(),
+        brute(&full.records, &spec)
+    );
     assert_eq!(rare.records.len(), 4);
-    assert!(rare.records.iter().all(|f| f.prev_hash.is_some()), "chain checked from the record before");
+    assert!(
+        rare.records.iter().all(|f| f.prev_hash.is_some()),
+        "chain checked from the record before"
+    );
     assert!(
         rare.bytes_read * 4 < full.bytes_read,
         "agent query read {} bytes, a full scan {}",
@@ -290,10 +309,18 @@ fn a_rare_agent_reads_its_records_not_the_trail() {
         full.bytes_read
     );
     // Absent: answered from the indexes (and the last segment's scan).
-    let absent = QuerySpec { agent: Some("nobody".into()), limit: Some(1), ..QuerySpec::default() };
+    let absent = QuerySpec {
+        agent: Some("nobody".into()),
+        limit: Some(1),
+        ..QuerySpec::default()
+    };
     let r = query(&mut disk, absent).unwrap();
     assert!(r.records.is_empty());
-    assert!(r.bytes_read * 4 < full.bytes_read, "exists read {} bytes", r.bytes_read);
+    assert!(
+        r.bytes_read * 4 < full.bytes_read,
+        "exists read {} bytes",
+        r.bytes_read
+    );
 }
 
 #[test]
@@ -313,8 +340,20 @@ fn the_index_file_layout_matches_format_md() {
         offset: 440,
     };
     let entries = vec![
-        AgentEntry { seq: 1, ts: 1000, offset: 128, len: 104, prev_len: 0 },
-        AgentEntry { seq: 3, ts: 1300, offset: 312, len: 128, prev_len: 80 },
+        AgentEntry {
+            seq: 1,
+            ts: 1000,
+            offset: 128,
+            len: 104,
+            prev_len: 0,
+        },
+        AgentEntry {
+            seq: 3,
+            ts: 1300,
+            offset: 312,
+            len: 128,
+            prev_len: 80,
+        },
     ];
     let bytes = agent_index::encode(&footer, 1, std::iter::once(("a", entries.clone())));
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

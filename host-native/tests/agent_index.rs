@@ -13,7 +13,11 @@ use std::process::{Command, Stdio};
 
 fn line(i: u64) -> String {
     let k = (i * 7 + i / 13) % 9; // a skewed but deterministic share
-    let agent = if i % 500 == 250 { "rare".to_string() } else { format!("agent-{}", k.min(4)) };
+    let agent = if i % 500 == 250 {
+        "rare".to_string()
+    } else {
+        format!("agent-{}", k.min(4))
+    };
     String::from_utf8(
         AuditEvent {
             agent_id: agent,
@@ -38,8 +42,16 @@ fn brute(dir: &Path, agent: &str) -> Vec<u64> {
 }
 
 fn by_index(dir: &Path, agent: &str) -> Vec<u64> {
-    let spec = QuerySpec { agent: Some(agent.into()), ..QuerySpec::default() };
-    evident_native::query::query(dir, spec).unwrap().records.iter().map(|f| f.seq).collect()
+    let spec = QuerySpec {
+        agent: Some(agent.into()),
+        ..QuerySpec::default()
+    };
+    evident_native::query::query(dir, spec)
+        .unwrap()
+        .records
+        .iter()
+        .map(|f| f.seq)
+        .collect()
 }
 
 fn indexes(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -77,11 +89,17 @@ fn after_kill_9_agent_queries_equal_a_scan_and_damaged_indexes_are_rebuilt() {
     while indexes(&dir).len() < 20 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let killed = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let _ = child.wait();
     drop(stdin);
-    assert!(indexes(&dir).len() >= 20, "the writer sealed segments with indexes");
+    assert!(
+        indexes(&dir).len() >= 20,
+        "the writer sealed segments with indexes"
+    );
     for agent in ["agent-0", "agent-3", "rare", "nobody"] {
         assert_eq!(by_index(&dir, agent), brute(&dir, agent), "{agent}");
     }
@@ -91,11 +109,21 @@ fn after_kill_9_agent_queries_equal_a_scan_and_damaged_indexes_are_rebuilt() {
     let seqs: Vec<u64> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(seqs, brute(&dir, "rare"));
-    assert!(evident(&["query", d, "--agent", "rare", "--exists"], None).status.success());
-    assert!(!evident(&["query", d, "--agent", "nobody", "--exists"], None).status.success());
+    assert!(evident(&["query", d, "--agent", "rare", "--exists"], None)
+        .status
+        .success());
+    assert!(
+        !evident(&["query", d, "--agent", "nobody", "--exists"], None)
+            .status
+            .success()
+    );
 
     // Delete one index, damage another, cut a third: same answers, and the files come back
     // as the writer wrote them.
@@ -108,7 +136,11 @@ fn after_kill_9_agent_queries_equal_a_scan_and_damaged_indexes_are_rebuilt() {
     std::fs::write(&files[5], bytes).unwrap();
     std::fs::write(&files[9], &originals[9][..originals[9].len() / 2]).unwrap();
     for agent in ["agent-0", "agent-3", "rare"] {
-        assert_eq!(by_index(&dir, agent), brute(&dir, agent), "{agent} after damage");
+        assert_eq!(
+            by_index(&dir, agent),
+            brute(&dir, agent),
+            "{agent} after damage"
+        );
     }
     for (f, o) in files.iter().zip(&originals) {
         assert_eq!(&std::fs::read(f).unwrap(), o, "{} rebuilt", f.display());

@@ -37,12 +37,22 @@ fn component_agent_queries_equal_native_and_use_the_same_indexes() {
     let dir = tmp.path().join("t");
     let indexes = std::fs::read_dir(&dir)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".agents"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".agents")
+        })
         .count();
     assert!(indexes >= 5, "the component wrote {indexes} agent indexes");
     for k in 0..7 {
         let agent = format!("agent-{k}");
-        for (since, until, limit) in [(None, None, None), (Some(1_001_000), Some(1_003_000), None), (None, None, Some(3))] {
+        for (since, until, limit) in [
+            (None, None, None),
+            (Some(1_001_000), Some(1_003_000), None),
+            (None, None, Some(3)),
+        ] {
             let q = Query {
                 from_seq: None,
                 to_seq: None,
@@ -70,7 +80,10 @@ fn component_agent_queries_equal_native_and_use_the_same_indexes() {
             let brute: Vec<u64> = (1..=400u64)
                 .filter(|s| {
                     let t = ts[*s as usize - 1];
-                    AuditEvent::from_json(&ps[*s as usize - 1]).unwrap().agent_id == agent
+                    AuditEvent::from_json(&ps[*s as usize - 1])
+                        .unwrap()
+                        .agent_id
+                        == agent
                         && since.is_none_or(|v| t >= v)
                         && until.is_none_or(|u| t < u)
                 })
@@ -86,7 +99,10 @@ fn component_agent_queries_equal_native_and_use_the_same_indexes() {
             .unwrap()
             .unwrap();
         assert_eq!(has, k <= 5, "{agent}");
-        assert_eq!(has, evident_native::query::has_any_records(&dir, &agent).unwrap());
+        assert_eq!(
+            has,
+            evident_native::query::has_any_records(&dir, &agent).unwrap()
+        );
     }
     c.close(log).unwrap();
 }
