@@ -112,7 +112,9 @@ pub struct QueryResult {
     /// [`QuerySpec::resume_at`] it was given (`None` for `newest` queries). Pass it as
     /// `resume_at` of the next page, with the same filters: the next page returns the matching
     /// records after it, reading on from there. At the end of the trail it marks the head, so
-    /// polling with it later returns only the records appended since.
+    /// polling with it later returns only the records appended since. A forward agent query
+    /// that did not resume (answered through the agent indexes) examines only the agent's
+    /// records: its `resume` is the last record it returned (`None` when it returned none).
     pub resume: Option<ResumeAt>,
 }
 
