@@ -21,6 +21,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod agent_index;
+pub mod agent_query;
+pub mod agent_rebuild;
 pub mod archive;
 pub mod checkpoint;
 pub mod config;

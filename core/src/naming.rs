@@ -49,6 +49,7 @@ pub fn is_known_name(name: &str) -> bool {
     ) || name.starts_with("LOCK")
         || name.contains(DAMAGED_INFIX)
         || name.ends_with(".tmp")
+        || name.ends_with(crate::agent_index::INDEX_EXT)
 }
 
 /// The first seq encoded in a segment file name, or `None` when the name is not a segment's.

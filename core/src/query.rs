@@ -112,7 +112,9 @@ pub struct QueryResult {
     /// [`QuerySpec::resume_at`] it was given (`None` for `newest` queries). Pass it as
     /// `resume_at` of the next page, with the same filters: the next page returns the matching
     /// records after it, reading on from there. At the end of the trail it marks the head, so
-    /// polling with it later returns only the records appended since.
+    /// polling with it later returns only the records appended since. A forward agent query
+    /// that did not resume (answered through the agent indexes) examines only the agent's
+    /// records: its `resume` is the last record it returned (`None` when it returned none).
     pub resume: Option<ResumeAt>,
 }
 
@@ -150,7 +152,65 @@ const MIN_READ: u64 = 4096;
 
 /// A query, driven through IO requests: [`QueryTask::poll_io`], perform, [`QueryTask::handle_io`],
 /// until [`QueryTask::take_result`] returns `Some`.
-pub struct QueryTask {
+///
+/// A forward query for one agent (not `newest`, not resumed) reads the sealed segments' agent
+/// indexes ([`crate::agent_query`]); every other query scans.
+pub struct QueryTask(Inner);
+
+enum Inner {
+    Scan(Box<ScanQuery>),
+    Agent(Box<crate::agent_query::AgentQuery>),
+}
+
+impl QueryTask {
+    /// A query reading `chunk` bytes at a time.
+    pub fn new(spec: QuerySpec, chunk: u32) -> QueryTask {
+        if spec.agent.is_some() && !spec.newest && spec.resume_at.is_none() {
+            return QueryTask(Inner::Agent(Box::new(crate::agent_query::AgentQuery::new(
+                spec, chunk,
+            ))));
+        }
+        QueryTask(Inner::Scan(Box::new(ScanQuery::new(spec, chunk))))
+    }
+
+    /// The next request, or `None` once the result is known.
+    pub fn poll_io(&mut self) -> Option<IoOp> {
+        match &mut self.0 {
+            Inner::Scan(q) => q.poll_io(),
+            Inner::Agent(q) => q.poll_io(),
+        }
+    }
+
+    /// Feeds the result of the last request.
+    pub fn handle_io(&mut self, op: &IoOp, result: IoResult) {
+        match &mut self.0 {
+            Inner::Scan(q) => q.handle_io(op, result),
+            Inner::Agent(q) => q.handle_io(op, result),
+        }
+    }
+
+    /// Takes the answer once it is known.
+    pub fn take_result(&mut self) -> Option<Result<QueryResult, Error>> {
+        match &mut self.0 {
+            Inner::Scan(q) => q.take_result(),
+            Inner::Agent(q) => q.take_result(),
+        }
+    }
+
+    /// Sealed segments whose agent index was missing, damaged or inconsistent with the
+    /// segment, so this query scanned them: a host may rebuild their indexes
+    /// ([`crate::agent_rebuild::RebuildTask`]).
+    pub fn stale_indexes(&self) -> &[String] {
+        match &self.0 {
+            Inner::Scan(_) => &[],
+            Inner::Agent(q) => q.stale(),
+        }
+    }
+}
+
+/// The scanning query (every query but a forward agent query, and that one's fallback for a
+/// segment whose index cannot be used).
+pub(crate) struct ScanQuery {
     spec: QuerySpec,
     chunk: u32,
     segs: Vec<Seg>,
@@ -188,14 +248,14 @@ pub struct QueryTask {
     result: Option<Result<QueryResult, Error>>,
 }
 
-impl QueryTask {
+impl ScanQuery {
     /// A query reading `chunk` bytes at a time.
-    pub fn new(mut spec: QuerySpec, chunk: u32) -> QueryTask {
+    pub(crate) fn new(mut spec: QuerySpec, chunk: u32) -> ScanQuery {
         if let Some(r) = spec.resume_at {
             let after = r.after.seq.saturating_add(1);
             spec.from_seq = Some(spec.from_seq.map_or(after, |f| f.max(after)));
         }
-        QueryTask {
+        ScanQuery {
             spec,
             chunk: chunk.max(4096),
             segs: Vec::new(),
@@ -563,19 +623,25 @@ impl QueryTask {
     }
 
     fn matches(&self, seq: u64, ts: u64, payload: &[u8]) -> bool {
-        let s = &self.spec;
-        if s.from_seq.is_some_and(|f| seq < f) || s.to_seq.is_some_and(|t| seq > t) {
-            return false;
-        }
-        if s.since.is_some_and(|v| ts < v) || s.until.is_some_and(|u| ts >= u) {
-            return false;
-        }
-        match &s.agent {
-            Some(a) => AuditEvent::from_json(payload).is_ok_and(|e| &e.agent_id == a),
-            None => true,
-        }
+        spec_matches(&self.spec, seq, ts, payload)
     }
+}
 
+/// Whether a record is in the answer to `s`.
+pub(crate) fn spec_matches(s: &QuerySpec, seq: u64, ts: u64, payload: &[u8]) -> bool {
+    if s.from_seq.is_some_and(|f| seq < f) || s.to_seq.is_some_and(|t| seq > t) {
+        return false;
+    }
+    if s.since.is_some_and(|v| ts < v) || s.until.is_some_and(|u| ts >= u) {
+        return false;
+    }
+    match &s.agent {
+        Some(a) => AuditEvent::from_json(payload).is_ok_and(|e| &e.agent_id == a),
+        None => true,
+    }
+}
+
+impl ScanQuery {
     /// Whether nothing later in the trail can match (forward scans).
     fn past_the_end(&self, seq: u64, ts: u64) -> bool {
         self.spec.to_seq.is_some_and(|t| seq > t) || self.spec.until.is_some_and(|u| ts >= u)

@@ -665,11 +665,14 @@ fn any_flipped_bit_is_reported() {
         evident_core::sim::drive(&mut t, &mut disk, 100_000);
         let head = t.head();
         // The `origin` file is not covered by the chain or the tree (a signed checkpoint binds
-        // it, FORMAT.md "Directory"): verification does not vouch for it.
+        // it, FORMAT.md "Directory"): verification does not vouch for it. Nor for agent indexes:
+        // derived data that queries check against the segments and never trust (tested in
+        // agent_index.rs: a damaged index never changes an answer).
         let names: Vec<String> = disk
             .file_names()
             .into_iter()
             .filter(|n| n != evident_core::naming::ORIGIN)
+            .filter(|n| !n.ends_with(evident_core::agent_index::INDEX_EXT))
             .collect();
         let name = &names[rng.below(names.len() as u64) as usize];
         let len = disk.read_file(name).unwrap().len() as u64;

@@ -230,7 +230,13 @@ impl FsExecutor {
                 for e in self.entries()? {
                     // Not through `self.file`: listing must not open every file.
                     let len = if e.regular {
-                        self.trail_dir()?.len_of(&e.name)?
+                        match self.trail_dir()?.len_of(&e.name) {
+                            Ok(len) => len,
+                            // Renamed or removed since the directory was read (a writer's
+                            // temporary file, say): the listing is as if taken just after.
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                            Err(e) => return Err(e),
+                        }
                     } else {
                         0
                     };

@@ -13,35 +13,68 @@ use std::path::Path;
 /// Beside a live writer, damage found in what was read is read again before it is reported
 /// (up to [`crate::live::RECHECKS`] more runs, [`crate::live::RECHECK_PAUSE`] apart): a read racing the writer's `pwrite` can see a page of a
 /// batch still zero and a later page already written (see [`crate::fs_exec::verify_dir_with`]).
+///
+/// A sealed segment whose agent index could not be used (missing, damaged, or not matching the
+/// segment) is answered by scanning it; its index is then rebuilt here, best effort (a
+/// read-only directory keeps scanning), so the next query finds it.
 pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
     let mut attempt = 0;
     loop {
         match query_once(dir, spec.clone()) {
+            Ok((r, stale)) => {
+                rebuild_indexes(dir, &stale);
+                return Ok(r);
+            }
             Err(evident_core::Error::Corrupt { .. })
                 if attempt < crate::live::RECHECKS && crate::live::writer_is_live(dir) =>
             {
                 attempt += 1;
                 std::thread::sleep(crate::live::RECHECK_PAUSE);
             }
-            other => return other.map_err(Error::Trail),
+            Err(e) => return Err(Error::Trail(e)),
         }
     }
 }
 
-fn query_once(
-    dir: &Path,
-    spec: QuerySpec,
-) -> std::result::Result<QueryResult, evident_core::Error> {
+type Answer = (QueryResult, Vec<String>);
+
+fn query_once(dir: &Path, spec: QuerySpec) -> std::result::Result<Answer, evident_core::Error> {
     let mut exec = FsExecutor::read_only(dir);
     let mut task = QueryTask::new(spec, 1 << 20);
     while let Some(op) = task.poll_io() {
         let r = exec.perform(&op);
         task.handle_io(&op, r);
     }
-    task.take_result().expect("the task ends with a result")
+    let r = task.take_result().expect("the task ends with a result")?;
+    Ok((r, task.stale_indexes().to_vec()))
 }
 
-/// Whether `agent` has any record in the trail (stops at the first).
+/// Rebuilds the agent indexes of the sealed segments named, from the segments (best effort:
+/// a failure leaves the segment to be scanned, as it was). Returns how many were written.
+pub fn rebuild_indexes(dir: &Path, segments: &[String]) -> usize {
+    let mut written = 0;
+    for name in segments {
+        let Ok(meta) = std::fs::metadata(dir.join(name)) else {
+            continue;
+        };
+        let mut exec = FsExecutor::new(dir);
+        let mut task = evident_core::agent_rebuild::RebuildTask::new(name, meta.len(), 1 << 20);
+        while let Some(op) = task.poll_io() {
+            let r = exec.perform(&op);
+            task.handle_io(&op, r);
+        }
+        written += task.written() as usize;
+    }
+    written
+}
+
+/// Whether `agent` has any record in the trail: answered from the sealed segments' agent
+/// indexes (the record that says yes is read and checked) and a scan of the last segment.
+pub fn has_any_records(dir: &Path, agent: &str) -> Result<bool> {
+    agent_has_records(dir, agent)
+}
+
+/// Whether `agent` has any record in the trail (stops at the first); see [`has_any_records`].
 pub fn agent_has_records(dir: &Path, agent: &str) -> Result<bool> {
     let spec = QuerySpec {
         agent: Some(agent.to_string()),

@@ -453,6 +453,19 @@ impl GuestLog for Log {
         self.with(|s| s.read(from_seq, max))
     }
 
+    fn has_any_records(&self, agent: String) -> Result<bool, wit::Error> {
+        let q = WitQuery {
+            from_seq: None,
+            to_seq: None,
+            since: None,
+            until: None,
+            agent: Some(agent),
+            limit: Some(1),
+            newest: false,
+        };
+        Ok(!self.query(q)?.entries.is_empty())
+    }
+
     fn query(&self, q: WitQuery) -> Result<WitQueryResult, wit::Error> {
         self.with(|s| {
             let spec = evident_core::query::QuerySpec {

@@ -26,6 +26,7 @@ pub(crate) struct Batch {
     prev_records: u64,
     prev_first_ts: Option<u64>,
     prev_index_len: usize,
+    prev_agents_len: usize,
     /// The tree before the batch (at most 64 hashes).
     prev_tree: crate::tree::CompactRange,
 }
@@ -144,6 +145,7 @@ impl Trail {
             prev_records: active.records,
             prev_first_ts: active.first_ts,
             prev_index_len: active.index.entries().len(),
+            prev_agents_len: active.agents.len(),
             prev_tree: self.tree.clone(),
         };
         let mut data = Vec::new();
@@ -168,6 +170,7 @@ impl Trail {
             self.tree.push_leaf(&leaf);
             frame::encode_entry(&mut data, seq, ts, &hash, &payload);
             active.index.observe(seq, ts, batch.end);
+            active.agents.observe(ts, batch.end, frame as u32, &payload);
             active.first_ts.get_or_insert(ts);
             active.records += 1;
             batch.end += frame as u64;
@@ -210,6 +213,7 @@ impl Trail {
             active.first_ts = batch.prev_first_ts;
             let mut entries = active.index.take();
             entries.truncate(batch.prev_index_len);
+            active.agents.truncate(batch.prev_agents_len);
             for e in entries {
                 active.index.observe(e.seq, e.ts, e.offset);
             }

@@ -143,6 +143,12 @@ impl Trail {
                 active.records = r.records_to_target;
                 active.first_ts = r.first_ts;
                 active.index = r.index;
+                // The records up to the target are the ones written (the re-read checked them).
+                if active.agents.len() as u64 >= r.records_to_target {
+                    active.agents.truncate(r.records_to_target as usize);
+                } else {
+                    active.agents.mark_incomplete();
+                }
                 self.next_seq = r.seq_at_target + 1;
                 self.head = r.hash_at_target;
                 self.last_ts = if r.records_to_target > 0 {
@@ -357,6 +363,10 @@ impl Trail {
             anchor: self.head,
         };
         steps.extend(self.creation_steps(header));
+        // The agent index, after the new segment is ready: derived data whose failure does not
+        // matter (a query scans a segment whose index is missing or damaged).
+        let index = crate::agent_index::write_ops(&name, a.agents.encode(&footer));
+        steps.extend(index.into_iter().map(|op| (op, After::Tolerant)));
         self.run(Job::Rotate { sealed: name }, steps);
     }
 

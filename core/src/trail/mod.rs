@@ -205,6 +205,8 @@ pub(crate) struct Active {
     /// Timestamp of the record before the segment's first (its records cannot be earlier).
     pub base_ts: u64,
     pub index: IndexBuilder,
+    /// Agent → records of this segment, written beside it when it is sealed.
+    pub agents: crate::agent_index::AgentIndexBuilder,
     /// The tree before the segment's first record: a re-verification of the segment
     /// rebuilds the tree from it.
     pub tree_base: CompactRange,
@@ -235,6 +237,7 @@ impl Active {
             first_ts: None,
             base_ts,
             index: IndexBuilder::new(INDEX_STRIDE),
+            agents: crate::agent_index::AgentIndexBuilder::new(h.first_seq),
             tree_base,
         }
     }

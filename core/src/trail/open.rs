@@ -108,6 +108,8 @@ pub(crate) struct Opener {
     /// The origin the `origin` file holds, when it exists.
     origin_stored: Option<String>,
     prev_scanner: Option<SegmentScanner>,
+    /// The last segment's agent index, rebuilt from the records the open scans.
+    agents: crate::agent_index::AgentIndexBuilder,
     checkpoint_hash_seen: Option<Hash>,
     header_defect: Option<HeaderDefect>,
     report: OpenReport,
@@ -132,6 +134,7 @@ impl Opener {
             tree_base: None,
             origin_stored: None,
             prev_scanner: None,
+            agents: Default::default(),
             checkpoint_hash_seen: None,
             header_defect: None,
             report: OpenReport::default(),
@@ -747,6 +750,7 @@ impl Opener {
             version: h.version,
         });
         scanner.keep_tree(base.clone());
+        self.agents = crate::agent_index::AgentIndexBuilder::new(h.first_seq);
         self.tree_base = Some(base);
         self.scanner = Some(scanner);
         if len <= HEADER_LEN as u64 {
@@ -764,6 +768,7 @@ impl Opener {
         let scanner = self.scanner.as_mut().expect("scanning");
         scanner.push(data);
         while let Some(r) = scanner.next_record() {
+            self.agents.observe(r.ts, r.offset, r.frame_len, r.payload);
             if let Some(cp) = cp.filter(|c| c.seq == r.seq) {
                 self.checkpoint_hash_seen = Some(r.hash);
                 if r.hash != cp.hash {
@@ -905,6 +910,15 @@ impl Opener {
             first_ts: summary.first_ts,
             base_ts: prev_ts,
             index: summary.index,
+            agents: {
+                let mut agents = std::mem::take(&mut self.agents);
+                if agents.len() as u64 >= summary.records {
+                    agents.truncate(summary.records as usize);
+                } else {
+                    agents.mark_incomplete();
+                }
+                agents
+            },
             tree_base,
         };
         let origin = self.resolve_origin(h.log_id, false)?;

@@ -284,7 +284,9 @@ pub fn query_cmd(a: QueryArgs) -> Result<Outcome, Error> {
         match r.records.last() {
             Some(last) if streaming && r.records.len() == QUERY_PAGE => {
                 spec.from_seq = Some(last.seq + 1);
-                spec.resume_at = r.resume;
+                // An agent query pages by seq: each page goes through the agent indexes again
+                // (a resumed page would scan on from the resume point).
+                spec.resume_at = r.resume.filter(|_| spec.agent.is_none());
             }
             _ => break r.head,
         }

@@ -16,11 +16,14 @@
 //! 5. p50/p99 acknowledgement latency (reported inside sections 1, 2, 3 and 6);
 //! 6. the WASI component under wasmtime vs the native adapter, durable and not;
 //! 7. a trail of 10 million records: time-range query vs full scans, open time, peak memory,
-//!    and the proofs (prove time, tiles read, bundle and consistency sizes, checks per second).
+//!    and the proofs (prove time, tiles read, bundle and consistency sizes, checks per second);
+//! 8. agent queries through the agent index (1,000 agents, Zipf-like share; `--records N`
+//!    sizes its trail too): agent vs time-range query, a rare agent, `exists`, index size.
 //!
 //! Section 7 runs its phases in child processes (this binary with `__child ...`) so that each
 //! phase's peak RSS (VmHWM) is its own.
 
+mod agents;
 mod durable;
 mod events;
 mod large;
@@ -104,7 +107,7 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench [--quick] [--sections 1,2,3,4,5,6,7] [--out FILE] [--dir DIR] [--keep] \
+        "usage: bench [--quick] [--sections 1,2,3,4,5,6,7,8] [--out FILE] [--dir DIR] [--keep] \
          [--records N]\n\
          \n  --quick      a smoke run (well under a minute)\
          \n  --sections   which sections to run (default: all; 5, the latencies, is part of 1, 2, 3, 6)\
@@ -119,7 +122,7 @@ fn usage() -> ! {
 fn parse_args() -> Args {
     let mut a = Args {
         quick: false,
-        sections: vec![1, 2, 3, 4, 5, 6, 7],
+        sections: vec![1, 2, 3, 4, 5, 6, 7, 8],
         out: None,
         dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench")),
         keep: false,
@@ -207,6 +210,9 @@ fn main() {
     }
     if want(6) {
         wasm::section6(&mut ctx);
+    }
+    if want(8) {
+        agents::section8(&mut ctx);
     }
     if want(7) {
         large::section7(&mut ctx);

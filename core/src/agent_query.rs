@@ -1,0 +1,561 @@
+//! Forward queries for one agent, answered through the sealed segments' agent indexes
+//! ([`crate::agent_index`]): cost grows with the agent's records in the range, not with the
+//! range.
+//!
+//! Per candidate sealed segment the query reads the index's header and agent table, the
+//! segment's footer (the index must describe exactly that footer), the agent's list, the
+//! segment header, and then only the frames of the agent's records in the range, each read
+//! together with the frame before it so that its chain hash is checked from that record's
+//! (hits close together share one read). Each record is checked as a scan checks it (CRC, seq,
+//! chain) and must be at the offset the index gives and belong to the agent.
+//!
+//! The index is never trusted over the trail: a segment whose index is missing, fails a
+//! checksum, disagrees with the footer, or points at a record that is not there or not the
+//! agent's, is answered by scanning it (exactly as an index-less query does), and is reported
+//! in [`AgentQuery::stale`] for the host to rebuild. A table's counts must add up to the
+//! footer's record count, so an index that drops a record is not used. The last segment
+//! (being written, no footer) is always scanned.
+
+use crate::agent_index::{agent_of, index_name, AgentEntry, AgentRow, IndexHead, INDEX_HEADER_LEN};
+use crate::checkpoint::Checkpoint;
+use crate::config::INDEX_STRIDE;
+use crate::error::{Error, Location};
+use crate::footer::{Footer, MAX_FOOTER_LEN};
+use crate::hash::{Hash, LogId};
+use crate::header::{SegmentHeader, HEADER_LEN};
+use crate::io::{IoDone, IoOp, IoResult};
+use crate::naming;
+use crate::query::{spec_matches, Found, QueryResult, QuerySpec, ResumeAt, ScanQuery};
+use crate::scan::{ScanStart, SegmentScanner};
+use std::collections::BTreeMap;
+
+/// Hits whose frames are at most this far apart share one read.
+const MERGE_GAP: u64 = 16 * 1024;
+/// The table is read with the header when it fits in this much.
+const FIRST_READ: u64 = 64 * 1024;
+
+#[derive(Debug)]
+enum Stage {
+    List,
+    IndexStart,
+    IndexTable,
+    Footer,
+    AgentList,
+    SegHeader,
+    Window { start: u64, end: u64, upto: usize },
+    Sub,
+    Done,
+}
+
+#[derive(Debug, Clone)]
+struct Seg {
+    first: u64,
+    name: String,
+    len: u64,
+}
+
+/// A forward agent query (see the module documentation). Driven like [`crate::query::QueryTask`],
+/// which uses it for `agent` queries that are neither `newest` nor resumed.
+pub struct AgentQuery {
+    spec: QuerySpec,
+    agent: String,
+    chunk: u32,
+    segs: Vec<Seg>,
+    index_len: BTreeMap<String, u64>,
+    i: usize,
+    hi: usize,
+    stage: Stage,
+    // The segment being read through its index.
+    head_bytes: Vec<u8>,
+    ihead: Option<IndexHead>,
+    row: Option<AgentRow>,
+    footer: Option<Footer>,
+    hits: Vec<AgentEntry>,
+    next_hit: usize,
+    seg_header: Option<SegmentHeader>,
+    seg_found: Vec<Found>,
+    seg_head: Option<(u64, Hash, u64)>,
+    sub: Option<ScanQuery>,
+    log_id: Option<LogId>,
+    out: Vec<Found>,
+    /// Where each record of `out` is, when known (for the result's resume point).
+    out_pos: Vec<Option<ResumeAt>>,
+    seg_pos: Vec<ResumeAt>,
+    head: Option<Checkpoint>,
+    segments_read: usize,
+    bytes_read: u64,
+    stale: Vec<String>,
+    result: Option<Result<QueryResult, Error>>,
+}
+
+impl AgentQuery {
+    /// A query for `spec.agent` (which must be set) reading at most `chunk` bytes at a time.
+    pub fn new(spec: QuerySpec, chunk: u32) -> AgentQuery {
+        AgentQuery {
+            agent: spec.agent.clone().unwrap_or_default(),
+            spec,
+            chunk: chunk.max(4096),
+            segs: Vec::new(),
+            index_len: BTreeMap::new(),
+            i: 0,
+            hi: 0,
+            stage: Stage::List,
+            head_bytes: Vec::new(),
+            ihead: None,
+            row: None,
+            footer: None,
+            hits: Vec::new(),
+            next_hit: 0,
+            seg_header: None,
+            seg_found: Vec::new(),
+            seg_head: None,
+            sub: None,
+            log_id: None,
+            out: Vec::new(),
+            out_pos: Vec::new(),
+            seg_pos: Vec::new(),
+            head: None,
+            segments_read: 0,
+            bytes_read: 0,
+            stale: Vec::new(),
+            result: None,
+        }
+    }
+
+    /// Sealed segments this query scanned because their index could not be used.
+    pub fn stale(&self) -> &[String] {
+        &self.stale
+    }
+
+    /// Takes the answer once it is known.
+    pub fn take_result(&mut self) -> Option<Result<QueryResult, Error>> {
+        self.result.take()
+    }
+
+    fn seg(&self) -> &Seg {
+        &self.segs[self.i]
+    }
+
+    /// The next request, or `None` once the result is known.
+    pub fn poll_io(&mut self) -> Option<IoOp> {
+        let read = |file: String, offset: u64, len: u64| IoOp::Read {
+            file,
+            offset,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        };
+        let s = self.segs.get(self.i);
+        match &self.stage {
+            Stage::List => Some(IoOp::List),
+            Stage::IndexStart => {
+                let name = index_name(&s?.name);
+                let len = self.index_len.get(&name).copied().unwrap_or(0);
+                Some(read(name, 0, len.min(FIRST_READ)))
+            }
+            Stage::IndexTable => {
+                let h = self.ihead.as_ref()?;
+                Some(read(
+                    index_name(&s?.name),
+                    INDEX_HEADER_LEN as u64,
+                    h.table_len,
+                ))
+            }
+            Stage::Footer => {
+                let h = self.ihead.as_ref()?;
+                let s = s?;
+                Some(read(
+                    s.name.clone(),
+                    h.footer_offset,
+                    s.len - h.footer_offset,
+                ))
+            }
+            Stage::AgentList => {
+                let r = self.row.as_ref()?;
+                Some(read(index_name(&s?.name), r.list_offset, r.list_len))
+            }
+            Stage::SegHeader => Some(read(s?.name.clone(), 0, HEADER_LEN as u64)),
+            Stage::Window { start, end, .. } => Some(read(s?.name.clone(), *start, end - start)),
+            Stage::Sub => self.sub.as_mut()?.poll_io(),
+            Stage::Done => None,
+        }
+    }
+
+    /// Feeds the result of the last request.
+    pub fn handle_io(&mut self, op: &IoOp, result: IoResult) {
+        if let IoResult::Ok(IoDone::Read(d)) = &result {
+            if !matches!(self.stage, Stage::Sub) {
+                self.bytes_read += d.len() as u64;
+            }
+        }
+        let r = match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Sub => {
+                self.stage = Stage::Sub;
+                self.on_sub(op, result)
+            }
+            Stage::List => match result {
+                Ok(IoDone::Listed(entries)) => self.on_list(entries),
+                Ok(_) => self.next_segment(),
+                Err(error) => Err(Error::Io {
+                    op: op.name(),
+                    location: Location::default(),
+                    error,
+                }),
+            },
+            stage => match result {
+                // Anything unexpected about the index (unreadable, short, damaged) means the
+                // segment is scanned instead; damage to the segment itself is the scan's to report.
+                Ok(IoDone::Read(d)) => match self.on_read(stage, &d) {
+                    Ok(r) => r,
+                    Err(_why) => self.fall_back(),
+                },
+                _ => self.fall_back(),
+            },
+        };
+        if let Err(e) = r {
+            self.stage = Stage::Done;
+            self.result = Some(Err(e));
+        }
+    }
+
+    fn on_list(&mut self, entries: Vec<crate::io::DirEntry>) -> Result<(), Error> {
+        for e in entries {
+            if let Some(first) = naming::parse_segment_name(&e.name) {
+                self.segs.push(Seg {
+                    first,
+                    name: e.name,
+                    len: e.len,
+                });
+            } else if e.name.ends_with(crate::agent_index::INDEX_EXT) {
+                self.index_len.insert(e.name, e.len);
+            }
+        }
+        self.segs.sort_by_key(|s| s.first);
+        self.i = match self.spec.from_seq {
+            Some(from) => self
+                .segs
+                .partition_point(|s| s.first <= from)
+                .saturating_sub(1),
+            None => 0,
+        };
+        self.hi = match self.spec.to_seq {
+            Some(to) => self.segs.partition_point(|s| s.first <= to).max(1),
+            None => self.segs.len(),
+        }
+        .min(self.segs.len());
+        self.start_segment()
+    }
+
+    fn remaining(&self) -> Option<usize> {
+        self.spec.limit.map(|l| l.saturating_sub(self.out.len()))
+    }
+
+    fn start_segment(&mut self) -> Result<(), Error> {
+        if self.i >= self.hi || self.remaining() == Some(0) {
+            return self.finish();
+        }
+        self.ihead = None;
+        self.row = None;
+        self.footer = None;
+        self.hits.clear();
+        self.next_hit = 0;
+        self.seg_header = None;
+        self.seg_found.clear();
+        self.seg_pos.clear();
+        self.seg_head = None;
+        let last = self.i + 1 == self.segs.len();
+        let has_index = self.index_len.contains_key(&index_name(&self.seg().name));
+        if last {
+            return self.start_sub();
+        }
+        if !has_index {
+            return self.fall_back();
+        }
+        self.stage = Stage::IndexStart;
+        Ok(())
+    }
+
+    fn next_segment(&mut self) -> Result<(), Error> {
+        self.i += 1;
+        self.start_segment()
+    }
+
+    /// Answers the current segment by scanning it, and notes its index as stale when sealed.
+    fn fall_back(&mut self) -> Result<(), Error> {
+        if self.i + 1 < self.segs.len() {
+            let name = self.seg().name.clone();
+            if !self.stale.contains(&name) {
+                self.stale.push(name);
+            }
+        }
+        self.start_sub()
+    }
+
+    fn start_sub(&mut self) -> Result<(), Error> {
+        let s = self.seg();
+        let from = self.spec.from_seq.map_or(s.first, |f| f.max(s.first));
+        let to = match self.segs.get(self.i + 1) {
+            Some(next) => {
+                let end = next.first.saturating_sub(1);
+                Some(self.spec.to_seq.map_or(end, |t| t.min(end)))
+            }
+            None => self.spec.to_seq,
+        };
+        let spec = QuerySpec {
+            from_seq: Some(from),
+            to_seq: to,
+            limit: self.remaining(),
+            newest: false,
+            resume_at: None,
+            ..self.spec.clone()
+        };
+        self.seg_found.clear();
+        self.seg_pos.clear();
+        self.sub = Some(ScanQuery::new(spec, self.chunk));
+        self.stage = Stage::Sub;
+        Ok(())
+    }
+
+    fn on_sub(&mut self, op: &IoOp, result: IoResult) -> Result<(), Error> {
+        let sub = self.sub.as_mut().expect("a sub-query runs");
+        sub.handle_io(op, result);
+        let Some(r) = sub.take_result() else {
+            return Ok(());
+        };
+        self.sub = None;
+        let r = r?;
+        self.segments_read += r.segments_read;
+        self.bytes_read += r.bytes_read;
+        if let Some(h) = r.head {
+            self.log_id.get_or_insert(h.log_id);
+            if self.head.is_none_or(|c| h.seq > c.seq) {
+                self.head = Some(h);
+            }
+        }
+        let n = r.records.len();
+        self.out_pos
+            .extend((0..n).map(|k| r.resume.filter(|_| k + 1 == n)));
+        self.out.extend(r.records);
+        self.next_segment()
+    }
+
+    fn on_read(&mut self, stage: Stage, d: &[u8]) -> Result<Result<(), Error>, String> {
+        match stage {
+            Stage::IndexStart => {
+                let h = IndexHead::decode(d)?;
+                let s = self.seg();
+                if h.first_seq != s.first
+                    || h.footer_offset <= HEADER_LEN as u64
+                    || h.footer_offset >= s.len
+                    || s.len - h.footer_offset > MAX_FOOTER_LEN as u64
+                {
+                    return Err("index does not fit the segment".into());
+                }
+                self.head_bytes = d.to_vec();
+                let table_end = INDEX_HEADER_LEN as u64 + h.table_len;
+                self.ihead = Some(h);
+                if d.len() as u64 >= table_end {
+                    return self.on_table(&d[INDEX_HEADER_LEN..table_end as usize]);
+                }
+                self.stage = Stage::IndexTable;
+                Ok(Ok(()))
+            }
+            Stage::IndexTable => self.on_table(d),
+            Stage::Footer => {
+                let h = self.ihead.as_ref().expect("read before");
+                let f = Footer::decode(d).map_err(|e| e.to_string())?;
+                if f.offset != h.footer_offset || !h.matches_footer(&f) {
+                    return Err("index does not match the footer".into());
+                }
+                let before = self.spec.until.is_some_and(|u| u <= f.first_ts)
+                    || self.spec.to_seq.is_some_and(|t| t < f.first_seq);
+                let after = self.spec.since.is_some_and(|s| s > f.last_ts);
+                self.footer = Some(f);
+                if before {
+                    // Nothing here or later.
+                    return Ok(self.finish());
+                }
+                if after || self.row.is_none() {
+                    return Ok(self.next_segment());
+                }
+                self.stage = Stage::AgentList;
+                Ok(Ok(()))
+            }
+            Stage::AgentList => {
+                let h = self.ihead.as_ref().expect("read before");
+                let row = self.row.as_ref().expect("read before");
+                let entries = h.entries(row, d)?;
+                let s = &self.spec;
+                self.hits = entries
+                    .into_iter()
+                    .filter(|e| {
+                        !(s.from_seq.is_some_and(|f| e.seq < f)
+                            || s.to_seq.is_some_and(|t| e.seq > t)
+                            || s.since.is_some_and(|v| e.ts < v)
+                            || s.until.is_some_and(|u| e.ts >= u))
+                    })
+                    .collect();
+                if self.hits.is_empty() {
+                    return Ok(self.next_segment());
+                }
+                self.stage = Stage::SegHeader;
+                Ok(Ok(()))
+            }
+            Stage::SegHeader => {
+                let h = SegmentHeader::decode(d).map_err(|e| e.to_string())?;
+                if h.first_seq != self.seg().first || self.log_id.is_some_and(|id| id != h.log_id) {
+                    return Err("segment header disagrees".into());
+                }
+                self.seg_header = Some(h);
+                self.segments_read += 1;
+                Ok(self.next_window())
+            }
+            Stage::Window { start, upto, .. } => self.on_window(start, upto, d),
+            _ => Ok(Ok(())),
+        }
+    }
+
+    fn on_table(&mut self, table: &[u8]) -> Result<Result<(), Error>, String> {
+        let h = self.ihead.as_ref().expect("read before");
+        let rows = h.table(&self.head_bytes, table)?;
+        self.row = rows.get(&self.agent).cloned();
+        self.stage = Stage::Footer;
+        Ok(Ok(()))
+    }
+
+    /// Plans the read of the next group of hits.
+    fn next_window(&mut self) -> Result<(), Error> {
+        if self.next_hit >= self.hits.len() || self.remaining() == Some(self.seg_found.len()) {
+            return self.end_segment();
+        }
+        let pred = |e: &AgentEntry| e.offset - e.prev_len as u64;
+        let first = &self.hits[self.next_hit];
+        let start = if first.prev_len == 0 {
+            HEADER_LEN as u64
+        } else {
+            pred(first)
+        };
+        let mut end = first.offset + first.len as u64;
+        let mut upto = self.next_hit + 1;
+        while let Some(e) = self.hits.get(upto) {
+            let e_end = e.offset + e.len as u64;
+            if pred(e) > end + MERGE_GAP || e_end - start > self.chunk as u64 {
+                break;
+            }
+            end = e_end;
+            upto += 1;
+        }
+        self.stage = Stage::Window { start, end, upto };
+        Ok(())
+    }
+
+    fn on_window(
+        &mut self,
+        start: u64,
+        upto: usize,
+        d: &[u8],
+    ) -> Result<Result<(), Error>, String> {
+        let h = self.seg_header.as_ref().expect("read before");
+        let f = self.footer.as_ref().expect("read before");
+        let first = &self.hits[self.next_hit];
+        let from_anchor = start == HEADER_LEN as u64;
+        let mut scanner = SegmentScanner::new(ScanStart {
+            offset: start,
+            file_len: f.offset,
+            seq: if from_anchor {
+                h.first_seq
+            } else {
+                first.seq - 1
+            },
+            prev_hash: from_anchor.then_some(h.anchor),
+            prev_ts: 0,
+            index_stride: INDEX_STRIDE,
+            strict: false,
+            version: h.version,
+        });
+        scanner.push(d);
+        let mut prev: Option<Hash> = from_anchor.then_some(h.anchor);
+        let mut k = self.next_hit;
+        while k < upto {
+            let Some(r) = scanner.next_record() else {
+                return Err("an indexed record is not where the index says".into());
+            };
+            let hit = self.hits[k];
+            let before = prev.replace(r.hash);
+            if r.seq < hit.seq {
+                continue;
+            }
+            if (r.seq, r.offset, r.frame_len, r.ts) != (hit.seq, hit.offset, hit.len, hit.ts)
+                || agent_of(r.payload).as_deref() != Some(self.agent.as_str())
+            {
+                return Err("an indexed record is not the agent's".into());
+            }
+            k += 1;
+            let cp = (r.seq, r.hash, r.offset);
+            if self.seg_head.is_none_or(|(s, ..)| r.seq > s) {
+                self.seg_head = Some(cp);
+            }
+            if spec_matches(&self.spec, r.seq, r.ts, r.payload) {
+                self.seg_pos.push(ResumeAt {
+                    segment: self.segs[self.i].first,
+                    offset: r.offset,
+                    after: Checkpoint {
+                        log_id: h.log_id,
+                        seq: r.seq,
+                        hash: r.hash,
+                    },
+                });
+                self.seg_found.push(Found {
+                    seq: r.seq,
+                    ts: r.ts,
+                    hash: r.hash,
+                    prev_hash: before,
+                    payload: r.payload.to_vec(),
+                });
+            }
+        }
+        self.next_hit = upto;
+        Ok(self.next_window())
+    }
+
+    fn end_segment(&mut self) -> Result<(), Error> {
+        let log_id = self.seg_header.as_ref().map(|h| h.log_id);
+        if let Some(id) = log_id {
+            self.log_id.get_or_insert(id);
+        }
+        if let Some((seq, hash, _)) = self.seg_head {
+            let cp = Checkpoint {
+                log_id: self.log_id.unwrap_or_default(),
+                seq,
+                hash,
+            };
+            if self.head.is_none_or(|c| seq > c.seq) {
+                self.head = Some(cp);
+            }
+        }
+        let mut found = std::mem::take(&mut self.seg_found);
+        let mut pos = std::mem::take(&mut self.seg_pos);
+        if let Some(l) = self.remaining() {
+            found.truncate(l);
+            pos.truncate(l);
+        }
+        self.out.extend(found);
+        self.out_pos.extend(pos.into_iter().map(Some));
+        self.next_segment()
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        self.stage = Stage::Done;
+        if let Some(l) = self.spec.limit {
+            self.out.truncate(l);
+        }
+        self.out_pos.truncate(self.out.len());
+        let resume = self.out_pos.last().copied().flatten();
+        self.result = Some(Ok(QueryResult {
+            records: std::mem::take(&mut self.out),
+            head: self.head,
+            segments_read: self.segments_read,
+            bytes_read: self.bytes_read,
+            resume,
+        }));
+        Ok(())
+    }
+}
