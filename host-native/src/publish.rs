@@ -92,9 +92,7 @@ fn other(msg: String) -> io::Error {
 
 /// The default record of what `key_file`'s key signed: `<key_file>.signed`.
 pub fn default_record(key_file: &Path) -> PathBuf {
-    let mut p = key_file.as_os_str().to_owned();
-    p.push(".signed");
-    PathBuf::from(p)
+    crate::signer::record::default_record(key_file)
 }
 
 /// Writes `bytes` to `path` atomically: temp, fsync, rename, directory fsync.
@@ -164,26 +162,8 @@ pub fn sign_head(
             ),
         ));
     }
-    let signed = match std::fs::read(record) {
-        Ok(b) => Some(
-            std::str::from_utf8(&b)
-                .map_err(|_| "not UTF-8".to_string())
-                .and_then(CheckpointBody::parse)
-                .map_err(|r| {
-                    other(format!(
-                        "signing record {}: {r} (refusing to sign without knowing what was signed)",
-                        record.display()
-                    ))
-                })?,
-        ),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(io::Error::new(
-                e.kind(),
-                format!("{}: {e}", record.display()),
-            ))
-        }
-    };
+    let _lock = crate::signer::record::lock(record)?;
+    let signed = crate::signer::record::read(record)?;
     let proof = match &signed {
         Some(s) if s.size < head.size && s.size > 0 => {
             consistency_proof(s.size, head.size, &tree).map_err(|e| other(e.to_string()))?

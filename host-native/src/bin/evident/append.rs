@@ -126,6 +126,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
         TrailOptions {
             core,
             lease: a.write.lease(),
+            signer: a.write.signer()?,
             ..Default::default()
         },
     )
