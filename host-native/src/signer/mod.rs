@@ -169,10 +169,20 @@ fn sign_blocking(
     if recorded.as_ref() != Some(head) {
         record::write(&signer.record, head)?;
     }
+    let note_path = dir.join(CHECKPOINT_NOTE);
+    if let Ok(existing) = std::fs::read(&note_path) {
+        // Already a note of this very head signed by this key (say `evident publish`'s, with
+        // cosignatures): kept as it is.
+        let same = evident_core::note::open(&existing, std::slice::from_ref(signer.key.verifier()))
+            .is_ok_and(|o| o.note.text() == head.to_text());
+        if same {
+            return Ok(());
+        }
+    }
     let note = sign_note(&head.to_text(), &signer.key)
         .map_err(|e| io::Error::other(e.to_string()))?
         .to_bytes();
-    write_atomic(&dir.join(CHECKPOINT_NOTE), &note)
+    write_atomic(&note_path, &note)
 }
 
 /// The signer of one open trail: serializes signatures, remembers what it recorded.
