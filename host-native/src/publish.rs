@@ -183,8 +183,11 @@ fn body_text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim().to_string()
 }
 
-/// One witness: add-checkpoint from 0, then from the size a 409 names (at most 3 tries).
-async fn witness_one(
+/// One witness: add-checkpoint from `old` (0 when the witness's size is not known), then
+/// from the size a 409 names (at most 3 tries). Returns the outcome and the verified
+/// cosignature lines.
+pub(crate) async fn witness_one(
+    mut old: u64,
     url: String,
     key: evident_core::note::VerifierKey,
     head: CheckpointBody,
@@ -192,7 +195,6 @@ async fn witness_one(
     tree: Arc<MemoryTree>,
     timeout: Duration,
 ) -> (WitnessOutcome, Vec<SignatureLine>) {
-    let mut old = 0u64;
     for _ in 0..3 {
         let proof = if old == 0 || old == head.size {
             Vec::new()
@@ -314,7 +316,7 @@ pub async fn publish(
         };
         let (key, head, note, tree) = (w.key.clone(), head.clone(), note.clone(), tree.clone());
         tasks.spawn(async move {
-            let r = witness_one(url.clone(), key, head, note, tree, timeout).await;
+            let r = witness_one(0, url.clone(), key, head, note, tree, timeout).await;
             (i, url, r)
         });
     }

@@ -67,8 +67,10 @@ struct Inner {
 /// stop sender is used or dropped with the last handle).
 struct Signing {
     live: Arc<crate::signer::Live>,
-    stop: Mutex<Option<oneshot::Sender<()>>>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The stop senders of the signer's task and of the publisher's.
+    stop: Mutex<Vec<oneshot::Sender<()>>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    publish: Option<Arc<Mutex<crate::signer::PublishStatus>>>,
 }
 
 /// An open trail. Clone it freely: every clone talks to the same driver. The trail closes
@@ -189,9 +191,10 @@ impl Trail {
             None => None,
             Some(signer) => {
                 let record = signer.record_path().to_path_buf();
+                let publishing = signer.publishing().cloned();
                 let (head, _) = crate::signer::current_head(&snapshot);
                 match crate::signer::Live::start(signer, dir.clone(), head).await {
-                    Ok(live) => Some(live),
+                    Ok(live) => Some((live, publishing)),
                     Err(error) => {
                         // Refused (a fork, a rollback) or failed: the trail is not left open.
                         let (reply, done) = oneshot::channel();
@@ -206,7 +209,7 @@ impl Trail {
                 }
             }
         };
-        let signer = signer.map(|live| {
+        let signer = signer.map(|(live, publishing)| {
             let (stop, stopped) = oneshot::channel();
             let wake = snapshot
                 .lock()
@@ -215,10 +218,26 @@ impl Trail {
                 .clone()
                 .unwrap_or_default();
             let task = crate::signer::spawn(live.clone(), snapshot.clone(), wake, stopped);
+            let mut stops = vec![stop];
+            let mut tasks = vec![task];
+            let publish = publishing.map(|p| {
+                let status = Arc::new(Mutex::new(crate::signer::PublishStatus::default()));
+                let (stop, stopped) = oneshot::channel();
+                stops.push(stop);
+                tasks.push(crate::signer::spawn_publisher(
+                    live.clone(),
+                    &dir,
+                    p,
+                    status.clone(),
+                    stopped,
+                ));
+                status
+            });
             Signing {
                 live,
-                stop: Mutex::new(Some(stop)),
-                task: Mutex::new(Some(task)),
+                stop: Mutex::new(stops),
+                tasks: Mutex::new(tasks),
+                publish,
             }
         });
         let archiver = options
@@ -253,6 +272,14 @@ impl Trail {
     /// `checkpoint.note`, notes written, the last signing error.
     pub fn signer_status(&self) -> Option<crate::signer::SignerStatus> {
         self.inner.signer.as_ref().map(|s| s.live.status())
+    }
+
+    /// How far background publishing got (`None` without [`crate::signer::Signer::with_publishing`]):
+    /// the size last cosigned by a quorum, and each witness's cosigned size, last error and
+    /// fork evidence.
+    pub fn publish_status(&self) -> Option<crate::signer::PublishStatus> {
+        let s = self.inner.signer.as_ref()?.publish.as_ref()?;
+        Some(s.lock().expect("publish status lock").clone())
     }
 
     /// What recovery found and did when this trail was opened.
@@ -442,10 +469,10 @@ impl Trail {
     pub async fn close(self) -> Result<Checkpoint> {
         let closed = self.ask(|reply| Cmd::Close { reply }).await;
         if let Some(s) = &self.inner.signer {
-            let stop = s.stop.lock().expect("signer lock").take();
-            let task = s.task.lock().expect("signer lock").take();
-            drop(stop); // the task signs the final head once more and ends
-            if let Some(t) = task {
+            let stops = std::mem::take(&mut *s.stop.lock().expect("signer lock"));
+            let tasks = std::mem::take(&mut *s.tasks.lock().expect("signer lock"));
+            drop(stops); // the signer signs the final head once more; the publisher stops
+            for t in tasks {
                 let _ = t.await;
             }
         }

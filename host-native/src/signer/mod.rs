@@ -18,6 +18,7 @@
 //! in-memory tree only grows), and a record another signer changed meanwhile is checked against
 //! the files again.
 
+mod publisher;
 pub mod record;
 mod task;
 
@@ -26,6 +27,8 @@ use crate::publish::{write_atomic, CHECKPOINT_NOTE};
 use evident_core::note::{sign_note, KeyKind, SigningKey};
 use evident_core::prove::{prove_consistency, ProveError, TreeHead};
 use evident_core::witness::{check_before_signing, CheckpointBody, ForkRefusal};
+pub(crate) use publisher::spawn as spawn_publisher;
+pub use publisher::{PublishStatus, Publishing, WitnessStatus, MAX_BACKOFF};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -43,6 +46,7 @@ pub struct Signer {
     key: SigningKey,
     record: PathBuf,
     interval: Duration,
+    publishing: Option<Publishing>,
 }
 
 impl Signer {
@@ -62,6 +66,7 @@ impl Signer {
             key,
             record: record.into(),
             interval: DEFAULT_INTERVAL,
+            publishing: None,
         })
     }
 
@@ -77,6 +82,18 @@ impl Signer {
     pub fn with_interval(mut self, interval: Duration) -> Signer {
         self.interval = interval;
         self
+    }
+
+    /// Also publish the signed checkpoints to the witnesses of a policy in the background
+    /// (see [`Publishing`]; [`crate::Trail::publish_status`] shows how far it got).
+    pub fn with_publishing(mut self, publishing: Publishing) -> Signer {
+        self.publishing = Some(publishing);
+        self
+    }
+
+    /// The background publishing, if set.
+    pub fn publishing(&self) -> Option<&Publishing> {
+        self.publishing.as_ref()
     }
 
     /// The key's name: the trail's origin.
@@ -157,7 +174,7 @@ fn sign_blocking(
     dir: &Path,
     mine: Option<&CheckpointBody>,
     head: &CheckpointBody,
-) -> io::Result<()> {
+) -> io::Result<Vec<u8>> {
     let _lock = record::lock(&signer.record)?;
     let recorded = record::read(&signer.record)?;
     match &recorded {
@@ -176,13 +193,14 @@ fn sign_blocking(
         let same = evident_core::note::open(&existing, std::slice::from_ref(signer.key.verifier()))
             .is_ok_and(|o| o.note.text() == head.to_text());
         if same {
-            return Ok(());
+            return Ok(existing);
         }
     }
     let note = sign_note(&head.to_text(), &signer.key)
         .map_err(|e| io::Error::other(e.to_string()))?
         .to_bytes();
-    write_atomic(&note_path, &note)
+    write_atomic(&note_path, &note)?;
+    Ok(note)
 }
 
 /// The signer of one open trail: serializes signatures, remembers what it recorded.
@@ -191,6 +209,8 @@ pub(crate) struct Live {
     dir: PathBuf,
     /// The head this process last recorded and signed.
     last: tokio::sync::Mutex<Option<CheckpointBody>>,
+    /// The note in `checkpoint.note` now (what the publisher sends to witnesses).
+    note: Mutex<Option<(CheckpointBody, Vec<u8>)>>,
     status: Mutex<SignerStatus>,
 }
 
@@ -206,6 +226,7 @@ impl Live {
             signer: Arc::new(signer),
             dir,
             last: tokio::sync::Mutex::new(None),
+            note: Mutex::new(None),
             status: Mutex::new(SignerStatus::default()),
         });
         live.sign(head).await?;
@@ -241,7 +262,9 @@ impl Live {
                 .unwrap_or_else(|e| Err(io::Error::other(format!("the signing task failed: {e}"))));
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         match &result {
-            Ok(()) => {
+            Ok(note) => {
+                *self.note.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((head.clone(), note.clone()));
                 status.signed_size = Some(head.size);
                 status.notes_written += 1;
                 status.last_error = None;
@@ -249,6 +272,32 @@ impl Live {
             }
             Err(e) => status.last_error = Some(e.to_string()),
         }
-        result
+        result.map(|_| ())
+    }
+
+    /// The signed note in `checkpoint.note` and its checkpoint.
+    pub(crate) fn current_note(&self) -> Option<(CheckpointBody, Vec<u8>)> {
+        self.note.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces `checkpoint.note` with `cosigned` (the note of `head` with cosignatures), unless
+    /// a newer head was signed meanwhile (then the next round cosigns that one).
+    pub(crate) async fn write_cosigned(
+        &self,
+        head: &CheckpointBody,
+        cosigned: Vec<u8>,
+    ) -> io::Result<bool> {
+        let last = self.last.lock().await;
+        if last.as_ref() != Some(head) {
+            return Ok(false);
+        }
+        let path = self.dir.join(CHECKPOINT_NOTE);
+        let bytes = cosigned.clone();
+        tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(format!("the writing task failed: {e}"))))?;
+        *self.note.lock().unwrap_or_else(|p| p.into_inner()) = Some((head.clone(), cosigned));
+        drop(last);
+        Ok(true)
     }
 }
