@@ -296,10 +296,7 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
             .in_file(&a.file),
         );
     }
-    let signatures = match signature_report(&text, a.policy.as_deref()) {
-        Ok(r) => r,
-        Err(e) => return Err(e),
-    };
+    let signatures = signature_report(&text, a.policy.as_deref())?;
     if a.policy.is_some() && !signatures.satisfied() {
         let why = match &signatures.policy {
             Some(Err(e)) => e.clone(),
