@@ -304,7 +304,7 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
         };
         if a.json {
             let mut v = json!({"ok": false, "error": format!("the checkpoint does not satisfy the policy: {why}")});
-            v["signatures"] = signatures.to_json();
+            v["signatures"] = evident_native::signatures::report_json(&signatures);
             print_json(&v);
         } else {
             print!("{}", signatures.to_text());
@@ -319,7 +319,7 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
         Checked::Inclusion(r) => {
             let mut v = proven_json(&r);
             if a.json {
-                v["signatures"] = signatures.to_json();
+                v["signatures"] = evident_native::signatures::report_json(&signatures);
                 print_json(&v);
                 return Ok(Outcome::Ok);
             }
@@ -356,7 +356,7 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
                     "old_root": c.old.root_base64(),
                     "new_size": c.new.size,
                     "new_root": c.new.root_base64(),
-                    "signatures": signatures.to_json(),
+                    "signatures": evident_native::signatures::report_json(&signatures),
                 }));
             } else {
                 println!(
@@ -383,13 +383,8 @@ fn signature_report(
     let policy = policy
         .map(|p| evident_native::signatures::read_policy(p).map_err(io(p)))
         .transpose()?;
-    let note = if evident_core::prove::is_consistency_text(text) {
-        evident_core::tree::consistency::check_consistency_file(text.as_bytes())
-            .map(|c| c.new_note.to_text())
-    } else {
-        evident_core::tree::bundle::parse_bundle(text.as_bytes()).map(|b| b.note.to_text())
-    };
-    let note = note.unwrap_or_default(); // the proof itself was checked already
+    // The proof itself was checked already.
+    let note = evident_native::signatures::proof_checkpoint_note(text).unwrap_or_default();
     Ok(evident_native::signatures::NoteReport::of(
         note.as_bytes(),
         policy.as_ref(),

@@ -208,7 +208,7 @@ pub async fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                     "unfinished_seals": r.unfinished_seals,
                     "warnings": r.warnings,
                     "live_tail": r.live_tail,
-                    "signed_checkpoint": signatures.as_ref().map(|s| s.to_json()),
+                    "signed_checkpoint": signatures.as_ref().map(evident_native::signatures::report_json),
                     // Records removed behind retained.checkpoint: not present, so not proven.
                     "not_present": r.anchored_by.map(|a| json!({
                         "first_seq": 1,
