@@ -77,6 +77,10 @@ pub(crate) struct Snapshot {
     pub checkpoint_error: Option<evident_core::Error>,
     /// Why the driver stopped after losing the writer lease (later requests fail with it).
     pub lost: Option<String>,
+    /// Segment rotations since the trail opened (the signer signs at each).
+    pub rotations: u64,
+    /// Woken when the durable head moves or a segment rotates (the background signer).
+    pub wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// The outcome of an in-order append: the receipts of the acknowledged prefix, and the error
@@ -394,6 +398,7 @@ impl Driver {
         // already includes what the reply reports.
         {
             let mut s = self.shared.lock().expect("snapshot lock");
+            let durable_before = s.tree.size;
             s.health = self.core.health();
             s.head = self.core.head();
             s.written_head = self.core.written_head();
@@ -405,7 +410,16 @@ impl Driver {
                 match ev {
                     Event::CheckpointFailed(e) => s.checkpoint_error = Some(e.clone()),
                     Event::CheckpointWritten(_) => s.checkpoint_error = None,
+                    Event::Rotated { .. } => s.rotations += 1,
                     _ => {}
+                }
+            }
+            if let Some(wake) = &s.wake {
+                if s.tree.size != durable_before
+                    || events.iter().any(|e| matches!(e, Event::Rotated { .. }))
+                {
+                    // One atomic store: the signature is made off this thread.
+                    wake.notify_one();
                 }
             }
         }

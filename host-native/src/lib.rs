@@ -34,6 +34,8 @@ pub mod query;
 pub mod reader;
 pub mod repair;
 pub mod safe_fs;
+pub mod signatures;
+pub mod signer;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 mod trail;

@@ -92,9 +92,7 @@ fn other(msg: String) -> io::Error {
 
 /// The default record of what `key_file`'s key signed: `<key_file>.signed`.
 pub fn default_record(key_file: &Path) -> PathBuf {
-    let mut p = key_file.as_os_str().to_owned();
-    p.push(".signed");
-    PathBuf::from(p)
+    crate::signer::record::default_record(key_file)
 }
 
 /// Writes `bytes` to `path` atomically: temp, fsync, rename, directory fsync.
@@ -164,26 +162,8 @@ pub fn sign_head(
             ),
         ));
     }
-    let signed = match std::fs::read(record) {
-        Ok(b) => Some(
-            std::str::from_utf8(&b)
-                .map_err(|_| "not UTF-8".to_string())
-                .and_then(CheckpointBody::parse)
-                .map_err(|r| {
-                    other(format!(
-                        "signing record {}: {r} (refusing to sign without knowing what was signed)",
-                        record.display()
-                    ))
-                })?,
-        ),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(io::Error::new(
-                e.kind(),
-                format!("{}: {e}", record.display()),
-            ))
-        }
-    };
+    let _lock = crate::signer::record::lock(record)?;
+    let signed = crate::signer::record::read(record)?;
     let proof = match &signed {
         Some(s) if s.size < head.size && s.size > 0 => {
             consistency_proof(s.size, head.size, &tree).map_err(|e| other(e.to_string()))?
@@ -203,8 +183,11 @@ fn body_text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim().to_string()
 }
 
-/// One witness: add-checkpoint from 0, then from the size a 409 names (at most 3 tries).
-async fn witness_one(
+/// One witness: add-checkpoint from `old` (0 when the witness's size is not known), then
+/// from the size a 409 names (at most 3 tries). Returns the outcome and the verified
+/// cosignature lines.
+pub(crate) async fn witness_one(
+    mut old: u64,
     url: String,
     key: evident_core::note::VerifierKey,
     head: CheckpointBody,
@@ -212,7 +195,6 @@ async fn witness_one(
     tree: Arc<MemoryTree>,
     timeout: Duration,
 ) -> (WitnessOutcome, Vec<SignatureLine>) {
-    let mut old = 0u64;
     for _ in 0..3 {
         let proof = if old == 0 || old == head.size {
             Vec::new()
@@ -334,7 +316,7 @@ pub async fn publish(
         };
         let (key, head, note, tree) = (w.key.clone(), head.clone(), note.clone(), tree.clone());
         tasks.spawn(async move {
-            let r = witness_one(url.clone(), key, head, note, tree, timeout).await;
+            let r = witness_one(0, url.clone(), key, head, note, tree, timeout).await;
             (i, url, r)
         });
     }

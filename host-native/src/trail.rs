@@ -35,6 +35,10 @@ pub struct TrailOptions {
     /// [`crate::archive::BackgroundArchive`]; [`Trail::archive_status`] shows the lag). Off by
     /// default.
     pub archive: Option<crate::archive::BackgroundArchive>,
+    /// Sign the trail's checkpoints with a log key and keep the signed one in
+    /// `checkpoint.note` (see [`crate::signer`]). The trail's origin is the key's name: a new
+    /// trail takes it, an existing trail of another origin is refused. Off by default.
+    pub signer: Option<crate::signer::Signer>,
 }
 
 /// What [`Trail::append_in_order`] did.
@@ -55,6 +59,18 @@ struct Inner {
     report: OpenReport,
     /// The background archiver, stopped when the last handle goes.
     archiver: Option<crate::archive::Background>,
+    /// The live signer, when the trail was opened with a key.
+    signer: Option<Signing>,
+}
+
+/// A trail's live signer and its background task (stopped, after a last signature, when the
+/// stop sender is used or dropped with the last handle).
+struct Signing {
+    live: Arc<crate::signer::Live>,
+    /// The stop senders of the signer's task and of the publisher's.
+    stop: Mutex<Vec<oneshot::Sender<()>>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    publish: Option<Arc<Mutex<crate::signer::PublishStatus>>>,
 }
 
 /// An open trail. Clone it freely: every clone talks to the same driver. The trail closes
@@ -113,8 +129,25 @@ impl Trail {
     /// Opens (or creates) the trail in `dir`: takes the directory's lock, runs recovery, and
     /// starts the IO driver. Recovery's findings (a torn tail cut, a seal finished...) are in
     /// [`Trail::open_report`]; corruption it must not cut is an error naming its place.
-    pub async fn open(dir: impl AsRef<Path>, options: TrailOptions) -> Result<Trail> {
+    pub async fn open(dir: impl AsRef<Path>, mut options: TrailOptions) -> Result<Trail> {
         let dir = dir.as_ref().to_path_buf();
+        if let Some(signer) = &options.signer {
+            match &options.core.origin {
+                Some(o) if o != signer.origin() => {
+                    return Err(Error::Io {
+                        path: dir,
+                        error: std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            format!(
+                                "origin {o:?} was asked but the signing key is named {:?}: a signed trail's origin is its key's name",
+                                signer.origin()
+                            ),
+                        ),
+                    })
+                }
+                _ => options.core.origin = Some(signer.origin().to_string()),
+            }
+        }
         // Created if missing; a regular file says "not a directory" (not "File exists").
         crate::safe_fs::TrailDir::open(&dir, true).map_err(|error| Error::Io {
             path: dir.clone(),
@@ -136,6 +169,11 @@ impl Trail {
             origin: core.origin().to_string(),
             checkpoint_error: None,
             lost: None,
+            rotations: 0,
+            wake: options
+                .signer
+                .is_some()
+                .then(|| Arc::new(tokio::sync::Notify::new())),
         }));
         let (tx, rx) = mpsc::channel(options.queue.unwrap_or(65_536).max(1));
         // The driver holds the lease (in its executor) until it has stopped touching the files,
@@ -149,6 +187,59 @@ impl Trail {
                 }
             })?;
         let report = opened.await.map_err(|_| Error::Closed)??;
+        let signer = match options.signer {
+            None => None,
+            Some(signer) => {
+                let record = signer.record_path().to_path_buf();
+                let publishing = signer.publishing().cloned();
+                let (head, _) = crate::signer::current_head(&snapshot);
+                match crate::signer::Live::start(signer, dir.clone(), head).await {
+                    Ok(live) => Some((live, publishing)),
+                    Err(error) => {
+                        // Refused (a fork, a rollback) or failed: the trail is not left open.
+                        let (reply, done) = oneshot::channel();
+                        if tx.send(Cmd::Close { reply }).await.is_ok() {
+                            let _ = done.await;
+                        }
+                        return Err(Error::Io {
+                            path: record,
+                            error,
+                        });
+                    }
+                }
+            }
+        };
+        let signer = signer.map(|(live, publishing)| {
+            let (stop, stopped) = oneshot::channel();
+            let wake = snapshot
+                .lock()
+                .expect("snapshot lock")
+                .wake
+                .clone()
+                .unwrap_or_default();
+            let task = crate::signer::spawn(live.clone(), snapshot.clone(), wake, stopped);
+            let mut stops = vec![stop];
+            let mut tasks = vec![task];
+            let publish = publishing.map(|p| {
+                let status = Arc::new(Mutex::new(crate::signer::PublishStatus::default()));
+                let (stop, stopped) = oneshot::channel();
+                stops.push(stop);
+                tasks.push(crate::signer::spawn_publisher(
+                    live.clone(),
+                    &dir,
+                    p,
+                    status.clone(),
+                    stopped,
+                ));
+                status
+            });
+            Signing {
+                live,
+                stop: Mutex::new(stops),
+                tasks: Mutex::new(tasks),
+                publish,
+            }
+        });
         let archiver = options.archive.map(|a| {
             let link = crate::archive::DriverLink {
                 tx: tx.downgrade(),
@@ -164,8 +255,35 @@ impl Trail {
                 log_id: report.log_id,
                 report,
                 archiver,
+                signer,
             }),
         })
+    }
+
+    /// Signs the durable head now (the `sync`, `checkpoint` and `close` trigger).
+    async fn sign_now(&self) -> Result<()> {
+        let Some(s) = &self.inner.signer else {
+            return Ok(());
+        };
+        let (head, _) = crate::signer::current_head(&self.inner.snapshot);
+        s.live.sign(head).await.map_err(|error| Error::Io {
+            path: self.inner.dir.join(crate::publish::CHECKPOINT_NOTE),
+            error,
+        })
+    }
+
+    /// What the signer did (`None` without [`TrailOptions::signer`]): the size last signed into
+    /// `checkpoint.note`, notes written, the last signing error.
+    pub fn signer_status(&self) -> Option<crate::signer::SignerStatus> {
+        self.inner.signer.as_ref().map(|s| s.live.status())
+    }
+
+    /// How far background publishing got (`None` without [`crate::signer::Signer::with_publishing`]):
+    /// the size last cosigned by a quorum, and each witness's cosigned size, last error and
+    /// fork evidence.
+    pub fn publish_status(&self) -> Option<crate::signer::PublishStatus> {
+        let s = self.inner.signer.as_ref()?.publish.as_ref()?;
+        Some(s.lock().expect("publish status lock").clone())
     }
 
     /// What recovery found and did when this trail was opened.
@@ -273,13 +391,20 @@ impl Trail {
     }
 
     /// Makes everything appended so far durable, whatever the policy; returns the durable head.
+    /// With a signer, `checkpoint.note` is then signed at that head (a signing failure does
+    /// not fail the sync: it is in [`Trail::signer_status`]).
     pub async fn sync(&self) -> Result<Checkpoint> {
-        self.ask(|reply| Cmd::Sync { reply }).await
+        let head = self.ask(|reply| Cmd::Sync { reply }).await?;
+        let _ = self.sign_now().await;
+        Ok(head)
     }
 
-    /// Rewrites `head.checkpoint` atomically with the durable head and returns it.
+    /// Rewrites `head.checkpoint` atomically with the durable head and returns it; with a
+    /// signer, also `checkpoint.note` (its failure is this call's error).
     pub async fn checkpoint(&self) -> Result<Checkpoint> {
-        self.ask(|reply| Cmd::Checkpoint { reply }).await
+        let head = self.ask(|reply| Cmd::Checkpoint { reply }).await?;
+        self.sign_now().await?;
+        Ok(head)
     }
 
     /// The durable head: a checkpoint to ship off the host (stdout, a SIEM, a witness).
@@ -344,7 +469,19 @@ impl Trail {
     /// Other clones fail with [`Error::Closed`] afterwards. The trail is closed either way; an
     /// error says what closing could not do (write `head.checkpoint`, create a segment for the
     /// appends still queued, re-verify after a failed sync).
+    /// With a signer, `checkpoint.note` is signed at the final head before this returns.
     pub async fn close(self) -> Result<Checkpoint> {
-        self.ask(|reply| Cmd::Close { reply }).await
+        let closed = self.ask(|reply| Cmd::Close { reply }).await;
+        if let Some(s) = &self.inner.signer {
+            let stops = std::mem::take(&mut *s.stop.lock().expect("signer lock"));
+            let tasks = std::mem::take(&mut *s.tasks.lock().expect("signer lock"));
+            drop(stops); // the signer signs the final head once more; the publisher stops
+            for t in tasks {
+                let _ = t.await;
+            }
+        }
+        let head = closed?;
+        self.sign_now().await?;
+        Ok(head)
     }
 }

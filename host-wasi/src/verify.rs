@@ -2,7 +2,8 @@
 
 use crate::bindings::evident::log::types as wit;
 use crate::bindings::exports::evident::log::verify::{
-    Guest, GuestSession, ProvenConsistency, ProvenRecord, SegmentFile, VerifyReport,
+    Guest, GuestSession, ProvenConsistency, ProvenRecord, SegmentFile, SignatureLine,
+    SignatureReport, VerifyReport,
 };
 use crate::convert;
 use evident_core::verify::{Verifier, VerifyReport as CoreReport};
@@ -71,6 +72,41 @@ impl Guest for crate::Component {
             timestamp: r.ts,
             payload_hash: r.payload_hash.to_hex(),
             payload: r.payload,
+        })
+    }
+
+    fn check_signatures(proof: String, policy: Option<String>) -> Result<SignatureReport, String> {
+        use evident_core::note::report::{proof_checkpoint_note, NoteReport};
+        use evident_core::note::Policy;
+        if evident_core::prove::is_consistency_text(&proof) {
+            evident_core::prove::check_consistency_text(&proof).map_err(|e| e.to_string())?;
+        } else {
+            evident_core::prove::check_bundle_text(&proof).map_err(|e| e.to_string())?;
+        }
+        let policy = policy
+            .map(|p| Policy::parse(&p).map_err(|e| format!("policy: {e}")))
+            .transpose()?;
+        let note = proof_checkpoint_note(&proof).unwrap_or_default();
+        let r = NoteReport::of(note.as_bytes(), policy.as_ref());
+        let cosigned = match r.policy {
+            None => Vec::new(),
+            Some(Ok(c)) => c,
+            Some(Err(e)) => return Err(format!("the checkpoint does not satisfy the policy: {e}")),
+        };
+        Ok(SignatureReport {
+            signatures: r
+                .lines
+                .into_iter()
+                .map(|l| SignatureLine {
+                    name: l.name,
+                    key_id: l.key_id,
+                    kind: l.kind.to_string(),
+                    verified: l.verified,
+                    timestamp: l.timestamp,
+                })
+                .collect(),
+            policy_checked: policy.is_some(),
+            cosigned,
         })
     }
 

@@ -350,7 +350,7 @@ pub mod verifier {
 
     wasmtime::component::bindgen!({ path: "../wit", world: "verifier" });
 
-    pub use exports::evident::log::verify::{ProvenConsistency, ProvenRecord};
+    pub use exports::evident::log::verify::{ProvenConsistency, ProvenRecord, SignatureReport};
 
     /// One instance of the verifier-only component, with no directory preopened.
     pub struct VerifierInstance {
@@ -391,6 +391,18 @@ pub mod verifier {
             self.bindings
                 .evident_log_verify()
                 .call_check_consistency(&mut self.store, text)
+                .expect("no trap")
+        }
+
+        /// `verify.check-signatures`.
+        pub fn check_signatures(
+            &mut self,
+            proof: &str,
+            policy: Option<&str>,
+        ) -> Result<SignatureReport, String> {
+            self.bindings
+                .evident_log_verify()
+                .call_check_signatures(&mut self.store, proof, policy)
                 .expect("no trap")
         }
     }

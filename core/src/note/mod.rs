@@ -10,6 +10,7 @@
 //! - [`sign`]: note signatures and timestamped cosignatures;
 //! - [`open`]: verifying a note against known keys (unknown keys ignored);
 //! - [`policy`]: the tlog-policy file and its quorum;
+//! - [`report`]: which signatures a checkpoint carries, which verified, the policy's verdict;
 //! - [`error`]: why something was refused.
 
 mod bridge;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod key;
 pub mod open;
 pub mod policy;
+pub mod report;
 pub mod sign;
 
 pub use envelope::{Note, SignatureLine, MAX_NOTE_LEN, MAX_SIGNATURES};

@@ -129,6 +129,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
             core,
             lease: a.write.lease(),
             archive: a.archive.background()?,
+            signer: a.write.signer()?,
             ..Default::default()
         },
     )

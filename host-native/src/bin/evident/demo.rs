@@ -169,6 +169,7 @@ pub async fn run(a: Args) -> Result<Outcome, Error> {
         TrailOptions {
             core: a.write.core(),
             lease: a.write.lease(),
+            signer: a.write.signer()?,
             ..Default::default()
         },
     )

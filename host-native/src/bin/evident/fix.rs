@@ -14,6 +14,10 @@ pub struct RecoverArgs {
     /// `absolute` refuses any damage and changes nothing.
     #[arg(long, default_value = "tolerate-torn-tail", value_parser = ["tolerate-torn-tail", "absolute"])]
     mode: String,
+    /// Sign the recovered head with this log key into checkpoint.note (refused, naming both
+    /// roots, when recovery cut records the key already signed).
+    #[arg(long, value_name = "KEYFILE")]
+    key: Option<PathBuf>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -61,6 +65,7 @@ pub async fn recover(a: RecoverArgs) -> Result<Outcome, Error> {
         &a.dir,
         TrailOptions {
             core,
+            signer: crate::signer_of(a.key.as_deref())?,
             ..Default::default()
         },
     )

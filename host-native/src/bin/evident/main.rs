@@ -49,12 +49,22 @@ pub struct WriteOpts {
     /// origin than an existing trail's is refused.
     #[arg(long)]
     pub origin: Option<String>,
+    /// Sign the trail's checkpoints with this log key (from `evident keygen --origin`): keeps
+    /// checkpoint.note signed (at most every second while records arrive, and at close),
+    /// recording what was signed in KEYFILE.signed; the trail's origin is the key's name.
+    #[arg(long, value_name = "KEYFILE")]
+    pub key: Option<std::path::PathBuf>,
 }
 
 impl WriteOpts {
     /// The lease as the adapter's option.
     pub fn lease(&self) -> Option<std::time::Duration> {
         Some(std::time::Duration::from_millis(self.lease))
+    }
+
+    /// The signer of `--key`, if given.
+    pub fn signer(&self) -> Result<Option<evident_native::signer::Signer>, Error> {
+        signer_of(self.key.as_deref())
     }
 
     pub fn core(&self) -> evident_native::Options {
@@ -65,6 +75,19 @@ impl WriteOpts {
             ..Default::default()
         }
     }
+}
+
+/// The signer of a `--key KEYFILE` argument.
+pub fn signer_of(
+    key: Option<&std::path::Path>,
+) -> Result<Option<evident_native::signer::Signer>, Error> {
+    key.map(|k| {
+        evident_native::signer::Signer::from_key_file(k).map_err(|error| Error::Io {
+            path: k.to_path_buf(),
+            error,
+        })
+    })
+    .transpose()
 }
 
 fn parse_durability(s: &str) -> Result<Durability, String> {

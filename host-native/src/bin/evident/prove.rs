@@ -57,6 +57,11 @@ pub struct CheckProofArgs {
     /// without it, the proof shows the record is in the tree its own checkpoint names.
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
+    /// A tlog-policy file: the proof's checkpoint must carry the log's signature and
+    /// cosignatures meeting its quorum (exit 3 otherwise). Without it, the signatures present
+    /// are listed, unchecked.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
 }
 
 /// A proof error as the CLI reports it: a verdict exits 3, anything else 1.
@@ -138,12 +143,22 @@ pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
         }
     } else {
         let seq = a.seq.expect("clap requires --seq or --consistency");
+        // The signed checkpoint.note, when it covers the record: the bundle is made against
+        // its tree and carries its signatures (so `check-proof --policy` can check them).
+        let signed = if a.size.is_none() {
+            signed_note_covering(&a.dir, seq)
+        } else {
+            None
+        };
         let opts = InclusionOptions {
-            size: a.size,
+            size: a.size.or(signed.as_ref().map(|(size, _)| *size)),
             include_payload: !a.no_payload,
         };
         match prover.prove(seq, opts) {
-            Ok(bundle) => bundle.text,
+            Ok(bundle) => match signed {
+                Some((_, note)) => with_signatures(bundle.text, &note),
+                None => bundle.text,
+            },
             Err(e) => return fail(e),
         }
     };
@@ -152,6 +167,52 @@ pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
 }
 
 /// The JSON form of a checked bundle: the record (the event when it is one) and the tree.
+/// The signed `checkpoint.note` of `dir` when it has signatures and covers `seq`: its size and
+/// text. A note that is absent, unsigned or older than the record is passed over (the bundle
+/// is then made against the trail's head, unsigned), saying so on stderr when it exists.
+fn signed_note_covering(dir: &Path, seq: u64) -> Option<(u64, String)> {
+    let path = dir.join(evident_native::publish::CHECKPOINT_NOTE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let (cp, note) = match evident_core::tree::TreeCheckpoint::parse_note(text.as_bytes()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("evident: {}: {e}; the bundle is unsigned", path.display());
+            return None;
+        }
+    };
+    if note.signatures().is_empty() {
+        return None;
+    }
+    if cp.size < seq {
+        eprintln!(
+            "evident: {} covers {} records, not seq {seq} yet; the bundle is unsigned (publish again, or wait for the next signature)",
+            path.display(),
+            cp.size
+        );
+        return None;
+    }
+    Some((cp.size, text))
+}
+
+/// The bundle `text` (whose checkpoint is the unsigned body of `note`) with `note`'s
+/// signature lines, checked again; the unsigned bundle if they do not belong to it.
+fn with_signatures(text: String, note: &str) -> String {
+    let body_end = note.find("\n\n").map(|i| i + 1).unwrap_or(note.len());
+    let body = &note[..body_end];
+    if !text.ends_with(body) {
+        eprintln!("evident: checkpoint.note is not of the tree proven; the bundle is unsigned");
+        return text;
+    }
+    let signed = format!("{text}{}", &note[body_end..]);
+    match check_proof_text(&signed) {
+        Ok(_) => signed,
+        Err(e) => {
+            eprintln!("evident: checkpoint.note's signatures do not fit the bundle ({e}); the bundle is unsigned");
+            text
+        }
+    }
+}
+
 fn proven_json(r: &evident_native::prove::ProvenRecord) -> serde_json::Value {
     let mut v = json!({
         "ok": true,
@@ -235,10 +296,30 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
             .in_file(&a.file),
         );
     }
+    let signatures = signature_report(&text, a.policy.as_deref())?;
+    if a.policy.is_some() && !signatures.satisfied() {
+        let why = match &signatures.policy {
+            Some(Err(e)) => e.clone(),
+            _ => "no policy verdict".into(),
+        };
+        if a.json {
+            let mut v = json!({"ok": false, "error": format!("the checkpoint does not satisfy the policy: {why}")});
+            v["signatures"] = evident_native::signatures::report_json(&signatures);
+            print_json(&v);
+        } else {
+            print!("{}", signatures.to_text());
+        }
+        eprintln!(
+            "evident: {}: the checkpoint does not satisfy the policy: {why}",
+            a.file.display()
+        );
+        return Ok(Outcome::Corrupt);
+    }
     match checked {
         Checked::Inclusion(r) => {
-            let v = proven_json(&r);
+            let mut v = proven_json(&r);
             if a.json {
+                v["signatures"] = evident_native::signatures::report_json(&signatures);
                 print_json(&v);
                 return Ok(Outcome::Ok);
             }
@@ -263,6 +344,7 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
             } else {
                 println!("payload not included (the bundle proves its hash)");
             }
+            print!("{}", signatures.to_text());
         }
         Checked::Consistency(c) => {
             if a.json {
@@ -274,6 +356,7 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
                     "old_root": c.old.root_base64(),
                     "new_size": c.new.size,
                     "new_root": c.new.root_base64(),
+                    "signatures": evident_native::signatures::report_json(&signatures),
                 }));
             } else {
                 println!(
@@ -284,8 +367,26 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
                     c.old.root_base64(),
                     c.new.origin
                 );
+                print!("{}", signatures.to_text());
             }
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// The signatures of a proof file's checkpoint (an inclusion bundle's, or a consistency
+/// proof's newer one), checked against the policy in `policy` when given.
+fn signature_report(
+    text: &str,
+    policy: Option<&Path>,
+) -> Result<evident_native::signatures::NoteReport, Error> {
+    let policy = policy
+        .map(|p| evident_native::signatures::read_policy(p).map_err(io(p)))
+        .transpose()?;
+    // The proof itself was checked already.
+    let note = evident_native::signatures::proof_checkpoint_note(text).unwrap_or_default();
+    Ok(evident_native::signatures::NoteReport::of(
+        note.as_bytes(),
+        policy.as_ref(),
+    ))
 }

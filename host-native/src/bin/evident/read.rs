@@ -42,6 +42,11 @@ pub struct VerifyArgs {
     archive: Option<String>,
     #[command(flatten)]
     store: crate::archive::StoreOpts,
+    /// A tlog-policy file: the trail's checkpoint.note must carry the log's signature and
+    /// cosignatures meeting its quorum, and the trail must prove its tree (exit 3 otherwise).
+    /// Without it, the signatures of checkpoint.note (if any) are listed, unchecked.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -145,9 +150,35 @@ pub async fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
+    let policy = a
+        .policy
+        .as_deref()
+        .map(|p| {
+            evident_native::signatures::read_policy(p).map_err(|error| Error::Io {
+                path: p.to_path_buf(),
+                error,
+            })
+        })
+        .transpose()?;
+    let note_path = a.dir.join(evident_native::publish::CHECKPOINT_NOTE);
+    let signed_note = std::fs::read_to_string(&note_path).ok();
+    if policy.is_some() && signed_note.is_none() {
+        notes.push((note_path.clone(), String::new())); // refused below, naming the file
+    } else if let (Some(_), Some(text)) = (&policy, &signed_note) {
+        notes.push((note_path.clone(), text.clone()));
+    }
+    let signatures = signed_note
+        .as_ref()
+        .map(|t| evident_native::signatures::NoteReport::of(t.as_bytes(), policy.as_ref()));
     // Each note's tree, once the chain is intact: a failure is a verdict like any other.
     let mut trees = Vec::new();
     let result = result.and_then(|r| {
+        if let Some(Some(Err(why))) = signatures.as_ref().map(|s| s.policy.as_ref()) {
+            return Err(evident_core::Error::Corrupt {
+                location: evident_core::Location::file(note_path.display().to_string()),
+                what: format!("the signed checkpoint does not satisfy the policy: {why}"),
+            });
+        }
         for (path, text) in &notes {
             match evident_native::prove::check_tree_checkpoint(&a.dir, text) {
                 Ok(t) => trees.push(t),
@@ -177,6 +208,7 @@ pub async fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                     "unfinished_seals": r.unfinished_seals,
                     "warnings": r.warnings,
                     "live_tail": r.live_tail,
+                    "signed_checkpoint": signatures.as_ref().map(evident_native::signatures::report_json),
                     // Records removed behind retained.checkpoint: not present, so not proven.
                     "not_present": r.anchored_by.map(|a| json!({
                         "first_seq": 1,
@@ -218,6 +250,9 @@ pub async fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
                     println!(
                         "note: {s} has zero bytes after its footer (an interrupted seal; harmless)"
                     );
+                }
+                if let Some(s) = &signatures {
+                    print!("checkpoint.note:\n{}", s.to_text());
                 }
             }
             Ok(Outcome::Ok)
