@@ -49,6 +49,45 @@ pub fn drive(
     }
 }
 
+/// [`drive`] with the tile lane driven too: one tile request after each main-lane request
+/// (and until both lanes are quiet). Returns the events and the main lane's requests.
+pub fn drive_with_tiles(
+    trail: &mut Trail,
+    disk: &mut FakeDisk,
+    limit: usize,
+) -> (Vec<Event>, Vec<(crate::IoOp, bool)>) {
+    let mut events = Vec::new();
+    let mut ops = Vec::new();
+    let mut n = 0;
+    loop {
+        let mut progressed = false;
+        if let Some(req) = trail.poll_io() {
+            let r: IoResult = disk.perform(&req.op);
+            ops.push((req.op.clone(), r.is_ok() && !disk.last_faulted));
+            trail.handle_io(req.id, r);
+            progressed = true;
+            n += 1;
+        }
+        if let Some(req) = trail.poll_tile_io() {
+            let r: IoResult = disk.perform(&req.op);
+            trail.handle_tile_io(req.id, r);
+            progressed = true;
+            n += 1;
+        }
+        assert!(
+            n <= limit,
+            "state machine issued more than {limit} IO requests without settling"
+        );
+        while let Some(e) = trail.poll_event() {
+            events.push(e);
+            progressed = true;
+        }
+        if !progressed {
+            return (events, ops);
+        }
+    }
+}
+
 /// Verifies the trail on the disk (no faults injected during verification).
 pub fn verify(
     disk: &mut FakeDisk,
