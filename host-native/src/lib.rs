@@ -34,6 +34,7 @@ pub mod query;
 pub mod reader;
 pub mod repair;
 pub mod safe_fs;
+mod tile_worker;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 mod trail;

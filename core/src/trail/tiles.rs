@@ -315,7 +315,9 @@ impl Tiles {
                 return true;
             }
             if ctx.closed {
-                return false; // no segment reading once closed: the next open resumes
+                // No segment reading once closed: the partials and the hint at the size
+                // reached let the next open resume from there.
+                return self.partials_now();
             }
             let until = if self.nodes_start > next && !self.nodes.is_empty() {
                 self.nodes_start.min(ctx.durable)
@@ -347,9 +349,14 @@ impl Tiles {
             }));
             return true;
         }
+        self.partials_now()
+    }
+
+    /// Queues the partial tiles and the hint at the builder's size, if wanted and not done.
+    fn partials_now(&mut self) -> bool {
         if self.partials_wanted {
             self.partials_wanted = false;
-            if self.partials_at != Some(next) {
+            if self.partials_at != Some(self.builder.size()) {
                 self.queue_partials();
                 return true;
             }
