@@ -78,6 +78,8 @@ enum Action {
 enum Step {
     Nothing,
     Tolerant,
+    /// A write of this many bytes (a short count is a failure).
+    Wrote(u64),
     /// The action at the front of the queue is done.
     ActionDone,
     Hint,
@@ -467,14 +469,21 @@ impl Tiles {
             self.inflight = Some((want, step));
             return;
         }
-        let done = match result {
-            Ok(done) => done,
-            Err(e) => return self.failed(step, e, ctx),
+        let done = match (result, &step) {
+            (Ok(IoDone::Written(n)), Step::Wrote(want)) if n != *want => {
+                let e = IoError::new(
+                    crate::io::IoErrorKind::Other,
+                    format!("short write: {n} of {want} bytes"),
+                );
+                return self.failed(step, e, ctx);
+            }
+            (Ok(done), _) => done,
+            (Err(e), _) => return self.failed(step, e, ctx),
         };
         self.backoff_failures = 0;
         self.retry_at = None;
         match step {
-            Step::Nothing | Step::Tolerant => {}
+            Step::Nothing | Step::Tolerant | Step::Wrote(_) => {}
             Step::ActionDone => {
                 self.actions.pop_front();
                 self.status.files_written += 1;
@@ -660,7 +669,7 @@ fn action_steps(a: &Action) -> Vec<(IoOp, Step)> {
                     offset: 0,
                     data: bytes.clone(),
                 },
-                Step::Nothing,
+                Step::Wrote(bytes.len() as u64),
             ),
             (
                 IoOp::Close {
