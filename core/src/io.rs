@@ -300,7 +300,7 @@ mod tests {
             "tiles/0/000",
             "/tile/0/000",
             "tile/0\\000",
-            "tile/0/00\00",
+            "tile/0/0\u{0}",
         ] {
             assert!(!read(bad).names_stay_inside(), "{bad:?}");
         }

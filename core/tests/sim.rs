@@ -557,7 +557,9 @@ impl Sim {
         if !self.tiles_may_be_wrong {
             match evident_core::sim::wrong_tiles(&mut self.disk) {
                 Ok(w) if w.is_empty() => {}
-                Ok(w) => self.fail(format!("tiles with wrong bytes after process crashes: {w:?}")),
+                Ok(w) => self.fail(format!(
+                    "tiles with wrong bytes after process crashes: {w:?}"
+                )),
                 Err(e) => self.fail(format!("reading the records: {e}")),
             }
         }

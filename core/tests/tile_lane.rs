@@ -176,7 +176,10 @@ fn the_lane_leaves_exactly_the_oracle_tiles_and_reopens_without_reading_segments
     assert_eq!(disk.read_file("tile/size"), Some(&b"800\n"[..]));
 
     let (mut t, segment_reads) = open_counting_segment_reads(&mut disk);
-    assert_eq!(segment_reads, 0, "a clean reopen reads no record for the tiles");
+    assert_eq!(
+        segment_reads, 0,
+        "a clean reopen reads no record for the tiles"
+    );
     assert_eq!(t.tile_status().rebuilds, 0);
     assert_eq!(t.tile_status().tiled, 800);
     append(&mut t, &mut disk, &mut records, 300);

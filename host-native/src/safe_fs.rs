@@ -176,7 +176,10 @@ impl TrailDir {
                 Err(e) => return Err(e.into()),
             });
         }
-        Ok(Some((Dirs::Sub(cur.expect("a tile path has a directory")), last)))
+        Ok(Some((
+            Dirs::Sub(cur.expect("a tile path has a directory")),
+            last,
+        )))
     }
 
     fn at<'a>(&'a self, d: &'a Dirs) -> BorrowedFd<'a> {

@@ -61,9 +61,7 @@ fn expected_tiles(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             let width = (hashes - index * TILE_WIDTH).min(TILE_WIDTH);
             let mut bytes = Vec::new();
             for i in 0..width {
-                let h = tree
-                    .stored(tile_level * 8, index * TILE_WIDTH + i)
-                    .unwrap();
+                let h = tree.stored(tile_level * 8, index * TILE_WIDTH + i).unwrap();
                 bytes.extend_from_slice(&h.0);
             }
             let id = evident_native::core::tree::TileId {
@@ -172,7 +170,10 @@ async fn deleted_or_corrupted_tiles_are_rebuilt_and_never_prove_a_wrong_record()
     std::fs::write(dir.join(&partial), vec![0u8; 32 * 184]).unwrap();
     write(&dir, 0, "none").await;
     assert_tiles_match(&dir, "corrupt partial rebuilt");
-    assert!(!prove(&dir, 256 + 6).1, "the repaired tile serves the proof");
+    assert!(
+        !prove(&dir, 256 + 6).1,
+        "the repaired tile serves the proof"
+    );
 
     // The whole directory deleted.
     std::fs::remove_dir_all(dir.join("tile")).unwrap();
@@ -208,7 +209,10 @@ async fn a_writer_killed_while_writing_tiles_leaves_proofs_that_verify_and_tiles
         let _ = child.wait();
         let _ = writer.join();
         let records = read_all(&dir).len() as u64;
-        assert!(records > 0, "round {round} (pid {pid}): nothing was written");
+        assert!(
+            records > 0,
+            "round {round} (pid {pid}): nothing was written"
+        );
         // Proofs verify straight after the crash, whatever the tiles look like.
         for seq in [1, records / 2 + 1, records] {
             prove(&dir, seq);

@@ -61,7 +61,12 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, at: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(at).unwrap().map(|e| e.unwrap()) {
             let path = e.path();
-            let rel = path.strip_prefix(root).unwrap().to_str().unwrap().to_string();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
             if path.is_dir() {
                 walk(root, &path, out);
             } else if rel != evident_native::LOCK_FILE {
@@ -105,7 +110,12 @@ fn both_adapters_write_byte_identical_trails() {
         a.keys()
     );
     // The tree's tiles too: a full one, the partial at the head, and the resume hint.
-    for tile in ["tile/0/000", "tile/0/001.p/44", "tile/1/000.p/1", "tile/size"] {
+    for tile in [
+        "tile/0/000",
+        "tile/0/001.p/44",
+        "tile/1/000.p/1",
+        "tile/size",
+    ] {
         assert!(a.contains_key(tile), "{tile} missing: {:?}", a.keys());
     }
     assert_eq!(

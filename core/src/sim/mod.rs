@@ -160,7 +160,12 @@ impl crate::prove::ProofSource for DiskSource<'_> {
 /// each of `seqs` against the tree (`size`, `root`, the writer's durable head) with the tiles
 /// the disk holds, and checks that every proof is made, verifies against `root`, and carries
 /// the record the disk holds at that seq. An error names the seq and what is wrong.
-pub fn check_proofs(disk: &mut FakeDisk, size: u64, root: crate::Hash, seqs: &[u64]) -> Result<(), String> {
+pub fn check_proofs(
+    disk: &mut FakeDisk,
+    size: u64,
+    root: crate::Hash,
+    seqs: &[u64],
+) -> Result<(), String> {
     let records = records_on(disk).map_err(|e| format!("reading the records: {e}"))?;
     let head = crate::prove::TreeHead {
         origin: "evident/sim".into(),
@@ -178,7 +183,12 @@ pub fn check_proofs(disk: &mut FakeDisk, size: u64, root: crate::Hash, seqs: &[u
         if p.ts != *ts || p.payload.as_deref() != Some(&payload[..]) {
             return Err(format!("seq {seq}: the proof carries another record"));
         }
-        let node = crate::tree::leaf_node(&crate::hash::leaf(crate::frame::KIND_ENTRY, seq, *ts, payload));
+        let node = crate::tree::leaf_node(&crate::hash::leaf(
+            crate::frame::KIND_ENTRY,
+            seq,
+            *ts,
+            payload,
+        ));
         crate::tree::verify_inclusion(&node, seq - 1, size, &p.proof, &root)
             .map_err(|e| format!("seq {seq}: the proof does not verify: {e}"))?;
     }
@@ -192,7 +202,12 @@ pub fn wrong_tiles(disk: &mut FakeDisk) -> Result<Vec<String>, Error> {
     let records = records_on(disk)?;
     let mut tree = crate::tree::MemoryTree::new();
     for (i, (ts, p)) in records.iter().enumerate() {
-        tree.push_leaf(&crate::hash::leaf(crate::frame::KIND_ENTRY, i as u64 + 1, *ts, p));
+        tree.push_leaf(&crate::hash::leaf(
+            crate::frame::KIND_ENTRY,
+            i as u64 + 1,
+            *ts,
+            p,
+        ));
     }
     let mut wrong = Vec::new();
     for name in disk.file_names() {
@@ -202,7 +217,9 @@ pub fn wrong_tiles(disk: &mut FakeDisk) -> Result<Vec<String>, Error> {
         let want: Option<Vec<u8>> = (0..u64::from(id.width))
             .map(|i| {
                 use crate::tree::HashReader;
-                tree.stored(id.level * 8, id.index * 256 + i).ok().map(|h| h.0)
+                tree.stored(id.level * 8, id.index * 256 + i)
+                    .ok()
+                    .map(|h| h.0)
             })
             .collect::<Option<Vec<[u8; 32]>>>()
             .map(|v| v.concat());

@@ -85,7 +85,9 @@ enum Step {
     Hint,
     Partial(TileId),
     SegmentLength,
-    SegmentChunk { offset: u64 },
+    SegmentChunk {
+        offset: u64,
+    },
 }
 
 /// Reading one segment's records to tile them.
@@ -427,8 +429,10 @@ impl Tiles {
                 self.actions.push_back(Action::Write(id.path(), bytes));
             }
         }
-        self.actions
-            .push_back(Action::Write(TILE_SIZE.into(), format!("{size}\n").into_bytes()));
+        self.actions.push_back(Action::Write(
+            TILE_SIZE.into(),
+            format!("{size}\n").into_bytes(),
+        ));
         for old in std::mem::take(&mut self.partials) {
             if !ids.contains(&old) {
                 self.actions.push_back(Action::Remove(old.path()));
@@ -441,8 +445,7 @@ impl Tiles {
     /// The probe read everything it asked for: resume from the partial tiles at the hinted
     /// size, or from nothing.
     fn finish_probe(&mut self) {
-        let Phase::Probing { size, set } = std::mem::replace(&mut self.phase, Phase::Ready)
-        else {
+        let Phase::Probing { size, set } = std::mem::replace(&mut self.phase, Phase::Ready) else {
             return;
         };
         let open_size = self.check.as_ref().map_or(0, CompactRange::size);
