@@ -2,7 +2,9 @@
 //!
 //! The core asks for one operation at a time ([`IoRequest`]); the host performs it in the trail's
 //! directory and answers with [`crate::Trail::handle_io`]. Files are named relative to that
-//! directory and never contain a path separator. The host keeps open handles as it sees fit:
+//! directory and never contain a path separator, except the tree's tiles: a path under `tile/`
+//! accepted by [`crate::naming::is_tile_path`], whose directories the host creates (without
+//! following a symlink) when it creates or renames a file there. The host keeps open handles as it sees fit:
 //! [`IoOp::Close`] says a file will not be used again soon.
 
 /// Identifies one IO request, so its completion can be matched to it.
@@ -184,13 +186,15 @@ impl IoOp {
     }
 
     /// Whether every file name in the operation stays inside the trail directory: not empty,
-    /// not `.` or `..`, no path separator, no NUL. The core only ever asks for such names;
-    /// executors and the simulation check it ("no IO outside the trail directory").
+    /// not `.` or `..`, no path separator, no NUL — or a tile path
+    /// ([`crate::naming::is_tile_path`]: `tile/` and checked components). The core only ever
+    /// asks for such names; executors and the simulation check it ("no IO outside the trail
+    /// directory").
     pub fn names_stay_inside(&self) -> bool {
-        [self.file(), self.target()]
-            .into_iter()
-            .flatten()
-            .all(|n| !n.is_empty() && n != "." && n != ".." && !n.contains(['/', '\\', '\0']))
+        [self.file(), self.target()].into_iter().flatten().all(|n| {
+            crate::naming::is_tile_path(n)
+                || (!n.is_empty() && n != "." && n != ".." && !n.contains(['/', '\\', '\0']))
+        })
     }
 }
 
@@ -284,5 +288,21 @@ mod tests {
         };
         assert!(!rename.names_stay_inside());
         assert!(IoOp::List.names_stay_inside());
+        // Tile paths: under `tile/` only, every component checked.
+        assert!(read("tile/0/x001/234.p/7").names_stay_inside());
+        assert!(read("tile/pending.tmp").names_stay_inside());
+        for bad in [
+            "tile/",
+            "tile//0",
+            "tile/../x",
+            "tile/0/../../x",
+            "tile/./0",
+            "tiles/0/000",
+            "/tile/0/000",
+            "tile/0\\000",
+            "tile/0/0\u{0}",
+        ] {
+            assert!(!read(bad).names_stay_inside(), "{bad:?}");
+        }
     }
 }

@@ -58,6 +58,6 @@ pub use hash::{Hash, LogId};
 pub use health::{ArchiveLag, ArchiveReport, Health, HealthState};
 pub use io::{DirEntry, IoDone, IoError, IoErrorKind, IoId, IoOp, IoRequest, IoResult};
 pub use trail::{
-    Event, OpenReport, Receipt, TailReport, Trail, TreeHead, MAX_RETRY_BACKOFF_NS,
+    Event, OpenReport, Receipt, TailReport, TileStatus, Trail, TreeHead, MAX_RETRY_BACKOFF_NS,
     MIN_RETRY_BACKOFF_NS,
 };

@@ -20,6 +20,33 @@ pub const ORIGIN_TMP: &str = "origin.tmp";
 /// Infix of copies that repair sets aside before changing a damaged file.
 pub const DAMAGED_INFIX: &str = ".damaged-";
 
+/// The directory of the tree's C2SP tiles (`tile/<L>/<N>[.p/<W>]`), derived data the writer
+/// keeps beside the segments (see [`crate::trail`]'s tile lane).
+pub const TILE_DIR: &str = "tile";
+/// The temporary file each tile is written to before it is renamed into place.
+pub const TILE_TMP: &str = "tile/pending.tmp";
+/// The size whose partial tiles the writer wrote last (one decimal line): where the writer
+/// resumes after a reopen. A hint, checked against the trail's tree before it is relied on.
+pub const TILE_SIZE: &str = "tile/size";
+
+/// Whether `path` is a name under the tile directory the core may ask for: `tile/` followed
+/// by one or more components, each 1 to 32 characters of `[A-Za-z0-9._-]` and neither `.`
+/// nor `..`. Executors create the directories of such a path (never through a symlink);
+/// nothing else in the core names a path with a separator.
+pub fn is_tile_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("tile/") else {
+        return false;
+    };
+    rest.split('/').all(|c| {
+        !c.is_empty()
+            && c.len() <= 32
+            && c != "."
+            && c != ".."
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    })
+}
+
 /// The file name of the segment whose first record is `first_seq`.
 pub fn segment_name(first_seq: u64) -> String {
     format!("{first_seq:020}{SEGMENT_EXT}")

@@ -62,6 +62,9 @@ struct Sim {
     /// Between a crash (or close) and the check after recovery: the recovered head may hold
     /// written records never acknowledged, which the model learns from the disk afterwards.
     reopening: bool,
+    /// A power loss or a tamper happened: unsynced tiles may be torn (derived data, never
+    /// fsynced), so only the proofs are checked from then on, not the tiles' exact bytes.
+    tiles_may_be_wrong: bool,
 }
 
 fn fail(seed: u64, msg: String, log: &[String]) -> ! {
@@ -150,6 +153,7 @@ impl Sim {
             roots: vec![EMPTY_ROOT],
             tree: CompactRange::new(),
             reopening: false,
+            tiles_may_be_wrong: false,
         };
         sim.log(format!("options {:?}, faults {:?}", sim.opts, sim.faults));
         sim.reopen();
@@ -165,8 +169,34 @@ impl Sim {
         fail(self.seed, msg, &self.log)
     }
 
+    /// Performs one request of the tile lane, if it has one: faults hit it like any other
+    /// request, and must never change the trail's health or fail an append.
+    fn complete_tile_one(&mut self) -> bool {
+        let Some(req) = self.trail.poll_tile_io() else {
+            return false;
+        };
+        let r = self.disk.perform(&req.op);
+        self.log(format!(
+            "tile io {:?} -> {}",
+            short(&req.op),
+            if self.disk.last_faulted {
+                format!("FAULT {r:?}")
+            } else {
+                "ok".into()
+            }
+        ));
+        self.trail.handle_tile_io(req.id, r);
+        // Not a fault of the trail's own IO: a health change here fails the run.
+        self.drain_events(false);
+        self.check_tree_head();
+        true
+    }
+
     /// Performs the outstanding request (if any) and handles its events.
     fn complete_one(&mut self) -> bool {
+        if self.rng.chance(0.3) && self.complete_tile_one() {
+            return true;
+        }
         let req = match self.outstanding.take().or_else(|| self.trail.poll_io()) {
             Some(r) => r,
             None => return false,
@@ -370,8 +400,26 @@ impl Sim {
         ));
         if power {
             self.disk.power_loss();
+            self.tiles_may_be_wrong = true;
         } else {
             self.disk.process_crash();
+        }
+        if self.rng.chance(0.05) {
+            // Someone edits a tile: proofs must still never name a wrong record.
+            let tiles: Vec<String> = self
+                .disk
+                .file_names()
+                .into_iter()
+                .filter(|n| evident_core::tree::TileId::parse(n).is_some())
+                .collect();
+            if !tiles.is_empty() {
+                let name = &tiles[self.rng.below(tiles.len() as u64) as usize];
+                let bits = self.disk.read_file(name).unwrap().len() as u64 * 8;
+                let bit = self.rng.below(bits.max(1));
+                self.log(format!("TAMPER {name} bit {bit}"));
+                self.disk.flip_bit(name, bit);
+                self.tiles_may_be_wrong = true;
+            }
         }
         self.outstanding = None;
         self.pending.clear();
@@ -480,6 +528,7 @@ impl Sim {
                 roots[roots.len() - 1]
             ));
         }
+        self.check_tiles(head.seq);
         self.roots = roots;
         self.tree = tree;
         self.reopening = false;
@@ -488,6 +537,33 @@ impl Sim {
         self.last_seq = head.seq;
         self.last_hash = head.hash;
         self.last_ts = last_ts;
+    }
+
+    /// The tile invariants: whatever tiles the disk holds, `prove` emits a proof only for the
+    /// record on disk (checked for a few seqs); after process crashes only, every tile file
+    /// holds exactly the tree's hashes.
+    fn check_tiles(&mut self, size: u64) {
+        let root = self.trail.tree_head().root;
+        let seqs = [
+            1,
+            size,
+            1 + self.rng.below(size.max(1)),
+            1 + self.rng.below(size.max(1)),
+        ];
+        let saved = std::mem::take(&mut self.disk.faults);
+        if let Err(e) = evident_core::sim::check_proofs(&mut self.disk, size, root, &seqs) {
+            self.fail(format!("prove over the tiles on disk: {e}"));
+        }
+        if !self.tiles_may_be_wrong {
+            match evident_core::sim::wrong_tiles(&mut self.disk) {
+                Ok(w) if w.is_empty() => {}
+                Ok(w) => self.fail(format!(
+                    "tiles with wrong bytes after process crashes: {w:?}"
+                )),
+                Err(e) => self.fail(format!("reading the records: {e}")),
+            }
+        }
+        self.disk.faults = saved;
     }
 
     fn step(&mut self) {
@@ -603,7 +679,20 @@ fn run_seed(seed: u64, steps: usize) {
     sim.faults = Faults::default();
     sim.disk.faults = Faults::default();
     sim.close_and_reopen();
+    // The tiles catch up (or are rebuilt) while the trail is open, then hold the tree.
+    while sim.complete_tile_one() {}
     let head = sim.trail.head();
+    if sim.trail.tile_status().tiled != head.seq || sim.trail.tile_status().disabled.is_some() {
+        sim.fail(format!(
+            "tiles did not catch up to {}: {:?}",
+            head.seq,
+            sim.trail.tile_status()
+        ));
+    }
+    sim.check_tiles(head.seq);
+    if head.seq >= 256 && sim.disk.read_file("tile/0/000").is_none() {
+        sim.fail(format!("{} records but no tile/0/000", head.seq));
+    }
     let mut cps = vec![head];
     cps.extend(
         sim.checkpoints

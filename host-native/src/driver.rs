@@ -8,6 +8,7 @@
 
 use crate::fs_exec::FsExecutor;
 use crate::mirror::Mirror;
+use crate::tile_worker::TileWorker;
 use evident_core::{Checkpoint, Event, Health, OpenReport, Receipt, Trail as Core};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -81,6 +82,8 @@ pub(crate) struct Snapshot {
     pub rotations: u64,
     /// Woken when the durable head moves or a segment rotates (the background signer).
     pub wake: Option<Arc<tokio::sync::Notify>>,
+    /// The tile lane's progress (refreshed as its requests finish).
+    pub tiles: evident_core::TileStatus,
 }
 
 /// The outcome of an in-order append: the receipts of the acknowledged prefix, and the error
@@ -167,6 +170,8 @@ struct Driver {
     opened: Option<oneshot::Sender<Result<OpenReport, evident_core::Error>>>,
     mirror: Option<Mirror>,
     disconnected: bool,
+    /// The tile lane's thread (the tree's tiles, written beside the acknowledgement path).
+    tiles: TileWorker,
 }
 
 /// Answers the open: the recovery report, or why the trail could not be opened.
@@ -186,7 +191,9 @@ pub(crate) fn spawn(
     let handle = std::thread::Builder::new()
         .name("evident-driver".into())
         .spawn(move || {
+            let tiles = TileWorker::spawn(exec.dir());
             let mut d = Driver {
+                tiles,
                 core,
                 exec,
                 rx,
@@ -226,6 +233,11 @@ impl Driver {
                 if lease.lost().is_some() {
                     break;
                 }
+            }
+            // The tile lane first: handing it a request costs a channel send, and its thread
+            // performs it while this one goes on with the main lane.
+            if self.tiles.pump(&mut self.core) {
+                self.shared.lock().expect("snapshot lock").tiles = self.core.tile_status();
             }
             if let Some(req) = self.core.poll_io() {
                 let result = self.exec.perform(&req.op);
@@ -271,19 +283,27 @@ impl Driver {
                 (None, r) => r,
             };
             let rx = &mut self.rx;
+            let tiles = &mut self.tiles;
             let cmd = rt.block_on(async {
+                // A tile result wakes the loop too (it may unlock the lane's next request).
+                let next = async {
+                    tokio::select! {
+                        cmd = rx.recv() => Some(cmd),
+                        () = tiles.done() => None,
+                    }
+                };
                 match deadline {
                     Some(wait) => {
                         let wait = Duration::from_nanos(wait);
-                        tokio::time::timeout(wait, rx.recv()).await.ok()
+                        tokio::time::timeout(wait, next).await.ok().flatten()
                     }
-                    None => Some(rx.recv().await),
+                    None => next.await,
                 }
             });
             match cmd {
                 Some(Some(cmd)) => self.on_cmd(cmd),
                 Some(None) => self.disconnected = true,
-                None => {} // deadline reached
+                None => {} // deadline reached, or a tile result
             }
         }
         self.fail_everything();
@@ -470,6 +490,10 @@ impl Driver {
                     }
                 }
                 Event::Closed { head } => {
+                    // The tiles still in memory are written before the lease goes: another
+                    // writer may open the trail next, and must not find this one's tile lane
+                    // still at work.
+                    self.tiles.drain(&mut self.core);
                     // Everything is written and synced: another writer may open the trail.
                     self.exec.release_lease();
                     let outcome = match self.core.close_error() {

@@ -36,6 +36,7 @@ pub mod repair;
 pub mod safe_fs;
 pub mod signatures;
 pub mod signer;
+mod tile_worker;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 mod trail;

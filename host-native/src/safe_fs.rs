@@ -14,7 +14,7 @@ use evident_core::naming;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use std::fs::File;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// The name of the writer's lock file (kept here so the symlink rule covers it).
@@ -30,8 +30,13 @@ pub fn is_trail_name(name: &str) -> bool {
 }
 
 /// Refuses a name that could reach outside the directory: empty, `.`, `..`, or containing a
-/// path separator or NUL. The core never asks for one; this is the executor's own guard.
+/// path separator or NUL — except a tile path (`tile/...`, every component checked by
+/// [`naming::is_tile_path`]), whose directories are walked without following a symlink. The
+/// core never asks for anything else; this is the executor's own guard.
 pub fn check_name(name: &str) -> io::Result<()> {
+    if naming::is_tile_path(name) {
+        return Ok(());
+    }
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -76,6 +81,12 @@ pub struct Entry {
     /// Whether it is a regular file (false only for a stale `*.tmp` symlink, listed so that it
     /// can be removed).
     pub regular: bool,
+}
+
+/// The directory a name lives in: the trail directory, or one below it (a tile path's).
+enum Dirs {
+    Top,
+    Sub(OwnedFd),
 }
 
 /// A handle on a trail directory; every file operation is relative to it.
@@ -126,13 +137,69 @@ impl TrailDir {
         &self.path
     }
 
+    /// The directory holding `name` and its last component: the trail directory itself for a
+    /// flat name; for a tile path, the directories below it opened one component at a time with
+    /// `O_NOFOLLOW | O_DIRECTORY` (a symlink or a file in the way is refused), created first
+    /// when `create` (`None` when one is missing and not created).
+    fn parent_of<'n>(&self, name: &'n str, create: bool) -> io::Result<Option<(Dirs, &'n str)>> {
+        check_name(name)?;
+        let Some((dirs, last)) = name.rsplit_once('/') else {
+            return Ok(Some((Dirs::Top, name)));
+        };
+        let mut cur: Option<OwnedFd> = None;
+        for comp in dirs.split('/') {
+            let at = cur.as_ref().map_or(self.fd.as_fd(), |f| f.as_fd());
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let opened = match rfs::openat(at, comp, flags, Mode::empty()) {
+                Err(rustix::io::Errno::NOENT) if create => {
+                    match rfs::mkdirat(at, comp, Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    rfs::openat(at, comp, flags, Mode::empty())
+                }
+                other => other,
+            };
+            cur = Some(match opened {
+                Ok(fd) => fd,
+                Err(rustix::io::Errno::NOENT) => return Ok(None),
+                Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{}: `{comp}` is not a directory (refused: a symbolic link or a file \
+                             in the way of a tile path is never followed)",
+                            self.path.join(name).display()
+                        ),
+                    ))
+                }
+                Err(e) => return Err(e.into()),
+            });
+        }
+        Ok(Some((
+            Dirs::Sub(cur.expect("a tile path has a directory")),
+            last,
+        )))
+    }
+
+    fn at<'a>(&'a self, d: &'a Dirs) -> BorrowedFd<'a> {
+        match d {
+            Dirs::Top => self.fd.as_fd(),
+            Dirs::Sub(fd) => fd.as_fd(),
+        }
+    }
+
+    fn missing() -> io::Error {
+        io::Error::new(io::ErrorKind::NotFound, "no such file or directory")
+    }
+
     /// Opens an existing regular file, read-only or read-write, never through a symlink and
     /// without blocking on a FIFO.
     pub fn open_file(&self, name: &str, write: bool) -> io::Result<File> {
-        check_name(name)?;
+        let (dir, leaf) = self.parent_of(name, false)?.ok_or_else(Self::missing)?;
         let access = if write { OFlags::RDWR } else { OFlags::RDONLY };
         let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match rfs::openat(&self.fd, name, flags, Mode::empty()) {
+        let fd = match rfs::openat(self.at(&dir), leaf, flags, Mode::empty()) {
             Ok(fd) => fd,
             // ELOOP: the last component is a symlink (O_NOFOLLOW). Name its type precisely.
             Err(rustix::io::Errno::LOOP) => return Err(not_regular(FileType::Symlink)),
@@ -150,14 +217,14 @@ impl TrailDir {
     /// Creates `name`, which must not exist (`O_EXCL`: never through a symlink, never over
     /// another file).
     pub fn create_new(&self, name: &str) -> io::Result<File> {
-        check_name(name)?;
+        let (dir, leaf) = self.parent_of(name, true)?.ok_or_else(Self::missing)?;
         let flags = OFlags::RDWR
             | OFlags::CREATE
             | OFlags::EXCL
             | OFlags::NOFOLLOW
             | OFlags::NONBLOCK
             | OFlags::CLOEXEC;
-        let fd = rfs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o644))?;
+        let fd = rfs::openat(self.at(&dir), leaf, flags, Mode::from_raw_mode(0o644))?;
         Self::checked(fd)
     }
 
@@ -185,8 +252,10 @@ impl TrailDir {
 
     /// The type of the entry `name` without following it; `None` when it does not exist.
     pub fn type_of(&self, name: &str) -> io::Result<Option<FileType>> {
-        check_name(name)?;
-        match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+        let Some((dir, leaf)) = self.parent_of(name, false)? else {
+            return Ok(None);
+        };
+        match rfs::statat(self.at(&dir), leaf, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Ok(Some(FileType::from_raw_mode(st.st_mode))),
             Err(rustix::io::Errno::NOENT) => Ok(None),
             Err(e) => Err(e.into()),
@@ -195,8 +264,8 @@ impl TrailDir {
 
     /// The length of the entry `name`, not following a symlink.
     pub fn len_of(&self, name: &str) -> io::Result<u64> {
-        check_name(name)?;
-        Ok(rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?.st_size as u64)
+        let (dir, leaf) = self.parent_of(name, false)?.ok_or_else(Self::missing)?;
+        Ok(rfs::statat(self.at(&dir), leaf, AtFlags::SYMLINK_NOFOLLOW)?.st_size as u64)
     }
 
     /// The directory's regular files, plus stale `*.tmp` symlinks (so they can be removed). Any
@@ -241,8 +310,10 @@ impl TrailDir {
 
     /// Removes `name` (a symlink itself, never its target); a missing file is not an error.
     pub fn remove(&self, name: &str) -> io::Result<()> {
-        check_name(name)?;
-        match rfs::unlinkat(&self.fd, name, AtFlags::empty()) {
+        let Some((dir, leaf)) = self.parent_of(name, false)? else {
+            return Ok(()); // its directory is missing: so is the file
+        };
+        match rfs::unlinkat(self.at(&dir), leaf, AtFlags::empty()) {
             Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -250,9 +321,9 @@ impl TrailDir {
 
     /// Renames `from` to `to` inside the directory (replacing `to`, never following it).
     pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        check_name(from)?;
-        check_name(to)?;
-        rfs::renameat(&self.fd, from, &self.fd, to)?;
+        let (from_dir, from_leaf) = self.parent_of(from, false)?.ok_or_else(Self::missing)?;
+        let (to_dir, to_leaf) = self.parent_of(to, true)?.ok_or_else(Self::missing)?;
+        rfs::renameat(self.at(&from_dir), from_leaf, self.at(&to_dir), to_leaf)?;
         Ok(())
     }
 
@@ -329,6 +400,34 @@ mod tests {
         );
         d.remove("head.checkpoint.tmp").unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn tile_paths_are_walked_without_following_symlinks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("t");
+        std::fs::create_dir(&dir).unwrap();
+        let d = TrailDir::open(&dir, false).unwrap();
+        // Directories are created as needed; a rename lands in a new directory.
+        d.create_new("tile/pending.tmp").unwrap();
+        d.rename("tile/pending.tmp", "tile/0/x001/234.p/7").unwrap();
+        assert!(dir.join("tile/0/x001/234.p/7").is_file());
+        assert_eq!(d.len_of("tile/0/x001/234.p/7").unwrap(), 0);
+        d.remove("tile/0/x001/234.p/7").unwrap();
+        d.remove("tile/9/000").unwrap(); // missing directory: nothing to remove
+        assert!(check_name("tile/../x").is_err() && check_name("tile//0").is_err());
+        // A symlinked directory in the way (to a directory outside) is refused, and nothing
+        // is created through it.
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::remove_dir_all(dir.join("tile/0")).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("tile/0")).unwrap();
+        let e = d.create_new("tile/0/000").unwrap_err();
+        assert!(e.to_string().contains("not a directory"), "{e}");
+        d.create_new("tile/pending.tmp").unwrap();
+        assert!(d.rename("tile/pending.tmp", "tile/0/000").is_err());
+        assert!(d.open_file("tile/0/000", false).is_err());
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     }
 
     #[test]

@@ -174,6 +174,7 @@ impl Trail {
                 .signer
                 .is_some()
                 .then(|| Arc::new(tokio::sync::Notify::new())),
+            tiles: evident_core::TileStatus::default(),
         }));
         let (tx, rx) = mpsc::channel(options.queue.unwrap_or(65_536).max(1));
         // The driver holds the lease (in its executor) until it has stopped touching the files,
@@ -453,6 +454,18 @@ impl Trail {
             size: s.tree.size,
             root: s.tree.root,
         }
+    }
+
+    /// How far the tree's tiles on disk are (`tile/`, derived data written beside the
+    /// acknowledgement path): entries tiled, files written, failed tile writes (each retried),
+    /// rebuilds from the records. A failing tile write never affects [`Trail::health`].
+    pub fn tile_status(&self) -> evident_core::TileStatus {
+        self.inner
+            .snapshot
+            .lock()
+            .expect("snapshot lock")
+            .tiles
+            .clone()
     }
 
     /// Health state and counters.

@@ -90,7 +90,8 @@ fn tile_files(dir: &Path) -> Vec<PathBuf> {
             let path = e.path();
             if path.is_dir() {
                 walk(&path, out);
-            } else {
+            } else if path.file_name().is_some_and(|n| n != "size") {
+                // `tile/size` is the writer's resume hint, not a tile.
                 out.push(path);
             }
         }

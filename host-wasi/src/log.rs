@@ -39,6 +39,10 @@ fn monotonic() -> u64 {
     wasip2::clocks::monotonic_clock::now()
 }
 
+/// Tile requests a `sync` or `checkpoint` call performs at most (a rebuild of the tiles after
+/// damage goes on over later calls instead of making one call last).
+const TILE_BUDGET_AT_SYNC: usize = 4096;
+
 struct State {
     core: Trail,
     exec: WasiExecutor,
@@ -88,6 +92,22 @@ impl State {
         }
     }
 
+    /// Performs up to `budget` requests of the tile lane (the tree's tiles, derived data). The
+    /// component has no thread of its own: tile IO runs inside calls, after the call's own
+    /// IO is done and its outcome decided; a failure there never fails the call.
+    fn tiles(&mut self, budget: usize) {
+        for _ in 0..budget {
+            if self.exec.lease_lost().is_some() {
+                return;
+            }
+            let Some(req) = self.core.poll_tile_io() else {
+                return;
+            };
+            let r = self.exec.perform(&req.op);
+            self.core.handle_tile_io(req.id, r);
+        }
+    }
+
     fn append_many(&mut self, items: Vec<(Vec<u8>, u64)>) -> Result<Vec<wit::Receipt>, wit::Error> {
         let max = self.core.options().max_payload as usize;
         if let Some((p, _)) = items.iter().find(|(p, _)| p.len() > max) {
@@ -122,6 +142,8 @@ impl State {
                 _ => {}
             }
         }
+        // A full tile takes 4 requests; 256 records fill one.
+        self.tiles(16 + n / 16);
         if let Some(e) = failure {
             return Err(core_error(e));
         }
@@ -433,7 +455,8 @@ impl GuestLog for Log {
             for e in s.run() {
                 match e {
                     Event::Synced { token: t } if t == token => {
-                        return Ok(convert::checkpoint(&s.core.head()))
+                        s.tiles(TILE_BUDGET_AT_SYNC);
+                        return Ok(convert::checkpoint(&s.core.head()));
                     }
                     Event::SyncFailed { token: t, error } if t == token => {
                         return Err(core_error(error))
@@ -547,7 +570,10 @@ impl GuestLog for Log {
             s.core.handle_checkpoint();
             for e in s.run() {
                 match e {
-                    Event::CheckpointWritten(cp) => return Ok(convert::checkpoint(&cp)),
+                    Event::CheckpointWritten(cp) => {
+                        s.tiles(TILE_BUDGET_AT_SYNC);
+                        return Ok(convert::checkpoint(&cp));
+                    }
                     Event::CheckpointFailed(e) => return Err(core_error(e)),
                     _ => {}
                 }
@@ -561,6 +587,8 @@ impl GuestLog for Log {
             s.core.handle_close();
             for e in s.run() {
                 if let Event::Closed { head } = e {
+                    // What the tile lane holds in memory, before another writer may come.
+                    s.tiles(usize::MAX);
                     s.exec.release_lease();
                     return Ok(convert::checkpoint(&head));
                 }

@@ -352,6 +352,41 @@ impl WasiExecutor {
         Ok(done)
     }
 
+    /// The directories of a tile path (`tile/...`), each checked to be a directory and not a
+    /// symlink (`stat-at` without `symlink-follow` reports the link itself), created first when
+    /// `create`. Flat names have none. A missing one without `create` is `NotFound`.
+    fn tile_dirs(&self, name: &str, create: bool) -> Result<(), IoError> {
+        let Some((dirs, _)) = name.rsplit_once('/') else {
+            return Ok(());
+        };
+        let mut sofar = String::new();
+        for comp in dirs.split('/') {
+            if !sofar.is_empty() {
+                sofar.push('/');
+            }
+            sofar.push_str(comp);
+            let path = self.path(&sofar);
+            if create {
+                match self.base.create_directory_at(&path) {
+                    Ok(()) | Err(ErrorCode::Exist) => {}
+                    Err(e) => return Err(err(e, &format!("create directory {sofar}"))),
+                }
+            }
+            let t = self
+                .base
+                .stat_at(PathFlags::empty(), &path)
+                .map_err(|e| err(e, &format!("stat {sofar}")))?
+                .type_;
+            if t != DescriptorType::Directory {
+                return Err(IoError::new(
+                    IoErrorKind::Other,
+                    format!("{sofar}: is {t:?} where a tile directory belongs (refused: never followed)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn guard(&mut self, op: &IoOp) -> Result<(), IoError> {
         self.lease_check().map_err(|why| {
             IoError::new(
@@ -362,6 +397,20 @@ impl WasiExecutor {
     }
 
     fn perform_unguarded(&mut self, op: &IoOp) -> IoResult {
+        // A tile path's directories: created for a new file (or a rename's new name), checked
+        // for everything else.
+        if let Some(f) = op.file() {
+            let creates = matches!(op, IoOp::Create { .. } | IoOp::Copy { .. });
+            if let Err(e) = self.tile_dirs(f, creates) {
+                if matches!(op, IoOp::Remove { .. }) && e.kind == IoErrorKind::NotFound {
+                    return Ok(IoDone::Ok);
+                }
+                return Err(e);
+            }
+        }
+        if let Some(t) = op.target() {
+            self.tile_dirs(t, true)?;
+        }
         match op {
             IoOp::List => {
                 let mut out = Vec::new();

@@ -55,15 +55,28 @@ async fn native_open(dir: &Path) -> Trail {
     Trail::open(dir, opts).await.expect("native open")
 }
 
-/// The trail's files (segments and checkpoint), not the native adapter's LOCK file.
+/// The trail's files (segments, checkpoint, and the tiles under `tile/`), not the native
+/// adapter's LOCK file.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| e.file_name().into_string().unwrap())
-        .filter(|n| n != evident_native::LOCK_FILE)
-        .map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap()))
-        .collect()
+    fn walk(root: &Path, at: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(at).unwrap().map(|e| e.unwrap()) {
+            let path = e.path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if rel != evident_native::LOCK_FILE {
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
 }
 
 #[test]
@@ -96,6 +109,15 @@ fn both_adapters_write_byte_identical_trails() {
         "the scenario rotates: {:?}",
         a.keys()
     );
+    // The tree's tiles too: a full one, the partial at the head, and the resume hint.
+    for tile in [
+        "tile/0/000",
+        "tile/0/001.p/44",
+        "tile/1/000.p/1",
+        "tile/size",
+    ] {
+        assert!(a.contains_key(tile), "{tile} missing: {:?}", a.keys());
+    }
     assert_eq!(
         a.keys().collect::<Vec<_>>(),
         b.keys().collect::<Vec<_>>(),

@@ -1,7 +1,10 @@
 //! The trail state machine driven by an arbitrary sequence of commands and IO outcomes (writes
 //! and syncs failing, short writes, crashes with and without power loss), checking the promise
 //! after every crash: every acknowledged durable record is there with its hash, the trail
-//! verifies, nothing is acknowledged while the trail is failed.
+//! verifies, nothing is acknowledged while the trail is failed. The tile lane runs too, with
+//! its own faults (tile writes and renames failing, crashes in the middle of a tile): a tile
+//! failure never changes health, and whatever tiles the disk holds, `prove` emits proofs only
+//! for the records on disk.
 #![no_main]
 
 use evident_core::sim::{verify, FakeDisk, Faults, OpKind, Scripted};
@@ -50,6 +53,7 @@ fuzz_target!(|data: &[u8]| {
             6 => disk.script(OpKind::SegmentWrite, Scripted::NoSpace),
             7 => disk.script(OpKind::SegmentWrite, Scripted::Short(b as u64)),
             8 => disk.script(OpKind::BatchSync, Scripted::Eio),
+            9 if b & 32 != 0 => disk.script(OpKind::Tile, Scripted::Eio),
             9 => disk.script(OpKind::Truncate, Scripted::Eio),
             10 | 11 => {
                 // Crash: power loss or process crash, then recovery and the checks.
@@ -94,11 +98,23 @@ fuzz_target!(|data: &[u8]| {
                     );
                 }
                 acked.retain(|s, _| *s <= head.seq);
+                // Tiles (possibly stale, torn by the power loss, or half written) never make
+                // prove name a wrong record.
+                let seqs = [1, head.seq, 1 + u64::from(b) % head.seq.max(1)];
+                if let Err(e) = evident_core::sim::check_proofs(&mut disk, th.size, th.root, &seqs) {
+                    panic!("prove over the tiles on disk: {e}");
+                }
                 continue;
             }
             _ => {
-                // Perform some IO.
+                // Perform some IO, of the tile lane too when bit 5 says so.
                 for _ in 0..(b as usize % 8 + 1) {
+                    if b & 32 != 0 {
+                        if let Some(req) = t.poll_tile_io() {
+                            let r = disk.perform(&req.op);
+                            t.handle_tile_io(req.id, r);
+                        }
+                    }
                     let Some(req) = t.poll_io() else { break };
                     let r = disk.perform(&req.op);
                     t.handle_io(req.id, r);

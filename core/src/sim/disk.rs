@@ -87,6 +87,8 @@ pub enum OpKind {
     ListNames,
     /// `IoOp::Length`.
     Length,
+    /// Any operation on a tile path (`tile/...`, the tile lane's files).
+    Tile,
 }
 
 impl OpKind {
@@ -109,6 +111,10 @@ impl OpKind {
             (OpKind::Rename, IoOp::Rename { .. }) => true,
             (OpKind::ListNames, IoOp::ListNames) => true,
             (OpKind::Length, IoOp::Length { .. }) => true,
+            (OpKind::Tile, op) => [op.file(), op.target()]
+                .into_iter()
+                .flatten()
+                .any(crate::naming::is_tile_path),
             _ => false,
         }
     }
@@ -237,16 +243,25 @@ impl FakeDisk {
         }
         let f = self.faults;
         match op {
+            // The trail directory's own files: a tile path (`tile/...`) lies in a directory
+            // below it, as on a real file system.
             IoOp::List => Ok(IoDone::Listed(
                 self.dir
                     .iter()
+                    .filter(|(name, _)| !name.contains('/'))
                     .map(|(name, &i)| DirEntry {
                         name: name.clone(),
                         len: self.inodes[i].cache.len() as u64,
                     })
                     .collect(),
             )),
-            IoOp::ListNames => Ok(IoDone::Names(self.dir.keys().cloned().collect())),
+            IoOp::ListNames => Ok(IoDone::Names(
+                self.dir
+                    .keys()
+                    .filter(|name| !name.contains('/'))
+                    .cloned()
+                    .collect(),
+            )),
             IoOp::Length { file } => {
                 if self.fault(f.read_fail) {
                     return Err(eio("length"));

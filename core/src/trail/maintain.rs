@@ -103,6 +103,7 @@ impl Trail {
                 self.sync_deadline = None;
                 self.active = None;
                 self.pending_segno = segno + 1;
+                self.tiles.want_partials();
             }
             After::SegmentReady(active) => {
                 self.backoff_over();
@@ -405,6 +406,7 @@ impl Trail {
 
     pub(super) fn start_checkpoint(&mut self) {
         self.last_checkpoint_at = self.now;
+        self.tiles.want_partials();
         let steps = checkpoint_steps(self.head(), self.durable_root);
         self.run(Job::Checkpoint, steps);
     }

@@ -19,6 +19,9 @@ mod archive_lag;
 mod commit;
 mod maintain;
 mod open;
+mod tiles;
+
+pub use tiles::{is_tile_request, TileStatus};
 
 use crate::checkpoint::Checkpoint;
 use crate::config::{Options, INDEX_STRIDE};
@@ -375,6 +378,8 @@ pub struct Trail {
     /// Set when a segment creation or re-verification failed while closing: close then ends
     /// without trying again.
     close_gave_up: bool,
+    /// The tile lane (the tree's tiles on disk, off the acknowledgement path).
+    tiles: tiles::Tiles,
 }
 
 /// First backoff after a failed segment creation or re-verification (10 ms), doubled per
@@ -432,6 +437,7 @@ impl Trail {
             retry_failures: 0,
             close_failure: None,
             close_gave_up: false,
+            tiles: tiles::Tiles::default(),
         };
         if let Some(e) = invalid {
             // Out-of-range options: no IO at all, the open fails with the range.
@@ -494,6 +500,7 @@ impl Trail {
     /// [`Event::Synced`] with `token` follows.
     pub fn handle_sync(&mut self, token: u64) {
         self.sync_waiters.push_back((token, self.appends_received));
+        self.tiles.want_partials();
         // Nothing to wait for: answer now (no IO will come to trigger it).
         self.flush_sync_waiters();
     }
@@ -757,6 +764,7 @@ impl Trail {
         self.last_checkpoint_at = self.now;
         self.durable_hash = o.head;
         self.durable_root = o.tree.root();
+        self.tiles.opened(&o.tree);
         self.tree = o.tree;
         self.origin = o.origin;
         self.active = Some(o.active);
