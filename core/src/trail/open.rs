@@ -847,11 +847,24 @@ impl Opener {
                         file: name.clone(),
                         len: end,
                     });
-                    self.steps.push_back(IoOp::Sync {
-                        file: name.clone(),
-                        metadata: true,
-                    });
                 }
+                // Make the seal durable before the next segment is created. A writer that
+                // crashed between writing the footer and its fsync left the footer in the
+                // page cache only; one whose footer fsync failed (and then gave up) left pages
+                // the kernel already marked clean, which a later fsync does not write. A power
+                // loss after the next segment's directory entry is durable would then leave an
+                // unsealed segment followed by another, and the trail would refuse to open.
+                // Writing the footer's (identical) bytes again dirties them, so the fsync
+                // covers them in both cases.
+                self.steps.push_back(IoOp::Write {
+                    file: name.clone(),
+                    offset: footer.offset,
+                    data: footer.encode(),
+                });
+                self.steps.push_back(IoOp::Sync {
+                    file: name.clone(),
+                    metadata: true,
+                });
                 self.note_tail(TailReport::Sealed);
                 sealed = Some(footer);
             }
