@@ -191,7 +191,9 @@ async fn the_background_archiver_notices_an_earlier_manifest_replaced() {
     })
     .await;
     let st = trail.archive_status().unwrap();
-    assert!(st.timings.manifests_fetched >= 1, "{st:?}");
+    // (How many manifests a round fetched depends on how the appends fell into rounds: a
+    // round that wrote the only manifest fetches none, so that count is not asserted.)
+    assert!(st.rounds_ok >= 1, "{st:?}");
     let log = archive::read_log_id(&dir).unwrap();
     let t = s.target(&url);
     let key = t.key(

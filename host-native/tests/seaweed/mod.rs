@@ -66,7 +66,20 @@ impl Seaweed {
             ports: free_ports(10),
             buckets: buckets.join(","),
         };
-        s.start();
+        // The ports are free when picked, but another test (or weed's own helpers) can take
+        // one before weed binds it: a first start that exits early is retried on fresh ports.
+        for attempt in 1.. {
+            match s.try_start() {
+                Ok(()) => break,
+                Err(log) if attempt < 4 => {
+                    eprintln!(
+                        "weed exited before answering (attempt {attempt}), new ports:\n{log}"
+                    );
+                    s.ports = free_ports(10);
+                }
+                Err(log) => panic!("weed exited before answering:\n{log}"),
+            }
+        }
         s
     }
 
@@ -77,6 +90,13 @@ impl Seaweed {
 
     /// (Re)starts the process on the same ports and data.
     pub fn start(&mut self) {
+        if let Err(log) = self.try_start() {
+            panic!("weed exited before answering:\n{log}");
+        }
+    }
+
+    /// Starts the process; the log when it exits before answering.
+    fn try_start(&mut self) -> Result<(), String> {
         assert!(self.child.is_none());
         let p = &self.ports;
         let log = std::fs::File::create(self.dir.path().join("weed.log")).unwrap();
@@ -121,18 +141,19 @@ impl Seaweed {
             cmd.arg(format!("-bucket={}", self.buckets));
         }
         self.child = Some(cmd.spawn().expect("weed starts"));
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
                 let log = std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap();
-                panic!("weed exited ({status}) before answering:\n{log}");
+                return Err(format!("({status})\n{log}"));
             }
             if TcpStream::connect(("127.0.0.1", self.ports[0])).is_ok() && self.buckets_ready() {
-                return;
+                return Ok(());
             }
             assert!(Instant::now() < deadline, "weed did not answer in 60 s");
             std::thread::sleep(Duration::from_millis(100));
