@@ -44,23 +44,31 @@ fn write_input(dir: &Path, input: &str) -> PathBuf {
     p
 }
 
-/// Every file of `dir` with its bytes, to prove a command changed nothing. `LOCK` is named but
-/// its bytes are not compared: `repair` takes the writer lease (and releases it), which
-/// rewrites the lease's token and times but no record, checkpoint or segment.
+/// Every file of `dir` (the `tile/` tree included, by relative path) with its bytes, to prove a
+/// command changed nothing. `LOCK` is named but its bytes are not compared: `repair` takes the
+/// writer lease (and releases it), which rewrites the lease's token and times but no record,
+/// checkpoint or segment.
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
+    fn walk(root: &Path, dir: &Path, v: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
             let e = e.unwrap();
-            let name = e.file_name().into_string().unwrap();
-            let bytes = if name == "LOCK" {
-                Vec::new()
+            let path = e.path();
+            let name = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &path, v);
+            } else if name == "LOCK" {
+                v.push((name, Vec::new()));
             } else {
-                std::fs::read(e.path()).unwrap()
-            };
-            (name, bytes)
-        })
-        .collect();
+                v.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
     v.sort();
     v
 }
