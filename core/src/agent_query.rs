@@ -382,17 +382,12 @@ impl AgentQuery {
             Stage::AgentList => {
                 let h = self.ihead.as_ref().expect("read before");
                 let row = self.row.as_ref().expect("read before");
-                let entries = h.entries(row, d)?;
-                let s = &self.spec;
-                self.hits = entries
-                    .into_iter()
-                    .filter(|e| {
-                        !(s.from_seq.is_some_and(|f| e.seq < f)
-                            || s.to_seq.is_some_and(|t| e.seq > t)
-                            || s.since.is_some_and(|v| e.ts < v)
-                            || s.until.is_some_and(|u| e.ts >= u))
-                    })
-                    .collect();
+                // Every entry of the agent in this segment is read and checked, not only those
+                // in the query's range: a forged index that hides one of the agent's records
+                // in the range by filing another agent's record in its place (counts kept)
+                // is caught by the substitute, wherever it points. `spec_matches` picks what
+                // is returned.
+                self.hits = h.entries(row, d)?;
                 if self.hits.is_empty() {
                     return Ok(self.next_segment());
                 }
@@ -423,7 +418,8 @@ impl AgentQuery {
 
     /// Plans the read of the next group of hits.
     fn next_window(&mut self) -> Result<(), Error> {
-        if self.next_hit >= self.hits.len() || self.remaining() == Some(self.seg_found.len()) {
+        // No early stop at the limit either: every entry is checked (see AgentList).
+        if self.next_hit >= self.hits.len() {
             return self.end_segment();
         }
         let pred = |e: &AgentEntry| e.offset - e.prev_len as u64;
