@@ -71,6 +71,18 @@ impl ArchiveTarget {
 
     /// Every object in log `log_id`'s folder: key relative to the folder, size.
     pub async fn list_log(&self, log_id: &LogId) -> Result<Vec<(String, u64)>, ArchiveError> {
+        let listed = self.list_log_tagged(log_id).await?;
+        Ok(listed
+            .into_iter()
+            .map(|(rel, size, _)| (rel, size))
+            .collect())
+    }
+
+    /// [`ArchiveTarget::list_log`] with each object's ETag (when the store gives one), sorted.
+    async fn list_log_tagged(
+        &self,
+        log_id: &LogId,
+    ) -> Result<Vec<(String, u64, Option<String>)>, ArchiveError> {
         let dir = keys::log_dir(&self.prefix, log_id);
         let prefix = Path::from(dir.as_str());
         let mut stream = self.store.list(Some(&prefix));
@@ -87,7 +99,7 @@ impl ArchiveTarget {
                 .and_then(|r| r.strip_prefix('/'))
                 .unwrap_or(&full)
                 .to_string();
-            out.push((rel, meta.size));
+            out.push((rel, meta.size, meta.e_tag));
         }
         out.sort();
         Ok(out)
@@ -130,27 +142,8 @@ pub(crate) async fn load_history_incremental(
     log_id: &LogId,
     known: &mut Option<KnownChain>,
 ) -> Result<(ArchiveHistory, u64), ArchiveError> {
-    let dir = keys::log_dir(&target.prefix, log_id);
-    let prefix = Path::from(dir.as_str());
-    let mut stream = target.store.list(Some(&prefix));
-    let mut listed = Vec::new();
-    while let Some(meta) = stream.next().await {
-        let meta = meta.map_err(|source| ArchiveError::Store {
-            op: "LIST",
-            key: dir.clone(),
-            source,
-        })?;
-        let full = meta.location.to_string();
-        let rel = full
-            .strip_prefix(&dir)
-            .and_then(|r| r.strip_prefix('/'))
-            .unwrap_or(&full)
-            .to_string();
-        if let RelKey::Manifest(_) = keys::parse_rel_key(&rel) {
-            listed.push((rel, meta.size, meta.e_tag));
-        }
-    }
-    listed.sort();
+    let mut listed = target.list_log_tagged(log_id).await?;
+    listed.retain(|(rel, _, _)| matches!(keys::parse_rel_key(rel), RelKey::Manifest(_)));
     if let Some(k) = known.as_ref() {
         let n = k.listed.len();
         if listed.len() >= n && listed[..n] == k.listed[..] {
