@@ -9,8 +9,8 @@ use evident_native::{Options, Trail, TrailOptions};
 use evident_tests::wasm::{default_options, Instance, OpenOptions};
 use std::path::Path;
 
-/// A trail of many small segments written by the native adapter.
-fn make_trail(dir: &Path) {
+/// Opens `dir` with the native adapter (small segments), appends `payloads`, closes.
+fn append_natively(dir: &Path, payloads: Vec<Vec<u8>>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -28,13 +28,17 @@ fn make_trail(dir: &Path) {
         )
         .await
         .unwrap();
-        for i in 0..400 {
-            t.append(format!("record {i} {}", "r".repeat(40)).into_bytes())
-                .await
-                .unwrap();
+        for p in payloads {
+            t.append(p).await.unwrap();
         }
         t.close().await.unwrap();
     });
+}
+
+/// A trail of many small segments written by the native adapter.
+fn make_trail(dir: &Path) {
+    let records = (0..400).map(|i| format!("record {i} {}", "r".repeat(40)).into_bytes());
+    append_natively(dir, records.collect());
 }
 
 fn segments(dir: &Path) -> Vec<(u64, String)> {
@@ -87,26 +91,7 @@ fn opts() -> OpenOptions {
 
 /// Opens `dir` natively, appends one record, closes.
 fn open_native(dir: &Path) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let t = Trail::open(
-            dir,
-            TrailOptions {
-                core: Options {
-                    segment_bytes: 4096,
-                    ..Options::default()
-                },
-                ..TrailOptions::default()
-            },
-        )
-        .await
-        .unwrap();
-        t.append(b"after".to_vec()).await.unwrap();
-        t.close().await.unwrap();
-    });
+    append_natively(dir, vec![b"after".to_vec()]);
 }
 
 /// Opens `root/trail` through the component, appends one record, verifies (when `verify`),
