@@ -203,3 +203,73 @@ fn a_seal_whose_fsync_failed_is_made_durable_before_the_next_segment() {
     }
     assert!(sealed_tails > 0, "no case left a sealed tail");
 }
+
+/// The unsealed sibling of the case above: records whose fsync failed in a writer that then
+/// gave up stay in the page cache only (the kernel marked them clean), so a later fsync does
+/// not write them. A second writer in the same boot reads them back, chains its own records
+/// after them and acknowledges those; a power loss must not leave a hole in front of them.
+#[test]
+fn records_whose_fsync_failed_are_made_durable_before_the_next_writer_acknowledges() {
+    use evident_core::sim::{OpKind, Scripted};
+    let opts = || Options {
+        segment_bytes: 1 << 20,
+        ..Options::default()
+    };
+    for before in 0..12u64 {
+        for checkpointed in [false, true] {
+            let case = format!("case {before}, checkpoint {checkpointed}");
+            let mut disk = FakeDisk::new(11 + before, Faults::default());
+            let mut t = Trail::open(opts(), LogId([3; 16]), 1);
+            drive(&mut t, &mut disk, 100_000);
+            for token in 1..=before {
+                t.handle_append(token, vec![b'r'; 200], token).unwrap();
+                drive(&mut t, &mut disk, 100_000);
+            }
+            if checkpointed {
+                t.handle_checkpoint();
+                drive(&mut t, &mut disk, 100_000);
+            }
+            // The next sync fails, and so does the re-read that would rewrite what it covered:
+            // the writer gives up with three records in the page cache only.
+            disk.script(OpKind::AnySync, Scripted::Eio);
+            disk.script(OpKind::Read, Scripted::Eio);
+            for token in before + 1..=before + 3 {
+                t.handle_append(token, vec![b'f'; 200], token).unwrap();
+            }
+            drive(&mut t, &mut disk, 100_000);
+            drop(t);
+            let mut t = Trail::open(opts(), LogId([3; 16]), 1);
+            let (mut ev, _) = drive(&mut t, &mut disk, 100_000);
+            if matches!(&ev[..], [Event::OpenFailed(_)]) {
+                t = Trail::open(opts(), LogId([3; 16]), 1);
+                ev = drive(&mut t, &mut disk, 100_000).0;
+            }
+            let first = match &ev[..] {
+                [Event::Opened(r)] => r.next_seq,
+                other => panic!("{case}: {other:?}"),
+            };
+            // The second writer's records, each acknowledged.
+            let mut acked = 0;
+            for token in 100..105u64 {
+                t.handle_append(token, vec![b's'; 200], token).unwrap();
+                let (ev, _) = drive(&mut t, &mut disk, 100_000);
+                match &ev[..] {
+                    [Event::Appended { token: tk, receipt }] if *tk == token => {
+                        assert!(receipt.durable, "{case}");
+                        acked = receipt.seq;
+                    }
+                    other => panic!("{case}: append {token}: {other:?}"),
+                }
+            }
+            assert_eq!(acked, first + 4, "{case}");
+            drop(t);
+            disk.power_loss();
+            let mut t = Trail::open(opts(), LogId([3; 16]), 1);
+            let (ev, _) = drive(&mut t, &mut disk, 100_000);
+            match &ev[..] {
+                [Event::Opened(r)] => assert!(r.head.seq >= acked, "{case}: {r:?}"),
+                other => panic!("{case}: the trail must open after the power loss: {other:?}"),
+            }
+        }
+    }
+}

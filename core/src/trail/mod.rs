@@ -19,6 +19,7 @@ mod archive_lag;
 mod commit;
 mod maintain;
 mod open;
+mod open_rewrite;
 mod tiles;
 
 pub use tiles::{is_tile_request, TileStatus};

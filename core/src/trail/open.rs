@@ -16,9 +16,12 @@
 //! 5. scan the last segment in chunks (pushing its leaves onto that tree), classify its end, and refuse anything the recovery mode
 //!    does not allow — before changing a byte, and after checking the trail is not shorter than
 //!    its own checkpoint;
-//! 6. cut a torn tail, finish an interrupted seal, or create the next segment, syncing file and
+//! 6. write back the last segment's bytes after `head.checkpoint`'s record, which a writer
+//!    whose fsync failed may have left in the page cache only (`open_rewrite`);
+//! 7. cut a torn tail, finish an interrupted seal, or create the next segment, syncing file and
 //!    directory before the trail reports itself open.
 
+use super::open_rewrite::TailRewrite;
 use super::{Active, OpenReport, TailReport};
 use crate::checkpoint::Checkpoint;
 use crate::config::{Options, RecoveryMode, INDEX_STRIDE};
@@ -73,6 +76,8 @@ enum Stage {
     Scan {
         offset: u64,
     },
+    /// Writing back the tail bytes that may be in the page cache only (`open_rewrite`).
+    Rewrite,
     /// Running the fixed steps in `steps`, then done.
     Finish,
 }
@@ -111,6 +116,11 @@ pub(crate) struct Opener {
     /// The last segment's agent index, rebuilt from the records the open scans.
     agents: crate::agent_index::AgentIndexBuilder,
     checkpoint_hash_seen: Option<Hash>,
+    /// Where the record `head.checkpoint` names ends, when it is in the last segment: the
+    /// bytes before it are durable, the ones after may be in the page cache only.
+    checkpoint_end: Option<u64>,
+    /// The tail rewrite in progress, and the open's result it holds back until it is done.
+    rewrite: Option<(TailRewrite, Box<Opened>)>,
     header_defect: Option<HeaderDefect>,
     report: OpenReport,
 }
@@ -136,6 +146,8 @@ impl Opener {
             prev_scanner: None,
             agents: Default::default(),
             checkpoint_hash_seen: None,
+            checkpoint_end: None,
+            rewrite: None,
             header_defect: None,
             report: OpenReport::default(),
         }
@@ -255,6 +267,10 @@ impl Opener {
                     (len - offset).min(self.opts.read_chunk as u64),
                 ))
             }
+            Stage::Rewrite => {
+                let (rewrite, _) = self.rewrite.as_ref().expect("rewriting");
+                OpenAction::Io(rewrite.next_read(self.opts.read_chunk))
+            }
             Stage::Finish => unreachable!("Finish completes through `steps` and `done`"),
         }
     }
@@ -283,7 +299,7 @@ impl Opener {
         if matches!(self.stage, Stage::Finish) {
             return; // fixed steps: nothing to learn from their results
         }
-        let data = match done {
+        let mut data = match done {
             IoDone::Names(names) => return self.on_listed(names),
             IoDone::Length(len) => return self.on_length(op, len),
             IoDone::Read(data) => data,
@@ -299,6 +315,7 @@ impl Opener {
             Stage::ReadPrevFooter { offset } => self.on_prev_footer(offset, &data),
             Stage::ScanPrev { offset } => self.on_prev_scan_chunk(offset, &data),
             Stage::Scan { offset } => self.on_scan_chunk(offset, &data),
+            Stage::Rewrite => self.on_rewrite_chunk(std::mem::take(&mut data)),
             Stage::List | Stage::Finish => Ok(()),
         };
         if let Err(e) = r {
@@ -754,8 +771,7 @@ impl Opener {
         self.tree_base = Some(base);
         self.scanner = Some(scanner);
         if len <= HEADER_LEN as u64 {
-            self.finish_scan()?;
-            return Ok(Stage::Finish);
+            return self.finish_scan();
         }
         Ok(Stage::Scan {
             offset: HEADER_LEN as u64,
@@ -771,6 +787,7 @@ impl Opener {
             self.agents.observe(r.ts, r.offset, r.frame_len, r.payload);
             if let Some(cp) = cp.filter(|c| c.seq == r.seq) {
                 self.checkpoint_hash_seen = Some(r.hash);
+                self.checkpoint_end = Some(r.offset + r.frame_len as u64);
                 if r.hash != cp.hash {
                     return Err(Error::CheckpointMismatch {
                         checkpoint: cp,
@@ -784,18 +801,22 @@ impl Opener {
         }
         let next = offset + data.len() as u64;
         if scanner.is_done() || next >= len || data.is_empty() {
-            self.finish_scan()?;
-            self.stage = Stage::Finish;
+            self.stage = self.finish_scan()?;
         } else {
             self.stage = Stage::Scan { offset: next };
         }
         Ok(())
     }
 
-    fn finish_scan(&mut self) -> Result<(), Error> {
+    /// Decides how the last segment ends and queues what the open must still do; gives the
+    /// stage that does it.
+    fn finish_scan(&mut self) -> Result<Stage, Error> {
         let h = self.last_header.expect("read before");
         let (_, name, len) = self.last();
+        let rewrite_file = name.clone();
         let mut summary = self.scanner.take().expect("scanning").finish();
+        // The end of the bytes a crashed writer may have left in the page cache only.
+        let mut tail_end = summary.end_offset;
         let tree = summary.tree.take().unwrap_or_default();
         let tree_base = self.tree_base.take().unwrap_or_default();
         let prev_ts = self.prev_footer.as_ref().map_or(0, |f| f.last_ts);
@@ -841,6 +862,7 @@ impl Opener {
                 footer,
                 trailing_zeros,
             } => {
+                tail_end = len - trailing_zeros;
                 if trailing_zeros > 0 {
                     let end = len - trailing_zeros;
                     self.steps.push_back(IoOp::Truncate {
@@ -854,13 +876,8 @@ impl Opener {
                 // the kernel already marked clean, which a later fsync does not write. A power
                 // loss after the next segment's directory entry is durable would then leave an
                 // unsealed segment followed by another, and the trail would refuse to open.
-                // Writing the footer's (identical) bytes again dirties them, so the fsync
-                // covers them in both cases.
-                self.steps.push_back(IoOp::Write {
-                    file: name.clone(),
-                    offset: footer.offset,
-                    data: footer.encode(),
-                });
+                // The tail rewrite below writes the footer's (identical) bytes again, which
+                // dirties them, so this fsync covers them in both cases.
                 self.steps.push_back(IoOp::Sync {
                     file: name.clone(),
                     metadata: true,
@@ -987,7 +1004,33 @@ impl Opener {
             hash: summary.last_hash,
         };
         opened.report.next_seq = summary.next_seq;
+        let from = self.checkpoint_end.unwrap_or(HEADER_LEN as u64);
+        if from < tail_end {
+            // Everything queued so far (the sync, and after a seal the next segment) waits
+            // for the rewrite: see `open_rewrite`.
+            let rewrite = TailRewrite {
+                file: rewrite_file,
+                offset: from,
+                end: tail_end,
+                held: std::mem::take(&mut self.steps),
+            };
+            self.rewrite = Some((rewrite, Box::new(opened)));
+            return Ok(Stage::Rewrite);
+        }
         self.done = Some(Box::new(opened));
+        Ok(Stage::Finish)
+    }
+
+    fn on_rewrite_chunk(&mut self, data: Vec<u8>) -> Result<(), Error> {
+        let (rewrite, _) = self.rewrite.as_mut().expect("rewriting");
+        let write = rewrite.on_read(data)?;
+        self.steps.push_back(write);
+        if rewrite.is_done() {
+            let (rewrite, opened) = self.rewrite.take().expect("rewriting");
+            self.steps.extend(rewrite.held);
+            self.done = Some(opened);
+            self.stage = Stage::Finish;
+        }
         Ok(())
     }
 
