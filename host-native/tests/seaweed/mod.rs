@@ -160,7 +160,10 @@ impl Seaweed {
         }
     }
 
-    /// Whether every bucket answers a signed listing.
+    /// Whether every bucket answers a signed listing and serves an object's bytes. A
+    /// restarted server lists (the filer is up) before its volumes are loaded, and answers
+    /// GETs with 500 until then: reading back a probe written at the first start (under
+    /// `ready/`, which no test lists) waits for both.
     fn buckets_ready(&self) -> bool {
         // On a thread of its own: callers may be inside a tokio runtime.
         std::thread::scope(|scope| {
@@ -174,7 +177,17 @@ impl Seaweed {
                         let t = self.target(&format!("s3://{b}/ready"));
                         rt.block_on(async {
                             use futures_util::StreamExt;
-                            t.store.list(None).next().await.is_none_or(|r| r.is_ok())
+                            use object_store::ObjectStoreExt;
+                            let listed = t.store.list(None).next().await.is_none_or(|r| r.is_ok());
+                            let probe = object_store::path::Path::from("ready/probe");
+                            listed
+                                && match t.store.get(&probe).await {
+                                    Ok(got) => got.bytes().await.is_ok(),
+                                    Err(object_store::Error::NotFound { .. }) => {
+                                        t.store.put(&probe, b"ready".to_vec().into()).await.is_ok()
+                                    }
+                                    Err(_) => false,
+                                }
                         })
                     })
                 })
