@@ -1,6 +1,7 @@
 //! Queries and exports across a retained trail and its archive, against a real S3 server
 //! (SeaweedFS started by the tests): the answers equal those of the trail before retention,
 //! and a time-range query fetches only the segments holding the answer.
+mod common;
 
 mod seaweed;
 
@@ -9,19 +10,6 @@ use evident_native::core::query::QuerySpec;
 use seaweed::cli::*;
 use seaweed::Seaweed;
 use std::path::Path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        // The tile directory comes along (derived data, but the copy is of the whole trail).
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else if e.file_name() != "LOCK" {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
 
 #[test]
 fn a_time_range_only_in_the_bucket_is_answered_with_range_gets_of_its_segments() {
@@ -35,7 +23,7 @@ fn a_time_range_only_in_the_bucket_is_answered_with_range_gets_of_its_segments()
     let url = format!("s3://{BUCKET}/query");
     assert!(archive_cli(&s, &dir, &url).status.success());
     let before = tmp.path().join("before");
-    copy_dir(&dir, &before);
+    common::copy_dir(&dir, &before);
     let out = evident_env(
         &[
             "retain",

@@ -2,6 +2,7 @@
 //! (quorum 2), a witness down, a forked copy of the trail refused by both witnesses (fork
 //! evidence, exit 3, no cosignature), and the log's own refusal to sign a fork after its tail
 //! is cut or another history is restored.
+mod common;
 
 mod witness_support;
 
@@ -36,18 +37,6 @@ fn origin(dir: &Path) -> String {
     let o = ev(&["checkpoint", dir.to_str().unwrap(), "--json"], None);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     j["origin"].as_str().unwrap().to_string()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        } else if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        }
-    }
 }
 
 struct World {
@@ -174,7 +163,7 @@ fn a_witness_down_fails_the_quorum_and_names_it() {
 fn a_forked_copy_is_refused_by_both_witnesses_and_by_the_log_itself() {
     let w = world();
     let copy = w.dir.path().join("copy");
-    copy_dir(&w.trail, &copy);
+    common::copy_dir(&w.trail, &copy);
     append(&w.trail, "four\n");
     assert_eq!(publish(&w, &w.trail, &[]).status.code(), Some(0));
     // The copy (same log id, same origin, same key) takes another history.
@@ -204,12 +193,12 @@ fn a_forked_copy_is_refused_by_both_witnesses_and_by_the_log_itself() {
 fn the_log_refuses_to_sign_after_its_tail_is_cut_or_another_history_is_restored() {
     let w = world();
     let backup = w.dir.path().join("backup");
-    copy_dir(&w.trail, &backup);
+    common::copy_dir(&w.trail, &backup);
     append(&w.trail, "four\nfive\n");
     assert_eq!(publish(&w, &w.trail, &[]).status.code(), Some(0));
     // A backup of size 3 restored in place of the trail: a rollback, refused, roots named.
     let restored = w.dir.path().join("restored");
-    copy_dir(&backup, &restored);
+    common::copy_dir(&backup, &restored);
     let o = publish(&w, &restored, &[]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let t = text(&o);

@@ -3,6 +3,7 @@
 //! replaced atomically (a kill -9 leaves the old note or the new one); the origin is the key's
 //! name; and a cut tail or a restored backup of the trail directory is refused, naming both
 //! roots, because the signing record lives beside the key.
+mod common;
 
 use evident_native::core::note::{open, KeyKind, SigningKey, VerifierKey};
 use evident_native::core::witness::CheckpointBody;
@@ -224,18 +225,6 @@ async fn a_key_of_another_name_is_refused_naming_both() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        } else if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        }
-    }
-}
-
 fn b64(b: &CheckpointBody) -> String {
     evident_native::core::tree::base64::encode(&b.root.0)
 }
@@ -254,7 +243,7 @@ async fn a_restored_backup_or_another_history_is_refused_naming_both_roots() {
     .unwrap();
     append_n(&trail, 0, 5).await;
     trail.close().await.unwrap();
-    copy_dir(&live, &backup);
+    common::copy_dir(&live, &backup);
     let trail = Trail::open(
         &live,
         opts(Some(k.signer(Duration::from_secs(1))), 64 << 20),
@@ -268,7 +257,7 @@ async fn a_restored_backup_or_another_history_is_refused_naming_both_roots() {
 
     // The backup (5 records, its own checkpoint.note of size 5) restored over the trail.
     std::fs::remove_dir_all(&live).unwrap();
-    copy_dir(&backup, &live);
+    common::copy_dir(&backup, &live);
     let small = note(&live, &k.vkey()).unwrap();
     let e = Trail::open(
         &live,

@@ -101,12 +101,18 @@ pub fn frames(bytes: &[u8]) -> Vec<FrameAt> {
     out
 }
 
-/// Copies the regular files of `from` into the new directory `to`.
+/// Copies the trail in `from` into the new directory `to`: its files and, recursively, its
+/// directories (the tile directory: derived data, but a copy is of the whole trail). `LOCK`
+/// comes along too: a trail without one makes the next writer wait out the lease's settle
+/// time (a component writer may be creating it).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create copy dir");
     for e in std::fs::read_dir(from).expect("read dir") {
         let e = e.expect("entry");
-        if e.file_type().expect("file type").is_file() {
+        let kind = e.file_type().expect("file type");
+        if kind.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else if kind.is_file() {
             std::fs::copy(e.path(), to.join(e.file_name())).expect("copy file");
         }
     }
