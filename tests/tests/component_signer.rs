@@ -471,3 +471,99 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The fuel one `append-batch` of 3 records costs on a signed trail of 20 records.
+fn batch_fuel(interval_ms: u64) -> u64 {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut w = Instance::with_fuel(tmp.path(), u64::MAX / 4);
+    let opts = signed(SignerOptions {
+        interval_ms: Some(interval_ms),
+        ..signer_options(&key_text())
+    });
+    let log = w.open("/data/t", &opts).unwrap();
+    for i in 0..20 {
+        w.append_at(log, &payload(i), T0 + i).unwrap();
+    }
+    let before = w.store.get_fuel().unwrap();
+    let batch: Vec<Vec<u8>> = (20..23).map(payload).collect();
+    w.try_append_batch(log, &batch).unwrap().unwrap();
+    before - w.store.get_fuel().unwrap()
+}
+
+#[test]
+fn a_component_killed_while_signing_leaves_a_note_and_record_that_sign_on() {
+    // The part of the call that signs (read the record, write it, read and write the note):
+    // what a batch costs with a signature minus what it costs without.
+    let unsigned = batch_fuel(3_600_000);
+    let signing = batch_fuel(0);
+    assert!(signing > unsigned, "{signing} vs {unsigned}");
+    let mut outcomes = Vec::new();
+    for k in 0..=17u64 {
+        // The last one with fuel to spare: the call finishes.
+        let fuel = unsigned + (signing - unsigned) * k / 16;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("t");
+        let mut w = Instance::with_fuel(tmp.path(), u64::MAX / 4);
+        let opts = OpenOptions {
+            lease_ms: Some(200),
+            ..signed(SignerOptions {
+                interval_ms: Some(0),
+                ..signer_options(&key_text())
+            })
+        };
+        let log = w.open("/data/t", &opts).unwrap();
+        for i in 0..20 {
+            w.append_at(log, &payload(i), T0 + i).unwrap();
+        }
+        w.set_fuel(fuel);
+        let batch: Vec<Vec<u8>> = (20..23).map(payload).collect();
+        let finished = matches!(w.try_append_batch(log, &batch), Ok(Ok(_)));
+        drop(w); // killed mid-call: no close
+
+        // Old or new, never torn: the note verifies, the record parses, and the record never
+        // runs ahead of the trail's durable records.
+        let note = note_body(&dir);
+        let record =
+            CheckpointBody::parse(&std::fs::read_to_string(tmp.path().join("t.signed")).unwrap())
+                .unwrap();
+        assert!(
+            note.size <= record.size,
+            "fuel {fuel}: {note:?} / {record:?}"
+        );
+        assert!([20, 23].contains(&record.size), "fuel {fuel}: {record:?}");
+        // A new instance signs on: the kill left no fork to refuse.
+        let mut w = Instance::new(tmp.path());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let log = loop {
+            match w.open("/data/t", &opts) {
+                Err(WitError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                r => break r.unwrap_or_else(|e| panic!("fuel {fuel}: {e:?}")),
+            }
+        };
+        let head = w.head(log).seq;
+        assert!(
+            head >= record.size,
+            "fuel {fuel}: head {head}, signed {}",
+            record.size
+        );
+        assert_eq!(note_body(&dir).size, head, "fuel {fuel}");
+        w.close(log).unwrap();
+        outcomes.push((finished, note.size, record.size));
+    }
+    // The kills landed before the record was written, between record and note, and after
+    // the note (at the end of the call, or once it returned).
+    assert!(
+        outcomes.iter().any(|&(f, n, r)| !f && n == 20 && r == 20),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().any(|&(f, n, r)| !f && n == 20 && r == 23),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().any(|&(_, n, r)| n == 23 && r == 23),
+        "{outcomes:?}"
+    );
+}
