@@ -5,7 +5,7 @@
 use crate::bindings::evident::log::types as wit;
 use crate::bindings::exports::evident::log::trail::{
     Durability as WitDurability, Guest, GuestLog, Log as LogHandle, OpenOptions,
-    OpenReport as WitOpenReport, RecoveryMode as WitRecoveryMode,
+    OpenReport as WitOpenReport, RecoveryMode as WitRecoveryMode, SignerStatus,
 };
 use crate::bindings::exports::evident::log::trail::{
     EntryBase64, Query as WitQuery, QueryResult as WitQueryResult, QueryResultBase64,
@@ -26,6 +26,7 @@ use evident_core::{
 use std::cell::RefCell;
 
 mod prove;
+mod sign;
 
 fn now() -> u64 {
     let t = wasip2::clocks::wall_clock::now();
@@ -48,6 +49,8 @@ struct State {
     exec: WasiExecutor,
     report: OpenReport,
     next_token: u64,
+    /// The live signer (the `signer` open option).
+    signing: Option<sign::Signing>,
 }
 
 /// An open trail.
@@ -83,6 +86,9 @@ impl State {
                 }
             }
             while let Some(e) = self.core.poll_event() {
+                if let (Event::Rotated { .. }, Some(s)) = (&e, self.signing.as_mut()) {
+                    s.rotated = true;
+                }
                 events.push(e);
                 progressed = true;
             }
@@ -292,7 +298,10 @@ fn lease_timing(o: &OpenOptions) -> Result<Timing, wit::Error> {
 }
 
 fn options(o: &OpenOptions) -> Result<(Options, LogId), wit::Error> {
-    let mut opts = Options::default();
+    let mut opts = Options {
+        origin: o.origin.clone(),
+        ..Options::default()
+    };
     if let Some(b) = o.segment_bytes {
         opts.segment_bytes = b;
     }
@@ -346,6 +355,9 @@ impl Log {
             return Err(wit::Error::Locked(why));
         }
         let r = f(&mut s);
+        if s.exec.lease_lost().is_none() && !s.core.is_closed() {
+            s.sign_if_due();
+        }
         match s.exec.lease_lost() {
             Some(why) if r.is_err() => Err(wit::Error::Locked(why)),
             _ => r,
@@ -355,7 +367,23 @@ impl Log {
 
 impl GuestLog for Log {
     fn open(dir: String, o: OpenOptions) -> Result<LogHandle, wit::Error> {
-        let (opts, log_id) = options(&o)?;
+        let (mut opts, log_id) = options(&o)?;
+        let signing = match &o.signer {
+            None => None,
+            Some(so) => {
+                let s = sign::Signing::new(so, &dir)?;
+                match &opts.origin {
+                    Some(asked) if asked != s.origin() => {
+                        return Err(wit::Error::InvalidArgument(format!(
+                            "origin {asked:?} was asked but the signing key is named {:?}: a signed trail's origin is its key's name",
+                            s.origin()
+                        )))
+                    }
+                    _ => opts.origin = Some(s.origin().to_string()),
+                }
+                Some(s)
+            }
+        };
         let timing = lease_timing(&o)?;
         let mut exec = WasiExecutor::new(&dir).map_err(wit::Error::InvalidArgument)?;
         exec.take_lease(timing, o.holder.clone())
@@ -380,6 +408,7 @@ impl GuestLog for Log {
             exec,
             report: OpenReport::default(),
             next_token: 0,
+            signing: None,
         };
         for e in state.run() {
             match e {
@@ -398,6 +427,17 @@ impl GuestLog for Log {
         }
         if !state.core.is_open() {
             return Err(wit::Error::Failed("open did not complete".into()));
+        }
+        if signing.is_some() {
+            state.signing = signing;
+            // The open-time check refuses a cut tail or a restored backup: the trail is then
+            // closed again, not left open.
+            if let Err(e) = state.sign_now() {
+                state.core.handle_close();
+                state.run();
+                state.exec.release_lease();
+                return Err(e);
+            }
         }
         Ok(LogHandle::new(Log {
             state: RefCell::new(state),
@@ -456,6 +496,9 @@ impl GuestLog for Log {
                 match e {
                     Event::Synced { token: t } if t == token => {
                         s.tiles(TILE_BUDGET_AT_SYNC);
+                        // As the native adapter: a signing failure is in the signer status,
+                        // it does not fail the sync.
+                        let _ = s.sign_now();
                         return Ok(convert::checkpoint(&s.core.head()));
                     }
                     Event::SyncFailed { token: t, error } if t == token => {
@@ -572,6 +615,7 @@ impl GuestLog for Log {
                 match e {
                     Event::CheckpointWritten(cp) => {
                         s.tiles(TILE_BUDGET_AT_SYNC);
+                        s.sign_now()?;
                         return Ok(convert::checkpoint(&cp));
                     }
                     Event::CheckpointFailed(e) => return Err(core_error(e)),
@@ -589,7 +633,10 @@ impl GuestLog for Log {
                 if let Event::Closed { head } = e {
                     // What the tile lane holds in memory, before another writer may come.
                     s.tiles(usize::MAX);
+                    // Signed at the final head while the lease is still ours.
+                    let signed = s.sign_now();
                     s.exec.release_lease();
+                    signed?;
                     return Ok(convert::checkpoint(&head));
                 }
             }
@@ -648,5 +695,9 @@ impl GuestLog for Log {
 
     fn prove_consistency(&self, old_checkpoint: String) -> Result<String, wit::Error> {
         self.with(|s| s.prove_consistency(&old_checkpoint))
+    }
+
+    fn signer_status(&self) -> Option<SignerStatus> {
+        self.state.borrow().signing.as_ref().map(|s| s.status())
     }
 }

@@ -140,6 +140,8 @@ def options(**kw):
         log_id=LOG_ID,
         lease_ms=None,
         holder=None,
+        origin=None,
+        signer=None,
     )
     base.update(kw)
     return record(**base)

@@ -14,7 +14,8 @@ wasmtime::component::bindgen!({ path: "../wit", world: "audit-log", additional_d
 
 pub use evident::log::types::{Checkpoint, Entry, Error, Health, HealthState, Receipt};
 pub use exports::evident::log::trail::{
-    Durability, OpenOptions, OpenReport, Query, QueryResult, RecoveryMode,
+    Durability, OpenOptions, OpenReport, Query, QueryResult, RecoveryMode, SignerOptions,
+    SignerStatus,
 };
 pub use exports::evident::log::verify::{
     ProvenConsistency, ProvenRecord, SegmentFile, VerifyReport,
@@ -72,6 +73,18 @@ pub fn default_options() -> OpenOptions {
         log_id: None,
         lease_ms: None,
         holder: None,
+        origin: None,
+        signer: None,
+    }
+}
+
+/// Signer options with `key` (private key text) and the defaults otherwise (the record beside
+/// the trail directory, a 1 s interval).
+pub fn signer_options(key: &str) -> SignerOptions {
+    SignerOptions {
+        key: key.to_string(),
+        record_path: None,
+        interval_ms: None,
     }
 }
 
@@ -321,6 +334,15 @@ impl Instance {
             .evident_log_trail()
             .log()
             .call_prove_consistency(&mut self.store, log, old)
+            .expect("no trap")
+    }
+
+    /// `log.signer-status`.
+    pub fn signer_status(&mut self, log: ResourceAny) -> Option<SignerStatus> {
+        self.bindings
+            .evident_log_trail()
+            .log()
+            .call_signer_status(&mut self.store, log)
             .expect("no trap")
     }
 

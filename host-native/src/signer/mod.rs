@@ -24,9 +24,10 @@ mod task;
 
 use crate::prove::DirSource;
 use crate::publish::{write_atomic, CHECKPOINT_NOTE};
-use evident_core::note::{sign_note, KeyKind, SigningKey};
-use evident_core::prove::{prove_consistency, ProveError, TreeHead};
-use evident_core::witness::{check_before_signing, CheckpointBody, ForkRefusal};
+use evident_core::note::{KeyKind, SigningKey};
+use evident_core::witness::{
+    check_signing, note_to_write, CheckpointBody, ForkRefusal, SignCheckError,
+};
 pub(crate) use publisher::spawn as spawn_publisher;
 pub use publisher::{PublishStatus, Publishing, WitnessStatus, MAX_BACKOFF};
 use std::io;
@@ -127,44 +128,24 @@ fn refusal(r: ForkRefusal) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, r.to_string())
 }
 
-fn tree_head(b: &CheckpointBody) -> TreeHead {
-    TreeHead {
-        origin: b.origin.clone(),
-        size: b.size,
-        root: b.root,
+fn sign_check_error(dir: &Path, e: SignCheckError<crate::Error>) -> io::Error {
+    match e {
+        SignCheckError::Refused(r) => refusal(r),
+        SignCheckError::Prove(e) => io::Error::other(format!("{}: {e}", dir.display())),
     }
 }
 
 /// Whether the trail in `dir`, whose tree is now `head`, extends the recorded `signed`: a
 /// consistency proof made from the trail's files (tiles, or every record when they fail),
-/// checked by the never-sign-a-fork guard. The refusal names both roots.
+/// checked by the never-sign-a-fork guard ([`evident_core::witness::sign_check`]). The
+/// refusal names both roots.
 pub fn check_against_trail(
     dir: &Path,
     signed: &CheckpointBody,
     head: &CheckpointBody,
 ) -> io::Result<()> {
-    let proof = if signed.size > 0 && signed.size < head.size && signed.origin == head.origin {
-        let mut src = DirSource::open(dir).map_err(|e| io::Error::other(e.to_string()))?;
-        match prove_consistency(&mut src, &tree_head(head), &tree_head(signed)) {
-            Ok(c) => c.proof,
-            Err(ProveError::NotExtended { size, actual, .. }) => {
-                return Err(refusal(ForkRefusal::Fork {
-                    signed_size: signed.size,
-                    signed_root: signed.root,
-                    size: head.size,
-                    root: head.root,
-                    reason: format!(
-                        "the trail's tree of size {size} has root {}",
-                        crate::publish::root_b64(&actual)
-                    ),
-                }))
-            }
-            Err(e) => return Err(io::Error::other(format!("{}: {e}", dir.display()))),
-        }
-    } else {
-        Vec::new()
-    };
-    check_before_signing(Some(signed), head, &proof).map_err(refusal)
+    evident_core::witness::sign_check::check_against_trail(|| DirSource::open(dir), signed, head)
+        .map_err(|e| sign_check_error(dir, e))
 }
 
 /// Signs `head` for the trail in `dir`: lock the record, check it (`mine`: the record this
@@ -177,30 +158,23 @@ fn sign_blocking(
 ) -> io::Result<Vec<u8>> {
     let _lock = record::lock(&signer.record)?;
     let recorded = record::read(&signer.record)?;
-    match &recorded {
-        None => {}
-        Some(r) if Some(r) == mine && r.origin == head.origin && head.size > r.size => {}
-        Some(r) if Some(r) == mine => check_before_signing(Some(r), head, &[]).map_err(refusal)?,
-        Some(r) => check_against_trail(dir, r, head)?,
-    }
+    check_signing(|| DirSource::open(dir), recorded.as_ref(), mine, head)
+        .map_err(|e| sign_check_error(dir, e))?;
     if recorded.as_ref() != Some(head) {
         record::write(&signer.record, head)?;
     }
     let note_path = dir.join(CHECKPOINT_NOTE);
-    if let Ok(existing) = std::fs::read(&note_path) {
-        // Already a note of this very head signed by this key (say `evident publish`'s, with
-        // cosignatures): kept as it is.
-        let same = evident_core::note::open(&existing, std::slice::from_ref(signer.key.verifier()))
-            .is_ok_and(|o| o.note.text() == head.to_text());
-        if same {
-            return Ok(existing);
+    let existing = std::fs::read(&note_path).ok();
+    match note_to_write(&signer.key, head, existing.as_deref())
+        .map_err(|e| io::Error::other(e.to_string()))?
+    {
+        // Already a note of this very head signed by this key: kept as it is.
+        None => Ok(existing.unwrap_or_default()),
+        Some(note) => {
+            write_atomic(&note_path, &note)?;
+            Ok(note)
         }
     }
-    let note = sign_note(&head.to_text(), &signer.key)
-        .map_err(|e| io::Error::other(e.to_string()))?
-        .to_bytes();
-    write_atomic(&note_path, &note)?;
-    Ok(note)
 }
 
 /// The signer of one open trail: serializes signatures, remembers what it recorded.

@@ -10,8 +10,15 @@ use evident_core::prove::{ProofSource, ProveError, TreeHead};
 use evident_core::{IoDone, IoErrorKind, IoOp};
 
 /// Reads for the prover through the component's executor.
-struct Source<'a> {
+pub(super) struct Source<'a> {
     state: &'a mut State,
+}
+
+impl<'a> Source<'a> {
+    /// A source reading through `state`'s executor.
+    pub(super) fn new(state: &'a mut State) -> Source<'a> {
+        Source { state }
+    }
 }
 
 /// Records read per call on the slow path.
@@ -65,7 +72,7 @@ impl ProofSource for Source<'_> {
     }
 }
 
-fn prove_error(e: ProveError<wit::Error>) -> wit::Error {
+pub(super) fn prove_error(e: ProveError<wit::Error>) -> wit::Error {
     match e {
         ProveError::Source(e) => e,
         e @ (ProveError::NoSuchRecord { .. }
@@ -80,7 +87,7 @@ fn prove_error(e: ProveError<wit::Error>) -> wit::Error {
 
 impl State {
     /// The tree at the durable head (the writer keeps it in group commit).
-    fn tree_head(&self) -> Result<TreeHead, wit::Error> {
+    pub(super) fn tree_head(&self) -> Result<TreeHead, wit::Error> {
         self.core
             .tree_checkpoint()
             .ok_or_else(|| wit::Error::Failed("the trail is not open".into()))

@@ -80,6 +80,35 @@ export interface TrailOptions {
   leaseMs?: U64;
   /** A label shown to writers refused with LockedError. */
   holder?: string;
+  /**
+   * The first line of the trail's C2SP checkpoints, set when the trail is created (default
+   * `evident/<log id hex>`); another one for an existing trail throws InvalidArgumentError.
+   */
+  origin?: string;
+  /** Keep checkpoint.note signed with a log key (the trail's origin is the key's name). */
+  signer?: SignerOptions;
+}
+
+/**
+ * A log signing key (`key`, the private key text, or `keyFile`, a file only its owner can
+ * read, as `evident keygen -o` writes it) and the host path of its never-sign-a-fork record
+ * (default `<keyFile>.signed`, else `<trail dir>.signed`: keep it outside the trail directory).
+ */
+export interface SignerOptions {
+  key?: string;
+  keyFile?: string;
+  record?: string;
+  /** Sign at most this often while records arrive (default 1000 ms). */
+  intervalMs?: U64;
+}
+
+/** What the signer did since the trail opened. */
+export interface SignerStatus {
+  /** The tree size of the last checkpoint signed into checkpoint.note. */
+  signedSize: number | null;
+  notesWritten: number;
+  /** Why the last signature failed, until one succeeds (a refusal names both roots). */
+  lastError: string | null;
 }
 
 export interface QueryOptions {
@@ -166,6 +195,8 @@ export declare class Trail {
   prove(seq: number | bigint, options?: { size?: number | bigint; includePayload?: boolean }): Promise<string>;
   /** A consistency proof from `oldCheckpoint` (a checkpoint note) to the durable head. */
   proveConsistency(oldCheckpoint: string): Promise<string>;
+  /** What the signer did (null without the `signer` option). */
+  signerStatus(): SignerStatus | null;
   health(): Health;
   close(): Promise<Checkpoint>;
   [Symbol.asyncDispose](): Promise<void>;

@@ -3,8 +3,8 @@
 // global `_setPreopens`), errors are EvidentError subclasses, seqs and counters are numbers,
 // timestamps (ns since the epoch, beyond 2^53) BigInts.
 
-import { readFile, mkdir, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { readFile, mkdir, stat, open as openFile } from "node:fs/promises";
+import { resolve, dirname, basename } from "node:path";
 import { WASIShim } from "@bytecodealliance/preview2-shim/instantiation";
 import { ClosedError, EvidentError, FailedError, InvalidArgumentError, IoError, ProofError, wrap } from "./errors.js";
 import { eventJson } from "./events.js";
@@ -107,6 +107,46 @@ function durability(d) {
 
 const RECOVERY = ["tolerate-torn-tail", "absolute-consistency"];
 
+/** The key text in `file`: a regular file neither group nor others may read or write. */
+async function readKeyFile(file) {
+  let h;
+  try {
+    h = await openFile(file, "r");
+  } catch (e) {
+    throw new InvalidArgumentError(`key file ${file}: ${e.code ?? e.message}`);
+  }
+  try {
+    const st = await h.stat();
+    if (!st.isFile()) throw new InvalidArgumentError(`key file ${file} is not a regular file`);
+    if (st.mode & 0o077) {
+      throw new InvalidArgumentError(`key file ${file} has mode ${(st.mode & 0o777).toString(8)}: group or others may read it (chmod 600 it)`);
+    }
+    return (await h.readFile({ encoding: "utf8" })).trim();
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * The signer option: the key (text, or `keyFile`), the record's host path (default
+ * `<keyFile>.signed`, else `<trail dir>.signed`), preopened in its own directory as `/signer`.
+ */
+async function signerOptions(s, path) {
+  if (s === undefined || s === null) return { wit: undefined };
+  if (typeof s !== "object") throw new InvalidArgumentError("signer: expected { key } or { keyFile }");
+  const key = s.keyFile !== undefined ? await readKeyFile(resolve(String(s.keyFile))) : s.key;
+  if (typeof key !== "string") throw new InvalidArgumentError("signer: expected { key } (the private key text) or { keyFile }");
+  const record = resolve(String(s.record ?? (s.keyFile !== undefined ? `${resolve(String(s.keyFile))}.signed` : `${path}.signed`)));
+  await mkdir(dirname(record), { recursive: true });
+  const guest = `/signer/${basename(record)}`;
+  return {
+    wit: { key, recordPath: guest, intervalMs: opt64(s.intervalMs, "signer.intervalMs") },
+    dir: dirname(record),
+    guest,
+    host: record,
+  };
+}
+
 /** An open trail. Calls are synchronous under the hood (one component instance per trail). */
 export class Trail {
   #log;
@@ -141,14 +181,24 @@ export class Trail {
       logId: options.logId,
       leaseMs: opt64(options.leaseMs, "leaseMs"),
       holder: options.holder,
+      origin: options.origin,
     };
-    const inst = await instance({ "/trail": path });
+    const signer = await signerOptions(options.signer, path);
+    witOptions.signer = signer.wit;
+    const preopens = { "/trail": path };
+    if (signer.dir !== undefined) preopens["/signer"] = signer.dir;
+    const inst = await instance(preopens);
     let log;
     try {
       log = wrap(() => inst.trail.Log.open("/trail", witOptions));
     } catch (e) {
-      // The component names the trail by its guest path; the caller knows it by the host's.
-      if (typeof e?.message === "string") e.message = e.message.replace(/^\/trail\b/, path);
+      // The component names the trail (and the record) by guest paths; the caller knows
+      // them by the host's.
+      if (typeof e?.message === "string") {
+        e.message = e.message.replace(/^\/trail\b/, path);
+        if (signer.guest !== undefined) e.message = e.message.split(signer.guest).join(signer.host);
+      }
+      if (signer.guest !== undefined && e?.location?.file === signer.guest) e.location.file = signer.host;
       throw e;
     }
     return new Trail(inst, log, path);
@@ -278,6 +328,17 @@ export class Trail {
   }
 
   /** Health state and counters. */
+  /**
+   * What the signer did (null without `signer`): the size last signed into checkpoint.note,
+   * notes written, and why the last signature failed (a periodic or sync() signature that
+   * fails does not fail its call; checkpoint() and close() throw it).
+   */
+  signerStatus() {
+    const s = this.#call((l) => l.signerStatus());
+    if (s === undefined || s === null) return null;
+    return { signedSize: s.signedSize === undefined || s.signedSize === null ? null : num(s.signedSize), notesWritten: num(s.notesWritten), lastError: s.lastError ?? null };
+  }
+
   health() {
     const h = this.#call((l) => l.health());
     const out = {};

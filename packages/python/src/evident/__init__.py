@@ -43,6 +43,8 @@ from ._types import (
     ProvenRecord,
     QueryPage,
     Receipt,
+    Signer,
+    SignerStatus,
 )
 from . import events
 
@@ -69,6 +71,8 @@ __all__ = [
     "ProvenRecord",
     "QueryPage",
     "Receipt",
+    "Signer",
+    "SignerStatus",
     "TooLargeError",
     "TornTailError",
     "Trail",

@@ -76,14 +76,17 @@ def to_wit_checkpoint(c: Checkpoint) -> Record:
 
 class Instance:
     """One component instance in its own store, optionally with `host_dir` preopened as
-    `/trail`. Not thread-safe: the caller serializes calls."""
+    `/trail` (and `signer_dir`, the signing record's directory, as `/signer`). Not thread-safe: the caller serializes calls."""
 
-    def __init__(self, host_dir: Optional[str] = None) -> None:
+    def __init__(self, host_dir: Optional[str] = None, signer_dir: Optional[str] = None) -> None:
         engine, component = _engine_and_component()
         self.store = Store(engine)
         wasi = WasiConfig()
         if host_dir is not None:
             wasi.preopen_dir(host_dir, "/trail")
+        if signer_dir is not None:
+            # The signing record's directory (outside the trail directory).
+            wasi.preopen_dir(signer_dir, "/signer")
         self.store.set_wasi(wasi)
         linker = Linker(engine)
         linker.add_wasip2()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import errno
 import json
 import os
@@ -13,7 +14,18 @@ from wasmtime.component import Variant
 
 from . import _component as c
 from ._errors import ClosedError, EvidentError, InvalidArgumentError, IoError, Location
-from ._types import Checkpoint, Durability, Entry, Health, Interval, OpenReport, QueryPage, Receipt
+from ._types import (
+    Checkpoint,
+    Durability,
+    Entry,
+    Health,
+    Interval,
+    OpenReport,
+    QueryPage,
+    Receipt,
+    Signer,
+    SignerStatus,
+)
 from .events import Event
 
 Payload = Union[bytes, bytearray, memoryview, str, Mapping[str, Any], Event]
@@ -90,6 +102,8 @@ class Trail:
         log_id: Optional[str] = None,
         lease_ms: Optional[int] = None,
         holder: Optional[str] = None,
+        origin: Optional[str] = None,
+        signer: Optional[Signer] = None,
     ) -> "Trail":
         """Opens (or creates) the trail in directory `path`, running crash recovery.
 
@@ -97,7 +111,12 @@ class Trail:
         `durability` "always", `recovery_mode` "tolerate-torn-tail" (or
         "absolute-consistency"), `max_payload` 1 MiB, `preallocate` True, a random `log_id`
         (32 hex digits), `lease_ms` 10000, `holder` a label shown to writers refused with
-        `LockedError`. Raises `LockedError` while another writer holds the trail.
+        `LockedError`, `origin` the first line of the trail's C2SP checkpoints (set when the
+        trail is created, default `evident/<log id hex>`; another one for an existing trail
+        raises `InvalidArgumentError`), `signer` a `Signer` to keep `checkpoint.note` signed
+        (the origin is then the key's name). Raises `LockedError` while another writer holds
+        the trail; with a signer, `BehindCheckpointError` or `CheckpointMismatchError` (naming
+        both roots) for a trail that does not extend what the key signed.
         """
         path = os.path.abspath(os.fspath(path))
         if recovery_mode is not None and recovery_mode not in _RECOVERY:
@@ -119,15 +138,37 @@ class Trail:
             log_id=log_id,
             lease_ms=lease_ms,
             holder=holder,
+            origin=origin,
+            signer=None,
         )
-        inst = c.Instance(path)
+        signer_dir = None
+        guest_record = host_record = None
+        if signer is not None:
+            if not isinstance(signer, Signer):
+                raise TypeError(f"signer is an evident.Signer, not {type(signer).__name__}")
+            host_record = os.path.abspath(signer.record if signer.record is not None else path + ".signed")
+            signer_dir, name = os.path.split(host_record)
+            os.makedirs(signer_dir, exist_ok=True)
+            guest_record = "/signer/" + name
+            setattr(
+                options,
+                "signer",
+                c.record(key=signer.key, record_path=guest_record, interval_ms=signer.interval_ms),
+            )
+        inst = c.Instance(path, signer_dir)
         try:
             log = c.ok(inst.call(c.TRAIL, "[static]log.open", "/trail", options))
         except EvidentError as e:
-            # The component names the trail by its guest path; the caller knows it by the host's.
+            # The component names the trail (and the record) by guest paths; the caller knows
+            # them by the host's.
             if e.message.startswith("/trail"):
                 e.message = path + e.message[len("/trail"):]
-                e.args = (e.message,)
+            if guest_record is not None and host_record is not None:
+                e.message = e.message.replace(guest_record, host_record)
+                loc = getattr(e, "location", None)
+                if isinstance(loc, Location) and loc.file == guest_record:
+                    e.location = dataclasses.replace(loc, file=host_record)
+            e.args = (e.message,)
             raise
         return cls(inst, log, path)
 
@@ -209,6 +250,21 @@ class Trail:
             return str(
                 self._call("prove", int(seq), None if size is None else int(size), bool(include_payload))
             )
+
+    def signer_status(self) -> Optional[SignerStatus]:
+        """What the signer did (None without `signer`): the size last signed into
+        `checkpoint.note`, notes written, and why the last signature failed (a periodic or
+        `sync()` signature that fails does not fail its call; `checkpoint()` and `close()`
+        raise it)."""
+        with self._lock:
+            r = self._call("signer-status", unwrap=False)
+        if r is None:
+            return None
+        return SignerStatus(
+            signed_size=getattr(r, "signed-size"),
+            notes_written=getattr(r, "notes-written"),
+            last_error=getattr(r, "last-error"),
+        )
 
     def prove_consistency(self, old_checkpoint: str) -> str:
         """A consistency proof from the tree in `old_checkpoint` (a checkpoint note this trail

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, List, Optional, Union
 
 
@@ -108,6 +108,62 @@ class Interval:
     """Durability policy: acknowledge once written, fsync at most `ms` milliseconds later."""
 
     ms: int
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Sign checkpoints: the trail keeps `checkpoint.note`, its durable head's C2SP checkpoint
+    signed with `key`, the private key text `PRIVATE+KEY+<name>+<hex id>+<base64>` of an
+    Ed25519 log key (as `evident keygen` writes it; never shown in a repr or an error). The
+    trail's origin is the key's name. `record` is the host path of the never-sign-a-fork
+    record (default: `<trail dir>.signed`, beside the trail directory; keep it outside the
+    trail directory, with the key); `interval_ms` the most often it signs while records
+    arrive (default 1000)."""
+
+    key: str = field(repr=False)
+    record: Optional[str] = None
+    interval_ms: Optional[int] = None
+
+    @classmethod
+    def from_key_file(
+        cls, path: str, *, record: Optional[str] = None, interval_ms: Optional[int] = None
+    ) -> "Signer":
+        """The key in `path` (a regular file neither group nor others can read or write, as
+        `evident keygen -o` makes it); `record` defaults to `<path>.signed`, as the native
+        CLI's `--key`."""
+        import os
+        import stat as st
+
+        from ._errors import InvalidArgumentError
+
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as e:
+            raise InvalidArgumentError(f"key file {path}: {e.strerror}") from None
+        try:
+            info = os.fstat(fd)
+            if not st.S_ISREG(info.st_mode):
+                raise InvalidArgumentError(f"key file {path} is not a regular file")
+            if info.st_mode & 0o077:
+                raise InvalidArgumentError(
+                    f"key file {path} has mode {info.st_mode & 0o777:o}: group or others may read it "
+                    "(chmod 600 it)"
+                )
+            text = os.read(fd, 4096).decode("utf-8", errors="replace").strip()
+        finally:
+            os.close(fd)
+        return cls(key=text, record=record if record is not None else path + ".signed", interval_ms=interval_ms)
+
+
+@dataclass(frozen=True)
+class SignerStatus:
+    """What the signer did since the trail opened."""
+
+    signed_size: Optional[int]
+    """The tree size of the last checkpoint signed into `checkpoint.note`."""
+    notes_written: int
+    last_error: Optional[str]
+    """Why the last signature failed, until one succeeds (a refusal names both roots)."""
 
 
 Durability = Union[str, Interval]
