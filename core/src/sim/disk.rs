@@ -435,12 +435,14 @@ impl FakeDisk {
     }
 
     /// A process crash: the page cache survives, so everything written stays (and is flushed
-    /// eventually). Pending changes become durable.
+    /// eventually). Pending changes become durable; what a failed sync dropped stays readable
+    /// in the cache but never reaches the disk (a power loss later loses it).
     pub fn process_crash(&mut self) {
         self.stats.crashes += 1;
         for inode in &mut self.inodes {
-            inode.durable = inode.cache.clone();
-            inode.pending.clear();
+            for c in std::mem::take(&mut inode.pending) {
+                apply(&mut inode.durable, &c);
+            }
         }
         self.durable_dir = self.dir.clone();
         self.dir_pending.clear();
