@@ -283,7 +283,12 @@ impl IndexHead {
 
     /// [`IndexHead::table`]'s checks, keeping only `agent`'s row (`None`: the agent has no
     /// record in the segment). Allocates nothing: what a query for one agent needs.
-    pub fn find(&self, header: &[u8], table: &[u8], agent: &str) -> Result<Option<AgentRow>, String> {
+    pub fn find(
+        &self,
+        header: &[u8],
+        table: &[u8],
+        agent: &str,
+    ) -> Result<Option<AgentRow>, String> {
         let mut found = None;
         self.walk(header, table, |name, row| {
             if name == agent {

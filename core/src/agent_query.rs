@@ -28,12 +28,12 @@ use crate::agent_index::{agent_of, index_name, AgentEntry, AgentRow, IndexHead, 
 use crate::checkpoint::Checkpoint;
 use crate::config::INDEX_STRIDE;
 use crate::error::{Error, Location};
+use crate::event::AuditEvent;
 use crate::footer::{Footer, MAX_FOOTER_LEN};
 use crate::hash::{Hash, LogId};
 use crate::header::{SegmentHeader, HEADER_LEN};
 use crate::io::{IoDone, IoOp, IoResult};
 use crate::naming;
-use crate::event::AuditEvent;
 use crate::query::{in_ranges, Found, QueryResult, QuerySpec, ResumeAt, ScanQuery};
 use crate::scan::{ScanStart, SegmentScanner};
 use std::collections::BTreeMap;
@@ -405,8 +405,8 @@ impl AgentQuery {
                 // Every entry of the agent in this segment is read and checked, not only those
                 // in the query's range: a forged index that hides one of the agent's records
                 // in the range by filing another agent's record in its place (counts kept)
-                // is caught by the substitute, wherever it points. `spec_matches` picks what
-                // is returned.
+                // is caught by the substitute, wherever it points. The ranges and the full
+                // event decoding pick what is returned (see `on_window`).
                 self.hits = h.entries(row, d)?;
                 if self.hits.is_empty() && !self.live {
                     return Ok(self.next_segment());

@@ -16,7 +16,9 @@ use crate::scan::{ScanStart, SegmentScanner};
 /// The job whose steps are in the plan; decides what a failed step means.
 #[derive(Debug)]
 pub(crate) enum Job {
-    Rotate { sealed: String },
+    Rotate {
+        sealed: String,
+    },
     CreateSegment,
     Checkpoint,
     CutTail,
@@ -369,10 +371,7 @@ impl Trail {
         steps.extend(self.creation_steps(header));
         // The agent index, after the new segment is ready: derived data whose failure does not
         // matter (a query scans a segment whose index is missing or damaged).
-        let encoded = self
-            .active
-            .as_mut()
-            .and_then(|a| a.agents.encode(&footer));
+        let encoded = self.active.as_mut().and_then(|a| a.agents.encode(&footer));
         let index = crate::agent_index::write_ops(&name, encoded);
         steps.extend(index.into_iter().map(|op| (op, After::Tolerant)));
         self.run(Job::Rotate { sealed: name }, steps);
