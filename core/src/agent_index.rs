@@ -16,6 +16,7 @@
 //! query scan that segment instead, so an index changes the cost of an answer, never the answer.
 //! The byte layout is in FORMAT.md ("Agent index").
 
+pub use crate::agent_builder::AgentIndexBuilder;
 use crate::event::AuditEvent;
 use crate::footer::Footer;
 use crate::hash::Hash;
@@ -43,6 +44,13 @@ pub fn index_name(segment: &str) -> String {
         .strip_suffix(crate::naming::SEGMENT_EXT)
         .unwrap_or(segment);
     format!("{stem}{INDEX_EXT}")
+}
+
+/// The first seq of the segment whose index file is `name`, or `None` when `name` is not an
+/// index file's name.
+pub fn parse_index_name(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(INDEX_EXT)?;
+    crate::naming::parse_segment_name(&format!("{stem}{}", crate::naming::SEGMENT_EXT))
 }
 
 /// The agent of a record, as the index files it: `Some` for every payload that decodes as an
@@ -80,148 +88,71 @@ pub struct AgentEntry {
     pub prev_len: u32,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Rec {
-    agent: u32,
-    len: u32,
-    ts: u64,
-    offset: u64,
-}
-
-const NO_AGENT: u32 = u32::MAX;
-
-/// Collects agent → records for the active segment as the writer commits them.
-#[derive(Debug, Clone, Default)]
-pub struct AgentIndexBuilder {
-    first_seq: u64,
-    names: BTreeMap<String, u32>,
-    recs: Vec<Rec>,
-    /// False when the builder missed records (after a re-verification): its index is not
-    /// written, and queries scan that segment until the index is rebuilt.
-    complete: bool,
-}
-
-impl AgentIndexBuilder {
-    /// An empty builder for a segment whose first record has `first_seq`.
-    pub fn new(first_seq: u64) -> AgentIndexBuilder {
-        AgentIndexBuilder {
-            first_seq,
-            complete: true,
-            ..AgentIndexBuilder::default()
-        }
-    }
-
-    /// Notes the next record of the segment (records come in seq order).
-    pub fn observe(&mut self, ts: u64, offset: u64, len: u32, payload: &[u8]) {
-        let agent = match agent_of(payload) {
-            None => NO_AGENT,
-            Some(a) => match self.names.get(a.as_ref()) {
-                Some(&n) => n,
-                None => {
-                    let n = self.names.len() as u32;
-                    self.names.insert(a.into_owned(), n);
-                    n
-                }
-            },
-        };
-        self.recs.push(Rec {
-            agent,
-            len,
-            ts,
-            offset,
-        });
-    }
-
-    /// Records noted so far.
-    pub fn len(&self) -> usize {
-        self.recs.len()
-    }
-
-    /// Whether no record was noted.
-    pub fn is_empty(&self) -> bool {
-        self.recs.is_empty()
-    }
-
-    /// Forgets the records after the first `n` (a failed write is undone).
-    pub fn truncate(&mut self, n: usize) {
-        self.recs.truncate(n);
-    }
-
-    /// Marks the builder as having missed records: [`AgentIndexBuilder::encode`] returns `None`.
-    pub fn mark_incomplete(&mut self) {
-        self.complete = false;
-    }
-
-    /// The index file for the segment sealed by `footer`, or `None` when the builder does not
-    /// hold exactly the footer's records.
-    pub fn encode(&self, footer: &Footer) -> Option<Vec<u8>> {
-        if !self.complete
-            || self.recs.len() as u64 != footer.count
-            || footer.first_seq != self.first_seq
-        {
-            return None;
-        }
-        let mut lists: Vec<Vec<AgentEntry>> = vec![Vec::new(); self.names.len()];
-        let mut unindexed = 0u64;
-        for (i, r) in self.recs.iter().enumerate() {
-            if r.agent == NO_AGENT {
-                unindexed += 1;
-                continue;
-            }
-            lists[r.agent as usize].push(AgentEntry {
-                seq: self.first_seq + i as u64,
-                ts: r.ts,
-                offset: r.offset,
-                len: r.len,
-                prev_len: if i == 0 { 0 } else { self.recs[i - 1].len },
-            });
-        }
-        let agents = self
-            .names
-            .iter()
-            .map(|(name, &n)| (name.as_str(), std::mem::take(&mut lists[n as usize])));
-        Some(encode(footer, unindexed, agents))
-    }
-}
-
 /// Encodes an index file: `agents` in ascending name order, each with its entries in seq order.
 pub fn encode<'a>(
     footer: &Footer,
     unindexed: u64,
     agents: impl Iterator<Item = (&'a str, Vec<AgentEntry>)>,
 ) -> Vec<u8> {
+    let lists: Vec<(&str, u64, Vec<u8>)> = agents
+        .map(|(name, entries)| {
+            let mut list = Vec::new();
+            let mut prev = (footer.first_seq, footer.first_ts);
+            for e in &entries {
+                put_entry(&mut list, prev, e);
+                prev = (e.seq, e.ts);
+            }
+            (name, entries.len() as u64, list)
+        })
+        .collect();
+    assemble(
+        footer,
+        unindexed,
+        0,
+        lists.iter().map(|(n, c, l)| (*n, *c, l.as_slice())),
+    )
+}
+
+/// Appends one entry to an agent's list, delta-encoded from `prev` (the agent's previous
+/// entry's seq and timestamp, or the segment's first seq and timestamp).
+pub(crate) fn put_entry(list: &mut Vec<u8>, prev: (u64, u64), e: &AgentEntry) {
+    put_varint(list, e.seq - prev.0);
+    put_varint(list, e.ts - prev.1);
+    put_varint(list, e.offset);
+    put_varint(list, e.len as u64);
+    put_varint(list, e.prev_len as u64);
+}
+
+/// Lays out an index file from encoded lists (`(name, count, list)` in ascending name order)
+/// for the records `footer` describes. `last_len` is the frame length of the last record the
+/// index covers: 0 in a sealed segment's index, which has its footer; a live segment's index
+/// ([`crate::agent_builder::AgentIndexBuilder::encode_live`]) has none, and a reader finds the
+/// last covered record by it (a hint it checks, so outside the checksum).
+pub(crate) fn assemble<'a>(
+    footer: &Footer,
+    unindexed: u64,
+    last_len: u32,
+    agents: impl Iterator<Item = (&'a str, u64, &'a [u8])>,
+) -> Vec<u8> {
+    let agents: Vec<(&str, u64, &[u8])> = agents.collect();
     let mut table = Vec::new();
-    let mut lists = Vec::new();
-    let mut rows = Vec::new();
-    for (name, entries) in agents {
-        let start = lists.len();
-        let mut prev = (footer.first_seq, footer.first_ts);
-        for e in &entries {
-            put_varint(&mut lists, e.seq - prev.0);
-            put_varint(&mut lists, e.ts - prev.1);
-            put_varint(&mut lists, e.offset);
-            put_varint(&mut lists, e.len as u64);
-            put_varint(&mut lists, e.prev_len as u64);
-            prev = (e.seq, e.ts);
-        }
-        rows.push((name, entries.len() as u64, start, lists.len() - start));
-    }
     // The lists follow the table; a list's offset is from the start of the file.
-    let table_len: usize = rows.iter().map(|(n, ..)| 2 + n.len() + 28).sum();
-    let lists_at = (INDEX_HEADER_LEN + table_len) as u64;
-    for (name, count, start, len) in rows {
+    let table_len: usize = agents.iter().map(|(n, ..)| 2 + n.len() + 28).sum();
+    let mut list_at = (INDEX_HEADER_LEN + table_len) as u64;
+    for (name, count, list) in &agents {
         table.extend_from_slice(&(name.len() as u16).to_le_bytes());
         table.extend_from_slice(name.as_bytes());
         table.extend_from_slice(&count.to_le_bytes());
-        table.extend_from_slice(&(lists_at + start as u64).to_le_bytes());
-        table.extend_from_slice(&(len as u64).to_le_bytes());
-        let crc = crc32c::crc32c(&lists[start..start + len]);
-        table.extend_from_slice(&crc.to_le_bytes());
+        table.extend_from_slice(&list_at.to_le_bytes());
+        table.extend_from_slice(&(list.len() as u64).to_le_bytes());
+        table.extend_from_slice(&crc32c::crc32c(list).to_le_bytes());
+        list_at += list.len() as u64;
     }
-    let mut out = Vec::with_capacity(INDEX_HEADER_LEN + table.len() + lists.len());
+    let lists_len: usize = agents.iter().map(|(.., l)| l.len()).sum();
+    let mut out = Vec::with_capacity(INDEX_HEADER_LEN + table.len() + lists_len);
     out.extend_from_slice(&INDEX_MAGIC);
     out.extend_from_slice(&INDEX_VERSION.to_le_bytes());
-    out.extend_from_slice(&(table_count(&table)).to_le_bytes());
+    out.extend_from_slice(&(agents.len() as u32).to_le_bytes());
     for v in [
         footer.first_seq,
         footer.last_seq,
@@ -237,22 +168,13 @@ pub fn encode<'a>(
     out.extend_from_slice(&(table.len() as u64).to_le_bytes());
     let crc = crc32c::crc32c_append(crc32c::crc32c(&out), &table);
     out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&last_len.to_le_bytes());
     debug_assert_eq!(out.len(), INDEX_HEADER_LEN);
     out.extend_from_slice(&table);
-    out.extend_from_slice(&lists);
-    out
-}
-
-fn table_count(table: &[u8]) -> u32 {
-    let mut n = 0u32;
-    let mut at = 0;
-    while at + 2 <= table.len() {
-        let len = u16::from_le_bytes([table[at], table[at + 1]]) as usize;
-        at += 2 + len + 28;
-        n += 1;
+    for (.., list) in &agents {
+        out.extend_from_slice(list);
     }
-    n
+    out
 }
 
 /// The fixed header of an index file.
@@ -278,6 +200,10 @@ pub struct IndexHead {
     pub last_hash: Hash,
     /// Length of the agent table that follows the header.
     pub table_len: u64,
+    /// Frame length of the last record covered, in a live segment's index (0 in a sealed
+    /// one's): where a reader checks that record. Outside the checksum: a wrong value only
+    /// makes that check fail.
+    pub last_len: u32,
     crc: u32,
 }
 
@@ -325,6 +251,7 @@ impl IndexHead {
             last_hash: Hash(d[72..104].try_into().expect("32")),
             table_len: u64_at(d, 104),
             crc: u32::from_le_bytes(d[112..116].try_into().expect("4")),
+            last_len: u32::from_le_bytes(d[116..120].try_into().expect("4")),
         };
         if head.table_len > MAX_TABLE_LEN {
             return Err(format!("agent index: table of {} bytes", head.table_len));
@@ -347,15 +274,46 @@ impl IndexHead {
     /// `table` the `table_len` after them) and decodes the table: agent → row, with the rows'
     /// counts adding up to the segment's count.
     pub fn table(&self, header: &[u8], table: &[u8]) -> Result<BTreeMap<String, AgentRow>, String> {
-        if table.len() as u64 != self.table_len {
+        let mut rows = BTreeMap::new();
+        self.walk(header, table, |name, row| {
+            rows.insert(name.to_string(), row);
+        })?;
+        Ok(rows)
+    }
+
+    /// [`IndexHead::table`]'s checks, keeping only `agent`'s row (`None`: the agent has no
+    /// record in the segment). Allocates nothing: what a query for one agent needs.
+    pub fn find(
+        &self,
+        header: &[u8],
+        table: &[u8],
+        agent: &str,
+    ) -> Result<Option<AgentRow>, String> {
+        let mut found = None;
+        self.walk(header, table, |name, row| {
+            if name == agent {
+                found = Some(row);
+            }
+        })?;
+        Ok(found)
+    }
+
+    /// Checks the table and calls `each` with every row in name order.
+    fn walk(
+        &self,
+        header: &[u8],
+        table: &[u8],
+        mut each: impl FnMut(&str, AgentRow),
+    ) -> Result<(), String> {
+        if table.len() as u64 != self.table_len || header.len() < 112 {
             return Err("agent index: table cut short".into());
         }
         let crc = crc32c::crc32c_append(crc32c::crc32c(&header[..112]), table);
         if crc != self.crc {
             return Err("agent index: header or table checksum mismatch".into());
         }
-        let mut rows = BTreeMap::new();
         let mut at = 0;
+        let mut rows = 0u64;
         let mut total = self.unindexed;
         let mut last: Option<&str> = None;
         let lists_at = INDEX_HEADER_LEN as u64 + self.table_len;
@@ -390,10 +348,11 @@ impl IndexHead {
             list_end = list_end.checked_add(agent.list_len).ok_or_else(bad)?;
             total = total.checked_add(agent.count).ok_or_else(bad)?;
             last = Some(name);
-            rows.insert(name.to_string(), agent);
+            rows += 1;
+            each(name, agent);
             at = row_end;
         }
-        if rows.len() as u64 != self.agents as u64 {
+        if rows != self.agents as u64 {
             return Err("agent index: agent count disagrees with the table".into());
         }
         if total != self.count {
@@ -402,7 +361,7 @@ impl IndexHead {
                 self.count
             ));
         }
-        Ok(rows)
+        Ok(())
     }
 
     /// Decodes one agent's list (checked against its row's checksum and count, and against the
@@ -454,7 +413,7 @@ impl IndexHead {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;

@@ -13,24 +13,36 @@
 //! checksum, disagrees with the footer, or points at a record that is not there or not the
 //! agent's, is answered by scanning it (exactly as an index-less query does), and is reported
 //! in [`AgentQuery::stale`] for the host to rebuild. A table's counts must add up to the
-//! footer's record count, so an index that drops a record is not used. The last segment
-//! (being written, no footer) is always scanned.
+//! footer's record count, so an index that drops a record is not used.
+//!
+//! The last segment (being written, no footer) is read through the live index its writer
+//! writes now and then ([`crate::trail`]'s live index): the index's header stands in for the
+//! footer (its record count must be that of consecutive seqs from the segment's first), the
+//! agent's records it lists are read and checked as above, and the segment is then scanned
+//! from the last record the index covers on ([`live`]): that record must still be where the
+//! index says, with that seq and chain hash, which ties the index's claims to the segment;
+//! whatever was written after it is scanned. An index that fails any of this makes the query
+//! scan the whole segment instead.
 
 use crate::agent_index::{agent_of, index_name, AgentEntry, AgentRow, IndexHead, INDEX_HEADER_LEN};
 use crate::checkpoint::Checkpoint;
 use crate::config::INDEX_STRIDE;
 use crate::error::{Error, Location};
+use crate::event::AuditEvent;
 use crate::footer::{Footer, MAX_FOOTER_LEN};
 use crate::hash::{Hash, LogId};
 use crate::header::{SegmentHeader, HEADER_LEN};
 use crate::io::{IoDone, IoOp, IoResult};
 use crate::naming;
-use crate::query::{spec_matches, Found, QueryResult, QuerySpec, ResumeAt, ScanQuery};
+use crate::query::{in_ranges, Found, QueryResult, QuerySpec, ResumeAt, ScanQuery};
 use crate::scan::{ScanStart, SegmentScanner};
 use std::collections::BTreeMap;
 
-/// Hits whose frames are at most this far apart share one read.
-const MERGE_GAP: u64 = 16 * 1024;
+mod live;
+
+/// Hits whose frames are at most this far apart share one read (copying a few KiB more costs
+/// less than another read; only the hits' frames and those before them are decoded).
+const MERGE_GAP: u64 = 4 * 1024;
 /// The table is read with the header when it fits in this much.
 const FIRST_READ: u64 = 64 * 1024;
 
@@ -85,6 +97,10 @@ pub struct AgentQuery {
     segments_read: usize,
     bytes_read: u64,
     stale: Vec<String>,
+    /// The segment being read is the last one, through its live index.
+    live: bool,
+    /// The running sub-query scans the live segment after what its index covers.
+    tail: bool,
     result: Option<Result<QueryResult, Error>>,
 }
 
@@ -118,6 +134,8 @@ impl AgentQuery {
             segments_read: 0,
             bytes_read: 0,
             stale: Vec::new(),
+            live: false,
+            tail: false,
             result: None,
         }
     }
@@ -263,9 +281,8 @@ impl AgentQuery {
         self.seg_head = None;
         let last = self.i + 1 == self.segs.len();
         let has_index = self.index_len.contains_key(&index_name(&self.seg().name));
-        if last {
-            return self.start_sub();
-        }
+        self.live = last;
+        self.tail = false;
         if !has_index {
             return self.fall_back();
         }
@@ -280,6 +297,8 @@ impl AgentQuery {
 
     /// Answers the current segment by scanning it, and notes its index as stale when sealed.
     fn fall_back(&mut self) -> Result<(), Error> {
+        self.live = false;
+        self.tail = false;
         if self.i + 1 < self.segs.len() {
             let name = self.seg().name.clone();
             if !self.stale.contains(&name) {
@@ -321,7 +340,16 @@ impl AgentQuery {
             return Ok(());
         };
         self.sub = None;
-        let r = r?;
+        let r = match r {
+            Err(Error::CheckpointMismatch { .. }) if self.tail => {
+                // The live index's last record is not in the segment as it said.
+                return self.fall_back();
+            }
+            r => r?,
+        };
+        if self.tail {
+            self.tail_found();
+        }
         self.segments_read += r.segments_read;
         self.bytes_read += r.bytes_read;
         if let Some(h) = r.head {
@@ -342,11 +370,15 @@ impl AgentQuery {
             Stage::IndexStart => {
                 let h = IndexHead::decode(d)?;
                 let s = self.seg();
-                if h.first_seq != s.first
-                    || h.footer_offset <= HEADER_LEN as u64
-                    || h.footer_offset >= s.len
-                    || s.len - h.footer_offset > MAX_FOOTER_LEN as u64
-                {
+                let fits = if self.live {
+                    live::fits(&h, s.first, s.len)
+                } else {
+                    h.first_seq == s.first
+                        && h.footer_offset > HEADER_LEN as u64
+                        && h.footer_offset < s.len
+                        && s.len - h.footer_offset <= MAX_FOOTER_LEN as u64
+                };
+                if !fits {
                     return Err("index does not fit the segment".into());
                 }
                 self.head_bytes = d.to_vec();
@@ -365,19 +397,7 @@ impl AgentQuery {
                 if f.offset != h.footer_offset || !h.matches_footer(&f) {
                     return Err("index does not match the footer".into());
                 }
-                let before = self.spec.until.is_some_and(|u| u <= f.first_ts)
-                    || self.spec.to_seq.is_some_and(|t| t < f.first_seq);
-                let after = self.spec.since.is_some_and(|s| s > f.last_ts);
-                self.footer = Some(f);
-                if before {
-                    // Nothing here or later.
-                    return Ok(self.finish());
-                }
-                if after || self.row.is_none() {
-                    return Ok(self.next_segment());
-                }
-                self.stage = Stage::AgentList;
-                Ok(Ok(()))
+                Ok(self.with_footer(f))
             }
             Stage::AgentList => {
                 let h = self.ihead.as_ref().expect("read before");
@@ -385,10 +405,10 @@ impl AgentQuery {
                 // Every entry of the agent in this segment is read and checked, not only those
                 // in the query's range: a forged index that hides one of the agent's records
                 // in the range by filing another agent's record in its place (counts kept)
-                // is caught by the substitute, wherever it points. `spec_matches` picks what
-                // is returned.
+                // is caught by the substitute, wherever it points. The ranges and the full
+                // event decoding pick what is returned (see `on_window`).
                 self.hits = h.entries(row, d)?;
-                if self.hits.is_empty() {
+                if self.hits.is_empty() && !self.live {
                     return Ok(self.next_segment());
                 }
                 self.stage = Stage::SegHeader;
@@ -410,10 +430,37 @@ impl AgentQuery {
 
     fn on_table(&mut self, table: &[u8]) -> Result<Result<(), Error>, String> {
         let h = self.ihead.as_ref().expect("read before");
-        let rows = h.table(&self.head_bytes, table)?;
-        self.row = rows.get(&self.agent).cloned();
+        self.row = h.find(&self.head_bytes, table, &self.agent)?;
+        if self.live {
+            // No footer: the index's header stands in for it (checked by the tail's scan).
+            return Ok(self.with_footer(live::covered(h)));
+        }
         self.stage = Stage::Footer;
         Ok(Ok(()))
+    }
+
+    /// Goes on once the footer (or the live index's stand-in) is known.
+    fn with_footer(&mut self, f: Footer) -> Result<(), Error> {
+        let before = self.spec.until.is_some_and(|u| u <= f.first_ts)
+            || self.spec.to_seq.is_some_and(|t| t < f.first_seq);
+        let after = self.spec.since.is_some_and(|s| s > f.last_ts);
+        self.footer = Some(f);
+        if before {
+            // Nothing here or later.
+            return self.finish();
+        }
+        if after || self.row.is_none() {
+            if self.live {
+                // None of the agent's records here: on to what the index does not cover
+                // (after the segment header, for the log id).
+                self.hits.clear();
+                self.stage = Stage::SegHeader;
+                return Ok(());
+            }
+            return self.next_segment();
+        }
+        self.stage = Stage::AgentList;
+        Ok(())
     }
 
     /// Plans the read of the next group of hits.
@@ -451,45 +498,58 @@ impl AgentQuery {
     ) -> Result<Result<(), Error>, String> {
         let h = self.seg_header.as_ref().expect("read before");
         let f = self.footer.as_ref().expect("read before");
-        let first = &self.hits[self.next_hit];
-        let from_anchor = start == HEADER_LEN as u64;
-        let mut scanner = SegmentScanner::new(ScanStart {
-            offset: start,
-            file_len: f.offset,
-            seq: if from_anchor {
-                h.first_seq
-            } else {
-                first.seq - 1
-            },
-            prev_hash: from_anchor.then_some(h.anchor),
-            prev_ts: 0,
-            index_stride: INDEX_STRIDE,
-            strict: false,
-            version: h.version,
-        });
-        scanner.push(d);
-        let mut prev: Option<Hash> = from_anchor.then_some(h.anchor);
-        let mut k = self.next_hit;
-        while k < upto {
+        for k in self.next_hit..upto {
+            let hit = self.hits[k];
+            // Only the hit's frame and the one before it are decoded: the hit's chain hash is
+            // checked from its predecessor's (the segment's anchor for the first record).
+            let from_anchor = hit.prev_len == 0;
+            let pred = hit.offset - hit.prev_len as u64;
+            let end = hit.offset + hit.len as u64;
+            let bytes = d
+                .get((pred - start) as usize..(end - start) as usize)
+                .ok_or("an indexed record is outside the read")?;
+            let mut scanner = SegmentScanner::new(ScanStart {
+                offset: pred,
+                file_len: f.offset,
+                seq: if from_anchor {
+                    h.first_seq
+                } else {
+                    hit.seq - 1
+                },
+                prev_hash: from_anchor.then_some(h.anchor),
+                prev_ts: 0,
+                index_stride: INDEX_STRIDE,
+                strict: false,
+                version: h.version,
+            });
+            scanner.push(bytes);
+            let mut before = from_anchor.then_some(h.anchor);
+            if !from_anchor {
+                let Some(p) = scanner.next_record() else {
+                    return Err("the record before an indexed one is not where it says".into());
+                };
+                if p.offset != pred || p.seq + 1 != hit.seq {
+                    return Err("the record before an indexed one is not where it says".into());
+                }
+                before = Some(p.hash);
+            }
             let Some(r) = scanner.next_record() else {
                 return Err("an indexed record is not where the index says".into());
             };
-            let hit = self.hits[k];
-            let before = prev.replace(r.hash);
-            if r.seq < hit.seq {
-                continue;
-            }
             if (r.seq, r.offset, r.frame_len, r.ts) != (hit.seq, hit.offset, hit.len, hit.ts)
                 || agent_of(r.payload).as_deref() != Some(self.agent.as_str())
             {
                 return Err("an indexed record is not the agent's".into());
             }
-            k += 1;
             let cp = (r.seq, r.hash, r.offset);
             if self.seg_head.is_none_or(|(s, ..)| r.seq > s) {
                 self.seg_head = Some(cp);
             }
-            if spec_matches(&self.spec, r.seq, r.ts, r.payload) {
+            // The agent field is the agent's (checked above): what remains of `spec_matches`
+            // is the ranges, and that the payload is a whole event.
+            if in_ranges(&self.spec, r.seq, r.ts)
+                && AuditEvent::from_json(r.payload).is_ok_and(|e| e.agent_id == self.agent)
+            {
                 self.seg_pos.push(ResumeAt {
                     segment: self.segs[self.i].first,
                     offset: r.offset,
@@ -516,6 +576,10 @@ impl AgentQuery {
         let log_id = self.seg_header.as_ref().map(|h| h.log_id);
         if let Some(id) = log_id {
             self.log_id.get_or_insert(id);
+        }
+        if self.live {
+            // What the index found is kept until the scan after it confirms the index.
+            return self.start_tail();
         }
         if let Some((seq, hash, _)) = self.seg_head {
             let cp = Checkpoint {

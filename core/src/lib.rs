@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod agent_builder;
 pub mod agent_index;
 pub mod agent_query;
 pub mod agent_rebuild;

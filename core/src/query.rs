@@ -627,16 +627,26 @@ impl ScanQuery {
     }
 }
 
+/// Whether a record at `seq` and `ts` is in the ranges of `s` (seq and time).
+pub(crate) fn in_ranges(s: &QuerySpec, seq: u64, ts: u64) -> bool {
+    !(s.from_seq.is_some_and(|f| seq < f)
+        || s.to_seq.is_some_and(|t| seq > t)
+        || s.since.is_some_and(|v| ts < v)
+        || s.until.is_some_and(|u| ts >= u))
+}
+
 /// Whether a record is in the answer to `s`.
 pub(crate) fn spec_matches(s: &QuerySpec, seq: u64, ts: u64, payload: &[u8]) -> bool {
-    if s.from_seq.is_some_and(|f| seq < f) || s.to_seq.is_some_and(|t| seq > t) {
-        return false;
-    }
-    if s.since.is_some_and(|v| ts < v) || s.until.is_some_and(|u| ts >= u) {
+    if !in_ranges(s, seq, ts) {
         return false;
     }
     match &s.agent {
-        Some(a) => AuditEvent::from_json(payload).is_ok_and(|e| &e.agent_id == a),
+        // The agent field alone first (cheap, and never says another agent for an event's
+        // payload: see `agent_of`); the full decoding only for the agent's own records.
+        Some(a) => {
+            crate::agent_index::agent_of(payload).as_deref() == Some(a.as_str())
+                && AuditEvent::from_json(payload).is_ok_and(|e| &e.agent_id == a)
+        }
         None => true,
     }
 }

@@ -636,7 +636,9 @@ impl SegmentScanner {
         };
         let file_len = self.start.file_len;
         let fed_to = self.fed_to();
-        let max_more = (file_len - damage_offset) / RECORD_HEADER_LEN as u64 + 1;
+        // A scan started past the file's end (a segment listed while being created, shorter
+        // than its header) has its "damage" there too: nothing follows it.
+        let max_more = file_len.saturating_sub(damage_offset) / RECORD_HEADER_LEN as u64 + 1;
         let mut crcs = self.tail_crcs.take().expect("set on entering the tail");
         let mut found = None;
         while probe < file_len {
@@ -706,7 +708,7 @@ impl SegmentScanner {
             };
             self.corrupt(damage_offset, kind, Some(at));
         } else if probe >= file_len {
-            let len = file_len - damage_offset;
+            let len = file_len.saturating_sub(damage_offset);
             self.state = State::Done(if all_zero {
                 SegmentEnd::ZeroTail {
                     offset: damage_offset,

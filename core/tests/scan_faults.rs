@@ -1647,3 +1647,32 @@ fn provided_leaves_are_used_only_at_their_offset_and_seq() {
     stray[3].offset += 8;
     assert_eq!(scan_with_leaves(stray), plain);
 }
+
+/// A scan that starts past the end of its file (a segment listed while it was being created,
+/// shorter than its header, then scanned from after the header) ends quietly: nothing follows
+/// its start. It used to subtract past zero (a panic in debug builds, seen beside a live
+/// writer in `verify_beside_a_live_writer_gives_no_false_alarms`).
+#[test]
+fn a_scan_that_starts_past_the_end_of_its_file_ends_without_a_panic() {
+    for file_len in [0u64, 5, HEADER_LEN as u64 - 1] {
+        let mut s = SegmentScanner::new(ScanStart {
+            offset: HEADER_LEN as u64,
+            file_len,
+            seq: 1,
+            prev_hash: None,
+            prev_ts: 0,
+            index_stride: 4096,
+            strict: false,
+            version: evident_core::header::FormatVersion::V2,
+        });
+        s.push(&[]);
+        assert!(s.next_record().is_none());
+        let summary = s.finish();
+        assert_eq!(summary.records, 0);
+        assert!(
+            !matches!(summary.end, SegmentEnd::Corrupt(_)),
+            "{file_len}: {:?}",
+            summary.end
+        );
+    }
+}

@@ -42,6 +42,8 @@ struct Handle {
     /// Written (or resized) since its last sync: never closed to make room.
     unsynced: bool,
     last_use: u64,
+    /// The file's length when last asked (a read inside it needs no `fstat`).
+    len_seen: u64,
 }
 /// Maps a std IO error to the core's classes.
 pub fn io_error(e: &io::Error, context: &str) -> IoError {
@@ -152,6 +154,7 @@ impl FsExecutor {
                 writable,
                 unsynced: false,
                 last_use: self.uses,
+                len_seen: 0,
             },
         );
     }
@@ -189,21 +192,30 @@ impl FsExecutor {
 
     /// Performs one request.
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
-        let what = match op.file() {
-            Some(f) => format!("{} {}", op.name(), self.path(f).display()),
-            None => format!("{} {}", op.name(), self.dir.display()),
-        };
         let guarded = self.lease.is_some();
         if guarded && op.changes_files() {
-            self.lease_check(&what)?;
+            self.lease_check(&self.what(op))?;
         }
-        let done = self.perform_inner(op).map_err(|e| io_error(&e, &what))?;
+        // The description is built only when needed (an error, a lease check): a query makes
+        // one request per agent hit, and formatting a path each time showed in its profile.
+        let done = match self.perform_inner(op) {
+            Ok(done) => done,
+            Err(e) => return Err(io_error(&e, &self.what(op))),
+        };
         if guarded && op.acknowledges() {
             // The acknowledgement that follows a sync is ours to give only if the trail still
             // is: checked after the fsync.
-            self.lease_check(&what)?;
+            self.lease_check(&self.what(op))?;
         }
         Ok(done)
+    }
+
+    /// What `op` does and where, for errors.
+    fn what(&self, op: &IoOp) -> String {
+        match op.file() {
+            Some(f) => format!("{} {}", op.name(), self.path(f).display()),
+            None => format!("{} {}", op.name(), self.dir.display()),
+        }
     }
 
     fn lease_check(&mut self, what: &str) -> Result<(), IoError> {
@@ -255,11 +267,17 @@ impl FsExecutor {
                 ))
             }
             IoOp::Read { file, offset, len } => {
-                let f = &self.file(file, false)?.file;
+                let h = self.file(file, false)?;
                 // Never allocate more than the file holds, whatever length is asked for; and
                 // fallibly: under a tight memory limit (`ulimit -v`) a read that cannot get its
-                // buffer is an error naming its size, not an abort.
-                let left = f.metadata()?.len().saturating_sub(*offset);
+                // buffer is an error naming its size, not an abort. The length is asked again
+                // only for a read past the one last seen (files only shrink by a cut, and a
+                // read past the end just returns less).
+                if offset.saturating_add(*len as u64) > h.len_seen {
+                    h.len_seen = h.file.metadata()?.len();
+                }
+                let f = &h.file;
+                let left = h.len_seen.saturating_sub(*offset);
                 let want = (*len as u64).min(left) as usize;
                 let mut buf = Vec::new();
                 buf.try_reserve_exact(want).map_err(|_| {

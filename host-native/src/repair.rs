@@ -119,6 +119,13 @@ pub fn repair(dir: &Path, stamp: u64) -> Result<Option<RepairReport>> {
         run(&mut exec, IoOp::Remove { file: name.clone() })?;
         report.removed.push(name.clone());
     }
+    // The agent indexes of the segments removed or cut describe records that are gone
+    // (derived data: best effort, a query never trusts one that does not match its segment).
+    for name in &segments[at..] {
+        let _ = exec.perform(&IoOp::Remove {
+            file: evident_core::agent_index::index_name(name),
+        });
+    }
     if offset <= HEADER_LEN as u64 {
         run(&mut exec, IoOp::Remove { file: file.clone() })?;
         report.removed.push(file.clone());

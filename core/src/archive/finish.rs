@@ -4,6 +4,7 @@
 //! c: `retained.checkpoint` is in place but segments it vouched away are still present).
 
 use super::plan::unfinished_retention;
+use crate::agent_index;
 use crate::checkpoint::Checkpoint;
 use crate::header::{SegmentHeader, HEADER_LEN};
 use crate::io::{IoDone, IoError, IoErrorKind, IoOp, IoResult};
@@ -88,6 +89,18 @@ pub fn finish_interrupted_retention(
         let file = naming::segment_name(first);
         perform(&IoOp::Remove { file: file.clone() })?;
         removed.push(file);
+    }
+    // The agent indexes of the segments retention removed (derived data: a failure leaves a
+    // file nothing reads, removed by the next run). Also those a retention interrupted between
+    // a segment and its index left behind.
+    for name in &names {
+        let Some(first) = agent_index::parse_index_name(name) else {
+            continue;
+        };
+        let gone = !firsts.contains(&first) || removed.contains(&naming::segment_name(first));
+        if gone && first <= retained.seq {
+            let _ = perform(&IoOp::Remove { file: name.clone() });
+        }
     }
     if !removed.is_empty() {
         perform(&IoOp::SyncDir)?;

@@ -84,6 +84,10 @@ impl Trail {
             self.start_checkpoint();
             return self.next_action();
         }
+        if self.live_index_due(false) {
+            self.start_live_index();
+            return self.next_action();
+        }
         if !self.queue.is_empty() {
             if self.rotation_due() {
                 self.start_rotation();

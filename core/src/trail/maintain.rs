@@ -16,11 +16,15 @@ use crate::scan::{ScanStart, SegmentScanner};
 /// The job whose steps are in the plan; decides what a failed step means.
 #[derive(Debug)]
 pub(crate) enum Job {
-    Rotate { sealed: String },
+    Rotate {
+        sealed: String,
+    },
     CreateSegment,
     Checkpoint,
     CutTail,
     Resync(Box<Resync>),
+    /// Writing the live segment's agent index (every step tolerant).
+    AgentIndex,
     Close,
 }
 
@@ -73,7 +77,7 @@ pub(crate) struct Resync {
 }
 
 impl Trail {
-    fn run(&mut self, job: Job, steps: Vec<(IoOp, After)>) {
+    pub(super) fn run(&mut self, job: Job, steps: Vec<(IoOp, After)>) {
         debug_assert!(self.plan.is_empty());
         self.job = Some(job);
         self.plan.extend(steps);
@@ -234,6 +238,7 @@ impl Trail {
                 self.fail_all_waiting(); // with this attempt's error
                 self.back_off();
             }
+            Some(Job::AgentIndex) => {}
             Some(Job::Close) | None => {
                 let _ = after;
                 self.phase = super::Phase::Closed;
@@ -366,7 +371,8 @@ impl Trail {
         steps.extend(self.creation_steps(header));
         // The agent index, after the new segment is ready: derived data whose failure does not
         // matter (a query scans a segment whose index is missing or damaged).
-        let index = crate::agent_index::write_ops(&name, a.agents.encode(&footer));
+        let encoded = self.active.as_mut().and_then(|a| a.agents.encode(&footer));
+        let index = crate::agent_index::write_ops(&name, encoded);
         steps.extend(index.into_iter().map(|op| (op, After::Tolerant)));
         self.run(Job::Rotate { sealed: name }, steps);
     }
@@ -557,6 +563,10 @@ impl Trail {
             return self.next_action();
         }
         let mut steps = Vec::new();
+        if self.fatal.is_none() && !self.health.is_failed() && self.live_index_due(true) {
+            // A reader of the closed trail then scans none of the live segment.
+            steps = self.live_index_steps();
+        }
         if let Some(a) = &self.active {
             steps.push((
                 IoOp::Close {

@@ -17,6 +17,7 @@
 
 mod archive_lag;
 mod commit;
+mod live_index;
 mod maintain;
 mod open;
 mod open_rewrite;
@@ -211,6 +212,9 @@ pub(crate) struct Active {
     pub index: IndexBuilder,
     /// Agent → records of this segment, written beside it when it is sealed.
     pub agents: crate::agent_index::AgentIndexBuilder,
+    /// `written_end` when the live segment's agent index was last written (see
+    /// [`crate::trail`]'s `live_index` module).
+    pub live_index_end: u64,
     /// The tree before the segment's first record: a re-verification of the segment
     /// rebuilds the tree from it.
     pub tree_base: CompactRange,
@@ -242,6 +246,7 @@ impl Active {
             base_ts,
             index: IndexBuilder::new(INDEX_STRIDE),
             agents: crate::agent_index::AgentIndexBuilder::new(h.first_seq),
+            live_index_end: header_len,
             tree_base,
         }
     }

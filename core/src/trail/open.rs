@@ -949,6 +949,9 @@ impl Opener {
                 }
                 agents
             },
+            // Nothing written yet: the writer writes the live index soon (see
+            // `Trail::live_index_due`), so readers need not scan what open already scanned.
+            live_index_end: HEADER_LEN as u64,
             tree_base,
         };
         let origin = self.resolve_origin(h.log_id, false)?;

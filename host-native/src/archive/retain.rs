@@ -177,7 +177,10 @@ pub(crate) async fn retain_as_writer(
             path: dir.join(&name),
             error: e,
         })?;
-        report.deleted.push(name);
+        report.deleted.push(name.clone());
+        // Its agent index too (derived data, best effort: one left behind by a failure or a
+        // crash here is removed by the next retention or open, `finish_interrupted_retention`).
+        let _ = d.remove(&evident_core::agent_index::index_name(&name));
         fault_pause();
         fault_halt("deleted-one");
     }
