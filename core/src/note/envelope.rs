@@ -12,7 +12,10 @@
 //! at the first line over the limit, before any is decoded or verified.
 
 use super::error::NoteError;
-use super::key::{is_valid_key_name, KeyId};
+use super::grammar::{
+    format_signature_line, parse_signature_line, signature_lines, split_at_last_blank, LineFault,
+};
+use super::key::KeyId;
 
 /// The most signature lines a note may carry. The signed-note spec asks verifiers to accept
 /// at least 16; more are refused (a checkpoint has one log signature and a few witnesses).
@@ -20,9 +23,6 @@ pub const MAX_SIGNATURES: usize = 16;
 /// The longest note accepted, in bytes: a checkpoint with 16 Ed25519 signature lines fits
 /// in well under 4 KiB, so 64 KiB leaves room for long origins and extension lines.
 pub const MAX_NOTE_LEN: usize = 64 * 1024;
-
-/// The prefix of every signature line: an em dash (U+2014) and a space.
-const SIG_PREFIX: &str = "\u{2014} ";
 
 /// One signature line: key name, key id and the signature bytes after the id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,41 +39,29 @@ pub struct SignatureLine {
 impl SignatureLine {
     /// Parses one line (without its newline); `line_no` (1-based) names it in errors.
     pub fn parse(line: &str, line_no: usize) -> Result<SignatureLine, NoteError> {
-        let bad = |reason: &str| NoteError::BadSignatureLine {
+        let raw = parse_signature_line(line).map_err(|fault| NoteError::BadSignatureLine {
             line: line_no,
-            reason: reason.to_string(),
-        };
-        let rest = line
-            .strip_prefix(SIG_PREFIX)
-            .ok_or_else(|| bad("does not start with an em dash and a space"))?;
-        let (name, b64) = rest
-            .split_once(' ')
-            .ok_or_else(|| bad("expected a key name, a space and a base64 signature"))?;
-        if !is_valid_key_name(name) {
-            return Err(bad("bad key name"));
-        }
-        let raw = crate::tree::base64::decode(b64)
-            .map_err(|_| bad("the signature is not standard base64"))?;
-        if raw.len() < 5 {
-            return Err(bad("the signature is shorter than a key id and one byte"));
-        }
+            reason: match fault {
+                LineFault::NoPrefix => "does not start with an em dash and a space",
+                LineFault::NoSpace => "expected a key name, a space and a base64 signature",
+                LineFault::BadName(_) => "bad key name",
+                LineFault::BadBase64 { .. } => "the signature is not standard base64",
+                LineFault::TooShort { .. } => "the signature is shorter than a key id and one byte",
+            }
+            .to_string(),
+        })?;
         Ok(SignatureLine {
-            name: name.to_string(),
-            id: KeyId(u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]])),
-            signature: raw[4..].to_vec(),
+            name: raw.name.to_string(),
+            id: KeyId(raw.id),
+            signature: raw.signature,
         })
     }
 
     /// The line, newline included.
     pub fn to_line(&self) -> String {
-        let mut raw = Vec::with_capacity(4 + self.signature.len());
-        raw.extend_from_slice(&self.id.to_bytes());
-        raw.extend_from_slice(&self.signature);
-        format!(
-            "{SIG_PREFIX}{} {}\n",
-            self.name,
-            crate::tree::base64::encode(&raw)
-        )
+        let mut line = format_signature_line(&self.name, self.id.0, &self.signature);
+        line.push('\n');
+        line
     }
 }
 
@@ -123,11 +111,9 @@ impl Note {
             reason: format!("not UTF-8 at byte {}", e.valid_up_to()),
         })?;
         check_chars(s)?;
-        let split = s.rfind("\n\n").ok_or_else(|| NoteError::Malformed {
+        let (text, block) = split_at_last_blank(s).ok_or_else(|| NoteError::Malformed {
             reason: "no blank line before the signatures".into(),
         })?;
-        let text = &s[..split + 1];
-        let block = &s[split + 2..];
         if block.is_empty() {
             return Err(NoteError::Malformed {
                 reason: "no signature lines".into(),
@@ -139,12 +125,8 @@ impl Note {
                 reason: "the last signature line does not end in a newline".into(),
             })?;
         let mut signatures = Vec::new();
-        for (i, line) in block.split('\n').enumerate() {
-            if i == MAX_SIGNATURES {
-                return Err(NoteError::TooManySignatures {
-                    limit: MAX_SIGNATURES,
-                });
-            }
+        for (i, line) in signature_lines(block, MAX_SIGNATURES).enumerate() {
+            let line = line.map_err(|limit| NoteError::TooManySignatures { limit })?;
             signatures.push(SignatureLine::parse(line, i + 1)?);
         }
         Ok(Note {

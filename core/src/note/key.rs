@@ -78,10 +78,24 @@ impl KeyKind {
 /// Whether `name` is a valid key name: non-empty, no Unicode space, no `+`, no control
 /// character (a name sits in a signature line and in `+`-separated key text).
 pub fn is_valid_key_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| !c.is_whitespace() && c != '+' && !c.is_control())
+    check_key_name(name).is_ok()
+}
+
+/// The key-name rules of [`is_valid_key_name`], saying which one `name` breaks (key names
+/// and checkpoint origins are public, so the reason quotes the name).
+pub(crate) fn check_key_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the key name is empty".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == '+')
+    {
+        return Err(format!(
+            "the name {name:?} contains {c:?} (no spaces, controls or '+')"
+        ));
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), NoteError> {

@@ -7,6 +7,8 @@
 //! Rooms:
 //! - [`key`]: key ids, verifier keys and private keys in their text forms;
 //! - [`envelope`]: the note text and its signature lines (parse, format, limits);
+//! - `grammar`: the blank-line split and signature-line syntax [`envelope`] and the tree
+//!   room's checkpoint note share;
 //! - [`sign`]: note signatures and timestamped cosignatures;
 //! - [`open`]: verifying a note against known keys (unknown keys ignored);
 //! - [`policy`]: the tlog-policy file and its quorum;
@@ -16,6 +18,7 @@
 mod bridge;
 pub mod envelope;
 pub mod error;
+pub(crate) mod grammar;
 pub mod key;
 pub mod open;
 pub mod policy;

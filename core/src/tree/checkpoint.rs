@@ -11,6 +11,9 @@
 //! any byte changes what the checkpoint says or is refused. The origin follows the key-name
 //! rules (non-empty, no spaces, no `+`), since the log's signature line names it, and is at
 //! most [`MAX_ORIGIN_LEN`] bytes.
+//!
+//! The witness reads other logs' checkpoints with the same parser under [`BodyRules::Witness`]:
+//! the spec lets a log add extension lines and asks nothing of the origin but that it is there.
 
 use super::base64;
 use super::note::{check_key_name, Note, NoteError, NoteSigner};
@@ -60,6 +63,27 @@ pub(crate) fn base64_hash(s: &str) -> Result<Hash, String> {
     Ok(Hash(arr))
 }
 
+/// Which checkpoint bodies a reader accepts.
+///
+/// Why two: c2sp.org/tlog-checkpoint lets a log write extension lines after the root and
+/// asks of the origin only that it is non-empty. evident's log writes no extension lines
+/// and an origin that is also its key name, so reading its own checkpoints strictly keeps
+/// one spelling per tree head; a witness cosigns other logs' checkpoints and must accept
+/// what the spec allows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRules {
+    /// evident's own checkpoints: the origin passes [`check_origin`], no extension lines.
+    Log,
+    /// Any log's checkpoint as a witness reads it: a non-empty origin, then optional
+    /// non-empty extension lines.
+    Witness,
+}
+
+/// The three body lines of a checkpoint, each ending in `\n` (no extension lines).
+pub(crate) fn body_text(origin: &str, size: u64, root: &Hash) -> String {
+    format!("{origin}\n{size}\n{}\n", base64::encode(&root.0))
+}
+
 impl TreeCheckpoint {
     /// A checkpoint; refuses an origin [`check_origin`] refuses.
     pub fn new(origin: &str, size: u64, root: Hash) -> Result<TreeCheckpoint, String> {
@@ -79,12 +103,7 @@ impl TreeCheckpoint {
 
     /// The note text: three lines, each ending in `\n`.
     pub fn body(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            base64::encode(&self.root.0)
-        )
+        body_text(&self.origin, self.size, &self.root)
     }
 
     /// The unsigned checkpoint note (its body alone; see [`super::note`]). Refuses an
@@ -102,6 +121,12 @@ impl TreeCheckpoint {
 
     /// Parses a checkpoint body (exactly three lines, see the module docs).
     pub fn parse_body(text: &str) -> Result<TreeCheckpoint, NoteError> {
+        TreeCheckpoint::parse_body_as(text, BodyRules::Log)
+    }
+
+    /// Parses a checkpoint body under `rules` (see [`BodyRules`]); extension lines, where
+    /// they are allowed, are checked and not kept. Errors name the 1-based line.
+    pub fn parse_body_as(text: &str, rules: BodyRules) -> Result<TreeCheckpoint, NoteError> {
         let Some(rest) = text.strip_suffix('\n') else {
             return Err(NoteError::at(0, "a checkpoint ends with a newline"));
         };
@@ -112,13 +137,22 @@ impl TreeCheckpoint {
                 "a checkpoint has three lines: origin, tree size, root hash",
             ));
         }
-        if lines.len() > 3 {
-            return Err(NoteError::at(
-                4,
-                "extension lines after the root hash (evident checkpoints have none)",
-            ));
+        match rules {
+            BodyRules::Log => {
+                if lines.len() > 3 {
+                    return Err(NoteError::at(
+                        4,
+                        "extension lines after the root hash (evident checkpoints have none)",
+                    ));
+                }
+                check_origin(lines[0]).map_err(|e| NoteError::at(1, e))?;
+            }
+            BodyRules::Witness => {
+                if lines[0].is_empty() {
+                    return Err(NoteError::at(1, "the origin line is empty"));
+                }
+            }
         }
-        check_origin(lines[0]).map_err(|e| NoteError::at(1, e))?;
         let size = canonical_u64(lines[1]).ok_or_else(|| {
             NoteError::at(
                 2,
@@ -130,6 +164,9 @@ impl TreeCheckpoint {
         })?;
         let root =
             base64_hash(lines[2]).map_err(|e| NoteError::at(3, format!("root hash: {e}")))?;
+        if let Some(i) = lines[3..].iter().position(|l| l.is_empty()) {
+            return Err(NoteError::at(4 + i, "an empty extension line"));
+        }
         Ok(TreeCheckpoint {
             origin: lines[0].to_string(),
             size,

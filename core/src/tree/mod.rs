@@ -45,7 +45,7 @@ pub use builder::TileBuilder;
 pub use bundle::{
     check_bundle, format_bundle, parse_bundle, prove_bundle, Bundle, BundleError, CheckedBundle,
 };
-pub use checkpoint::{check_origin, TreeCheckpoint};
+pub use checkpoint::{check_origin, BodyRules, TreeCheckpoint};
 pub use consistency::{
     check_consistency_file, format_consistency, parse_consistency, prove_consistency_file,
     CheckedConsistency, ConsistencyFile,

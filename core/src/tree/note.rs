@@ -12,14 +12,14 @@
 //! splits at the last blank line; a note without one is unsigned. So an unsigned note's text
 //! must not contain an empty line ([`Note::unsigned`] refuses one).
 
-use super::base64;
+use crate::note::grammar::{
+    format_signature_line, parse_signature_line, signature_lines, split_at_last_blank, LineFault,
+};
+pub(crate) use crate::note::key::check_key_name;
 use std::fmt;
 
 /// Most signature lines a note may carry (the spec asks verifiers to accept at least 16).
 pub const MAX_SIGNATURES: usize = 64;
-
-/// The em dash and space that open a signature line.
-const SIGNATURE_PREFIX: &str = "\u{2014} ";
 
 /// Why a note (or the checkpoint inside it) is refused: the 1-based line and the reason
 /// (line 0 when the fault is not one line's).
@@ -82,10 +82,8 @@ impl NoteSignature {
 
     fn new(name: &str, key_id: u32, signature: Vec<u8>) -> Result<NoteSignature, NoteError> {
         check_key_name(name).map_err(|r| NoteError::at(0, r))?;
-        let mut raw = key_id.to_be_bytes().to_vec();
-        raw.extend_from_slice(&signature);
         Ok(NoteSignature {
-            line: format!("{SIGNATURE_PREFIX}{name} {}", base64::encode(&raw)),
+            line: format_signature_line(name, key_id, &signature),
             name: name.to_string(),
             key_id,
             signature,
@@ -93,50 +91,31 @@ impl NoteSignature {
     }
 
     fn parse(line: &str, number: usize) -> Result<NoteSignature, NoteError> {
-        let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or_else(|| {
+        let raw = parse_signature_line(line).map_err(|fault| {
             NoteError::at(
                 number,
-                "a signature line must start with an em dash and a space",
+                match fault {
+                    LineFault::NoPrefix => {
+                        "a signature line must start with an em dash and a space".to_string()
+                    }
+                    LineFault::NoSpace => "a signature line is `— <name> <base64>`".to_string(),
+                    LineFault::BadName(reason) => reason,
+                    LineFault::BadBase64 { name, reason } => {
+                        format!("signature of {name}: {reason}")
+                    }
+                    LineFault::TooShort { name, len } => format!(
+                        "signature of {name} is {len} bytes; a key id and a signature are at least 5"
+                    ),
+                },
             )
         })?;
-        let (name, sig) = rest
-            .split_once(' ')
-            .ok_or_else(|| NoteError::at(number, "a signature line is `— <name> <base64>`"))?;
-        check_key_name(name).map_err(|r| NoteError::at(number, r))?;
-        let raw = base64::decode(sig)
-            .map_err(|r| NoteError::at(number, format!("signature of {name}: {r}")))?;
-        if raw.len() < 5 {
-            return Err(NoteError::at(
-                number,
-                format!(
-                    "signature of {name} is {} bytes; a key id and a signature are at least 5",
-                    raw.len()
-                ),
-            ));
-        }
         Ok(NoteSignature {
-            name: name.to_string(),
-            key_id: u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]),
-            signature: raw[4..].to_vec(),
+            name: raw.name.to_string(),
+            key_id: raw.id,
+            signature: raw.signature,
             line: line.to_string(),
         })
     }
-}
-
-/// Key names (and checkpoint origins): non-empty, no Unicode space, no `+`, no control.
-pub(crate) fn check_key_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("the key name is empty".into());
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || *c == '+')
-    {
-        return Err(format!(
-            "the name {name:?} contains {c:?} (no spaces, controls or '+')"
-        ));
-    }
-    Ok(())
 }
 
 /// A note: its text (ending in a newline) and its signature lines.
@@ -228,14 +207,12 @@ impl Note {
             )
         })?;
         check_text(s, 1)?;
-        let Some(blank) = s.rfind("\n\n") else {
+        let Some((text, block)) = split_at_last_blank(s) else {
             return Ok(Note {
                 text: s.to_string(),
                 signatures: Vec::new(),
             });
         };
-        let text = &s[..blank + 1];
-        let block = &s[blank + 2..];
         let first_sig_line = 2 + text.matches('\n').count();
         if block.is_empty() {
             return Err(NoteError::at(
@@ -244,13 +221,11 @@ impl Note {
             ));
         }
         let mut signatures = Vec::new();
-        for (i, line) in block.trim_end_matches('\n').split('\n').enumerate() {
-            if signatures.len() == MAX_SIGNATURES {
-                return Err(NoteError::at(
-                    first_sig_line + i,
-                    format!("more than {MAX_SIGNATURES} signatures"),
-                ));
-            }
+        let lines = signature_lines(block.trim_end_matches('\n'), MAX_SIGNATURES);
+        for (i, line) in lines.enumerate() {
+            let line = line.map_err(|limit| {
+                NoteError::at(first_sig_line + i, format!("more than {limit} signatures"))
+            })?;
             signatures.push(NoteSignature::parse(line, first_sig_line + i)?);
         }
         Ok(Note {

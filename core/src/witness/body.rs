@@ -1,10 +1,12 @@
 //! The C2SP tlog-checkpoint body as the witness reads it: origin, decimal size, base64 root,
 //! optional non-empty extension lines.
 //!
-//! The tree room is growing its own checkpoint type for the log side; this is the witness's
-//! strict reader, kept here until the two are reconciled.
+//! The parsing is the tree room's ([`TreeCheckpoint::parse_body_as`]) under
+//! [`BodyRules::Witness`]: a witness cosigns any log's checkpoints, so it accepts the extension
+//! lines and origins the spec allows, which evident's own log never writes.
 
 use crate::hash::Hash;
+use crate::tree::checkpoint::{body_text, BodyRules, TreeCheckpoint};
 
 /// The three lines every checkpoint starts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,59 +19,21 @@ pub struct CheckpointBody {
     pub root: Hash,
 }
 
-/// A decimal with no leading zeroes (`0` alone allowed), within u64.
-pub(crate) fn parse_size(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
-    {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// One base64 hash of 32 bytes.
-pub(crate) fn parse_hash(s: &str) -> Option<Hash> {
-    let raw = crate::tree::base64::decode(s).ok()?;
-    let arr: [u8; 32] = raw.try_into().ok()?;
-    Some(Hash(arr))
-}
-
 impl CheckpointBody {
     /// Parses a note text as a checkpoint: at least three lines, each ending in LF, the
-    /// extension lines (if any) non-empty.
+    /// extension lines (if any) non-empty. The error names the note line at fault.
     pub fn parse(text: &str) -> Result<CheckpointBody, String> {
-        let body = text
-            .strip_suffix('\n')
-            .ok_or("the checkpoint does not end in a newline")?;
-        let mut lines = body.split('\n');
-        let origin = lines.next().unwrap_or("");
-        if origin.is_empty() {
-            return Err("the checkpoint's origin line is empty".into());
-        }
-        let size = lines
-            .next()
-            .and_then(parse_size)
-            .ok_or("the checkpoint's second line is not a tree size in decimal")?;
-        let root = lines
-            .next()
-            .and_then(parse_hash)
-            .ok_or("the checkpoint's third line is not a base64 SHA-256 root")?;
-        if lines.any(str::is_empty) {
-            return Err("the checkpoint has an empty extension line".into());
-        }
+        let c =
+            TreeCheckpoint::parse_body_as(text, BodyRules::Witness).map_err(|e| e.to_string())?;
         Ok(CheckpointBody {
-            origin: origin.to_string(),
-            size,
-            root,
+            origin: c.origin,
+            size: c.size,
+            root: c.root,
         })
     }
 
     /// The body text (no extension lines).
     pub fn to_text(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            crate::tree::base64::encode(&self.root.0)
-        )
+        body_text(&self.origin, self.size, &self.root)
     }
 }

@@ -7,8 +7,8 @@
 //! <signed checkpoint note>
 //! ```
 
-use super::body::{parse_hash, parse_size};
 use crate::hash::Hash;
+use crate::tree::checkpoint::{base64_hash, canonical_u64};
 
 /// At most this many proof lines (tlog-witness: clients send no more than 63).
 pub const MAX_PROOF_LINES: usize = 63;
@@ -53,7 +53,7 @@ impl AddCheckpoint {
         let old = std::str::from_utf8(old_line)
             .ok()
             .and_then(|l| l.strip_prefix("old "))
-            .and_then(parse_size)
+            .and_then(canonical_u64)
             .ok_or("the first line is not `old <size>` in decimal")?;
         let mut proof = Vec::new();
         loop {
@@ -68,7 +68,7 @@ impl AddCheckpoint {
             }
             let hash = std::str::from_utf8(line)
                 .ok()
-                .and_then(parse_hash)
+                .and_then(|l| base64_hash(l).ok())
                 .ok_or_else(|| {
                     format!(
                         "consistency proof line {} is not a base64 SHA-256 hash",
