@@ -66,7 +66,11 @@ async fn a_trail_without_the_tree_lacks_it_and_is_refused_afterwards() {
     assert!(e.contains(naming::NO_MERKLE_TREE), "{e}");
     let out = evident(&["verify", s(&dir)], None);
     assert_ne!(code(&out), 0, "{}", describe(&out));
-    assert!(describe(&out).contains(naming::NO_MERKLE_TREE), "{}", describe(&out));
+    assert!(
+        describe(&out).contains(naming::NO_MERKLE_TREE),
+        "{}",
+        describe(&out)
+    );
     // Nothing was changed by the refusals.
     assert_eq!(common::segments(&dir), segments);
 }
