@@ -73,6 +73,18 @@ pub struct Options {
     /// Opening an existing trail with an origin other than its own is refused (the origin
     /// never changes). At most 255 bytes of printable ASCII without spaces or `+`.
     pub origin: Option<String>,
+    /// Keep the Merkle tree (RFC 6962) over the records: advanced in group commit, its edge
+    /// in every footer, its root in `head.checkpoint`, its tiles under `tile/`. Default true.
+    ///
+    /// Off only to measure what the tree costs the writer (the benchmark's "without the tree"
+    /// contender, BENCHMARKS.md): a trail written with it off lacks everything the tree gives —
+    /// no tree edge in its footers, no root in its checkpoint, no tiles, no C2SP checkpoint
+    /// (the head's tree is the empty one), so nothing in it can be proven, signed, witnessed
+    /// or archived. To keep such a trail from passing for a real one, an open with it off
+    /// only creates a new trail (a directory holding segments is refused) and marks it with
+    /// the file [`crate::naming::NO_MERKLE_TREE`]; opening or verifying a marked trail is
+    /// refused, naming that file. The CLI and the component have no way to turn it off.
+    pub merkle_tree: bool,
 }
 
 /// The allowed range of each option, checked by [`Options::validate`] when a trail opens.
@@ -165,6 +177,7 @@ impl Default for Options {
             checkpoint_on_rotate: true,
             checkpoint_interval: 1_000_000_000,
             origin: None,
+            merkle_tree: true,
         }
     }
 }

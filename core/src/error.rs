@@ -221,3 +221,13 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The refusal of a trail marked [`crate::naming::NO_MERKLE_TREE`]: written with the tree
+/// turned off (a benchmark option), so its footers carry no tree edge and its checkpoint no
+/// root. Opening and verifying it both refuse it with this error, naming the mark.
+pub(crate) fn no_merkle_tree() -> Error {
+    Error::Corrupt {
+        location: Location::file(crate::naming::NO_MERKLE_TREE),
+        what: "this trail was written with the Merkle tree turned off (Options::merkle_tree, a benchmark option): its footers have no tree edge and its checkpoint no root, so it is not a trail that can be opened, proven or verified".into(),
+    }
+}

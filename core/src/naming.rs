@@ -17,6 +17,10 @@ pub const RETAINED_CHECKPOINT_TMP: &str = "retained.checkpoint.tmp";
 pub const ORIGIN: &str = "origin";
 /// Its temporary file while it is written.
 pub const ORIGIN_TMP: &str = "origin.tmp";
+/// Marks a trail written with the Merkle tree turned off ([`crate::Options::merkle_tree`],
+/// a benchmark option): its footers carry no tree edge and its checkpoint no root, so an open
+/// (with the tree on or off) and `verify` refuse it, naming this file.
+pub const NO_MERKLE_TREE: &str = "no-merkle-tree";
 /// Infix of copies that repair sets aside before changing a damaged file.
 pub const DAMAGED_INFIX: &str = ".damaged-";
 
@@ -73,6 +77,7 @@ pub fn is_known_name(name: &str) -> bool {
             | RETAINED_CHECKPOINT_TMP
             | ORIGIN
             | ORIGIN_TMP
+            | NO_MERKLE_TREE
     ) || name.starts_with("LOCK")
         || name.contains(DAMAGED_INFIX)
         || name.ends_with(".tmp")

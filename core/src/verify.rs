@@ -957,6 +957,9 @@ impl VerifyTask {
         match (&self.stage, done) {
             (TaskStage::List, IoDone::Listed(entries)) => {
                 for e in entries {
+                    if e.name == naming::NO_MERKLE_TREE {
+                        return self.done(Err(crate::error::no_merkle_tree()));
+                    }
                     if naming::parse_segment_name(&e.name).is_some() {
                         self.segments.push((e.name, e.len));
                     } else if e.name == naming::HEAD_CHECKPOINT {

@@ -41,6 +41,22 @@ pub struct TrailOptions {
     pub signer: Option<crate::signer::Signer>,
 }
 
+impl TrailOptions {
+    /// Turns the Merkle tree and its tiles off ([`Options::merkle_tree`]), for one purpose
+    /// only: measuring what keeping the tree costs the writer (BENCHMARKS.md compares the two
+    /// in one run). The trail this opens lacks what the tree gives: no tree edge in its
+    /// footers, no root in its checkpoint, no tiles, no C2SP checkpoint (the head's tree is
+    /// empty), so it cannot be proven, signed, witnessed or archived. To keep it from passing
+    /// for a real trail, the open only creates a new trail (a directory holding segments is
+    /// refused), refuses a signer or an archive destination beside it, and marks the
+    /// directory (`no-merkle-tree`) so that any later open or `verify` refuses it. The CLI has
+    /// no way to ask for it.
+    pub fn without_merkle_tree_for_benchmarks(mut self) -> TrailOptions {
+        self.core.merkle_tree = false;
+        self
+    }
+}
+
 /// What [`Trail::append_in_order`] did.
 #[derive(Debug)]
 pub struct InOrderAppend {
@@ -131,6 +147,16 @@ impl Trail {
     /// [`Trail::open_report`]; corruption it must not cut is an error naming its place.
     pub async fn open(dir: impl AsRef<Path>, mut options: TrailOptions) -> Result<Trail> {
         let dir = dir.as_ref().to_path_buf();
+        if !options.core.merkle_tree && (options.signer.is_some() || options.archive.is_some()) {
+            // Signing, witnessing and archiving all rest on the tree's checkpoints.
+            return Err(Error::Io {
+                path: dir,
+                error: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a trail without its Merkle tree (a benchmark option) cannot be signed or archived",
+                ),
+            });
+        }
         if let Some(signer) = &options.signer {
             match &options.core.origin {
                 Some(o) if o != signer.origin() => {

@@ -172,9 +172,11 @@ impl Trail {
             let hash = hash::chain(&self.head, &leaf);
             // One SHA-256 block for the leaf node, and on average one interior node; the
             // tile lane keeps the node for the tiles.
-            let node = crate::tree::leaf_node(&leaf);
-            self.tree.push_node(node);
-            self.tiles.push_node(seq, node);
+            if self.opts.merkle_tree {
+                let node = crate::tree::leaf_node(&leaf);
+                self.tree.push_node(node);
+                self.tiles.push_node(seq, node);
+            }
             frame::encode_entry(&mut data, seq, ts, &hash, &payload);
             active.index.observe(seq, ts, batch.end);
             active.agents.observe(ts, batch.end, frame as u32, &payload);

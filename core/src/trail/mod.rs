@@ -601,7 +601,15 @@ impl Trail {
     /// The tree at the durable head ([`Trail::head`]): its size (the head's seq, the number of
     /// records) and its RFC 6962 root. Every durable head has one: the writer advances the tree
     /// inside group commit.
+    /// With [`Options::merkle_tree`](crate::Options::merkle_tree) off (a benchmark option)
+    /// it is the empty tree: there is no tree to vouch for the records.
     pub fn tree_head(&self) -> TreeHead {
+        if !self.opts.merkle_tree {
+            return TreeHead {
+                size: 0,
+                root: crate::tree::EMPTY_ROOT,
+            };
+        }
         TreeHead {
             size: self.durable_seq,
             root: self.durable_root,

@@ -327,6 +327,10 @@ impl Opener {
         let mut has_checkpoint = false;
         let mut has_origin = false;
         for name in names {
+            if name == naming::NO_MERKLE_TREE {
+                self.failed = Some(crate::error::no_merkle_tree());
+                return;
+            }
             if let Some(first) = naming::parse_segment_name(&name) {
                 self.segments.push((first, name, None));
             } else if name == naming::HEAD_CHECKPOINT {
@@ -342,6 +346,17 @@ impl Opener {
             }
         }
         self.segments.sort();
+        if !self.opts.merkle_tree && !self.segments.is_empty() {
+            // A trail without its tree is a benchmark's scratch trail: never mixed into a
+            // real one (its footers would carry no tree edge from here on).
+            self.failed = Some(Error::InvalidArgument {
+                what: format!(
+                    "merkle-tree off (a benchmark option) only creates new trails; this directory already holds {} segment(s)",
+                    self.segments.len()
+                ),
+            });
+            return;
+        }
         self.stage = if has_origin {
             Stage::ReadOrigin { has_checkpoint }
         } else if has_checkpoint {
@@ -1070,6 +1085,26 @@ impl Opener {
                 return;
             }
         };
+        if !self.opts.merkle_tree {
+            // The mark that keeps the trail from ever being opened or verified as a real one;
+            // durable with the segment's directory sync, before anything is acknowledged.
+            let mark = naming::NO_MERKLE_TREE.to_string();
+            for op in [
+                IoOp::Create { file: mark.clone() },
+                IoOp::Write {
+                    file: mark.clone(),
+                    offset: 0,
+                    data: b"written with the Merkle tree turned off (a benchmark option): no tree edge in the footers, no root in the checkpoint, no tiles\n".to_vec(),
+                },
+                IoOp::Sync {
+                    file: mark.clone(),
+                    metadata: true,
+                },
+                IoOp::Close { file: mark },
+            ] {
+                self.steps.push_back(op);
+            }
+        }
         let active = self.create_segment_ops(header, 0, CompactRange::new());
         let mut report = std::mem::take(&mut self.report);
         report.log_id = log_id;

@@ -701,6 +701,9 @@ impl Trail {
     ///
     /// [`Event::Closed`]: super::Event::Closed
     pub fn poll_tile_io(&mut self) -> Option<IoRequest> {
+        if !self.opts.merkle_tree {
+            return None; // no tree, no tiles (a benchmark option)
+        }
         let ctx = Ctx {
             durable: self.durable_seq,
             segments: &self.segments,

@@ -1,7 +1,7 @@
-//! Archiving in the background of an open [`crate::Trail`]: a round every `interval` on a tokio
-//! task of its own, then (with [`BackgroundArchive::keep_local`]) retention. It only reads
-//! sealed segments (immutable), so it never takes the driver's time nor delays an append; when
-//! the store is down or slow, rounds fail, the lag grows (seen in the trail's
+//! Archiving in the background of an open [`crate::Trail`]: a round every `interval` on a
+//! low-priority thread of its own, then (with [`BackgroundArchive::keep_local`]) retention. It
+//! only reads sealed segments (immutable), so it never takes the driver's time nor delays an
+//! append; when the store is down or slow, rounds fail, the lag grows (seen in the trail's
 //! [`evident_core::Health::archive`] and in [`crate::Trail::archive_status`]), and rounds are
 //! retried with backoff until the store is back, then the archive catches up.
 
@@ -72,17 +72,25 @@ pub struct ArchiveStatus {
     pub timings: super::RoundTimings,
 }
 
-/// The running archiver; dropping it stops the task.
+/// The running archiver; dropping it stops it (at its next await, as an aborted task).
 #[derive(Debug)]
 pub struct Background {
-    task: tokio::task::JoinHandle<()>,
+    /// Dropped to stop the archiver's thread.
+    _stop: tokio::sync::oneshot::Sender<()>,
     status: Arc<Mutex<ArchiveStatus>>,
 }
 
-impl Drop for Background {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+/// The nice value of the archiver's thread (and of the blocking threads it starts, which
+/// inherit it): the lowest priority, so that its CPU work (reading, verifying and hashing
+/// segments, the HTTP client) takes only what the trail's own threads and the caller's
+/// producers leave idle.
+const ARCHIVER_NICE: i32 = 19;
+
+/// Lowers the calling thread's priority to [`ARCHIVER_NICE`] (Linux: per thread). A failure
+/// only costs the appenders some CPU, so it is ignored.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), ARCHIVER_NICE);
 }
 
 /// Longest wait between two attempts after failures.
@@ -170,10 +178,18 @@ async fn round_and_retain(
 
 impl Background {
     /// Starts archiving the trail at `dir`, reporting to its driver through `link`.
+    ///
+    /// It runs on a thread of its own with a single-threaded runtime, at the lowest priority
+    /// ([`ARCHIVER_NICE`]): on a busy machine (measured on 2 cores with 64 durable producers,
+    /// BENCHMARKS.md section 10) its rounds compete for CPU with the producers' tasks and the
+    /// driver, and on the trail's runtime the SHA-256 of each PUT held up a worker the
+    /// producers need.
     pub(crate) fn start(dir: PathBuf, opts: BackgroundArchive, link: DriverLink) -> Background {
         let status = Arc::new(Mutex::new(ArchiveStatus::default()));
         let st = status.clone();
-        let task = tokio::spawn(async move {
+        let st_thread = status.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let work = async move {
             let mut wait = Duration::ZERO;
             // The manifests validated by earlier rounds: each round fetches only new ones.
             let mut known = None;
@@ -212,8 +228,42 @@ impl Background {
                 let report = Self::measure(&dir, &st, Some(r.map(|_| ())));
                 link.report(report).await;
             }
-        });
-        Background { task, status }
+        };
+        let spawned = std::thread::Builder::new()
+            .name("evident-archive".into())
+            .spawn(move || {
+                lower_priority();
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        st_thread.lock().expect("archive status").last_error = Some(format!(
+                            "the background archiver's runtime did not start: {e}"
+                        ));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    tokio::select! {
+                        _ = stopped => {}
+                        () = work => {}
+                    }
+                });
+                // Stopped: a verification still running on a blocking thread is not waited for
+                // (it only reads sealed segments).
+                rt.shutdown_background();
+            });
+        if let Err(e) = spawned {
+            status.lock().expect("archive status").last_error = Some(format!(
+                "the background archiver's thread did not start: {e}"
+            ));
+        }
+        Background {
+            _stop: stop,
+            status,
+        }
     }
 
     /// Measures the pending segments into the status; the report for the core's health.

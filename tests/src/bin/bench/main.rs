@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release -p evident-tests --bin bench -- [--quick] [--sections 1,2,...] [--out FILE]
 //!                                                     [--dir DIR] [--keep] [--records N]
+//!                                                     [--s3-dir DIR] [--s3-nice N]
 //! ```
 //!
 //! Sections:
@@ -18,12 +19,19 @@
 //! 7. a trail of 10 million records: time-range query vs full scans, open time, peak memory,
 //!    and the proofs (prove time, tiles read, bundle and consistency sizes, checks per second);
 //! 8. agent queries through the agent index (1,000 agents, Zipf-like share; `--records N`
-//!    sizes its trail too): agent vs time-range query, a rare agent, `exists`, index size.
+//!    sizes its trail too): agent vs time-range query, a rare agent, `exists`, index size;
+//! 9. what the Merkle tree and signing with two witnesses cost durable and unsynced appends
+//!    (each against the same build without it), and a witness's `add-checkpoint` handling
+//!    (needs the release `evident` binary beside this one);
+//! 10. archiving to a real S3 server (SeaweedFS on loopback, from `scripts/seaweedfs`):
+//!     durable appends while archiving vs without, an archive round vs plain PUTs.
 //!
 //! Section 7 runs its phases in child processes (this binary with `__child ...`) so that each
 //! phase's peak RSS (VmHWM) is its own.
 
 mod agents;
+mod archiving;
+mod costs;
 mod durable;
 mod events;
 mod large;
@@ -31,9 +39,11 @@ mod peers;
 mod probe;
 mod proofs;
 mod report;
+mod s3;
 mod unsynced;
 mod verify;
 mod wasm;
+mod witnesses;
 
 use report::Report;
 use std::path::PathBuf;
@@ -52,6 +62,11 @@ pub struct Ctx {
     pub large_records: u64,
     /// The runtime the native trail's producers run on.
     pub rt: tokio::runtime::Runtime,
+    /// Where section 10's S3 server keeps its data (default: the scratch directory, on the
+    /// disk under test).
+    pub s3_dir: Option<PathBuf>,
+    /// The nice value section 10's S3 server runs at (`--s3-nice`; default 0).
+    pub s3_nice: i32,
     /// Realistic audit events, about 250 bytes each.
     pub events: Arc<Vec<Vec<u8>>>,
     /// The fdatasync probe.
@@ -103,18 +118,22 @@ struct Args {
     dir: PathBuf,
     keep: bool,
     records: Option<u64>,
+    s3_dir: Option<PathBuf>,
+    s3_nice: i32,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench [--quick] [--sections 1,2,3,4,5,6,7,8] [--out FILE] [--dir DIR] [--keep] \
-         [--records N]\n\
+        "usage: bench [--quick] [--sections 1,2,3,4,5,6,7,8,9,10] [--out FILE] [--dir DIR] [--keep] \
+         [--records N] [--s3-dir DIR] [--s3-nice N]\n\
          \n  --quick      a smoke run (well under a minute)\
          \n  --sections   which sections to run (default: all; 5, the latencies, is part of 1, 2, 3, 6)\
          \n  --out FILE   also write the Markdown report to FILE\
          \n  --dir DIR    scratch directory on the disk under test (default: target/bench)\
          \n  --keep       keep section 7's large trail\
-         \n  --records N  records in section 7's large trail (default 10,000,000; quick 200,000)"
+         \n  --records N  records in section 7's large trail (default 10,000,000; quick 200,000)\
+         \n  --s3-dir DIR where section 10's S3 server keeps its data (default: under --dir)\
+         \n  --s3-nice N  run section 10's S3 server at nice N (default 0)"
     );
     std::process::exit(2)
 }
@@ -122,11 +141,13 @@ fn usage() -> ! {
 fn parse_args() -> Args {
     let mut a = Args {
         quick: false,
-        sections: vec![1, 2, 3, 4, 5, 6, 7, 8],
+        sections: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
         out: None,
         dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench")),
         keep: false,
         records: None,
+        s3_dir: None,
+        s3_nice: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -142,6 +163,13 @@ fn parse_args() -> Args {
             }
             "--out" => a.out = Some(it.next().unwrap_or_else(|| usage()).into()),
             "--dir" => a.dir = it.next().unwrap_or_else(|| usage()).into(),
+            "--s3-dir" => a.s3_dir = Some(it.next().unwrap_or_else(|| usage()).into()),
+            "--s3-nice" => {
+                a.s3_nice = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
             "--records" => {
                 a.records = Some(
                     it.next()
@@ -190,6 +218,8 @@ fn main() {
             .records
             .unwrap_or(if args.quick { 200_000 } else { 10_000_000 }),
         rt,
+        s3_dir: args.s3_dir.clone(),
+        s3_nice: args.s3_nice,
         events,
         probe,
         report,
@@ -213,6 +243,12 @@ fn main() {
     }
     if want(8) {
         agents::section8(&mut ctx);
+    }
+    if want(9) {
+        costs::section9(&mut ctx);
+    }
+    if want(10) {
+        archiving::section10(&mut ctx);
     }
     if want(7) {
         large::section7(&mut ctx);
