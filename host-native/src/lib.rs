@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+mod background_priority;
 mod driver;
 mod error;
 #[cfg(feature = "fault-hooks")]

@@ -30,6 +30,9 @@ impl TileWorker {
         let spawned = std::thread::Builder::new()
             .name("evident-tiles".into())
             .spawn(move || {
+                // Tiles are derived data written off the acknowledgement path: they wait for
+                // idle CPU rather than take it from the driver and the producers.
+                crate::background_priority::lower_priority();
                 let mut exec = FsExecutor::new(dir);
                 while let Ok(req) = rx.recv() {
                     let r = exec.perform(&req.op);

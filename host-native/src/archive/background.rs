@@ -80,19 +80,6 @@ pub struct Background {
     status: Arc<Mutex<ArchiveStatus>>,
 }
 
-/// The nice value of the archiver's thread (and of the blocking threads it starts, which
-/// inherit it): the lowest priority, so that its CPU work (reading, verifying and hashing
-/// segments, the HTTP client) takes only what the trail's own threads and the caller's
-/// producers leave idle.
-const ARCHIVER_NICE: i32 = 19;
-
-/// Lowers the calling thread's priority to [`ARCHIVER_NICE`] (Linux: per thread). A failure
-/// only costs the appenders some CPU, so it is ignored.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), ARCHIVER_NICE);
-}
-
 /// Longest wait between two attempts after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// First wait after a failure.
@@ -180,8 +167,8 @@ impl Background {
     /// Starts archiving the trail at `dir`, reporting to its driver through `link`.
     ///
     /// It runs on a thread of its own with a single-threaded runtime, at the lowest priority
-    /// ([`ARCHIVER_NICE`]): on a busy machine (measured on 2 cores with 64 durable producers,
-    /// BENCHMARKS.md section 10) its rounds compete for CPU with the producers' tasks and the
+    /// (`background_priority`): on a busy machine (measured on 2 cores with 64 durable
+    /// producers, BENCHMARKS.md section 10) its rounds compete for CPU with the producers' tasks and the
     /// driver, and on the trail's runtime the SHA-256 of each PUT held up a worker the
     /// producers need.
     pub(crate) fn start(dir: PathBuf, opts: BackgroundArchive, link: DriverLink) -> Background {
@@ -232,7 +219,7 @@ impl Background {
         let spawned = std::thread::Builder::new()
             .name("evident-archive".into())
             .spawn(move || {
-                lower_priority();
+                crate::background_priority::lower_priority();
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
