@@ -159,6 +159,19 @@ fn an_abandoned_last_segment_costs_one_more_length_and_is_still_removed() {
 /// refuses to open. (Found by the simulation, seed 9, once the agent index and the tile lane
 /// changed its path.) The fault is put on every sync position in turn; the trail must open
 /// after the power loss in every case, and some cases must be the sealed-tail one.
+/// The next writer after one that gave up, in the same boot (the page cache holds what the
+/// first wrote); a scripted fault the first writer did not reach fails one open attempt, so a
+/// failed open is tried once more. Gives the trail and the events of its open.
+fn reopen_in_the_same_boot(opts: Options, disk: &mut FakeDisk) -> (Trail, Vec<Event>) {
+    let mut t = Trail::open(opts.clone(), LogId([3; 16]), 1);
+    let (mut ev, _) = drive(&mut t, disk, 100_000);
+    if matches!(&ev[..], [Event::OpenFailed(_)]) {
+        t = Trail::open(opts, LogId([3; 16]), 1);
+        ev = drive(&mut t, disk, 100_000).0;
+    }
+    (t, ev)
+}
+
 #[test]
 fn a_seal_whose_fsync_failed_is_made_durable_before_the_next_segment() {
     use evident_core::sim::{OpKind, Scripted};
@@ -180,14 +193,7 @@ fn a_seal_whose_fsync_failed_is_made_durable_before_the_next_segment() {
             .unwrap();
         drive(&mut t, &mut disk, 100_000);
         drop(t);
-        // The next writer, in the same boot (the page cache holds what the first wrote); a
-        // scripted fault the first writer did not reach fails one open attempt.
-        let mut t = Trail::open(opts(), LogId([3; 16]), 1);
-        let (mut ev, _) = drive(&mut t, &mut disk, 100_000);
-        if matches!(&ev[..], [Event::OpenFailed(_)]) {
-            t = Trail::open(opts(), LogId([3; 16]), 1);
-            ev = drive(&mut t, &mut disk, 100_000).0;
-        }
+        let (t, ev) = reopen_in_the_same_boot(opts(), &mut disk);
         match &ev[..] {
             [Event::Opened(r)] => sealed_tails += usize::from(r.tail == TailReport::Sealed),
             other => panic!("case {before}: {other:?}"),
@@ -238,12 +244,7 @@ fn records_whose_fsync_failed_are_made_durable_before_the_next_writer_acknowledg
             }
             drive(&mut t, &mut disk, 100_000);
             drop(t);
-            let mut t = Trail::open(opts(), LogId([3; 16]), 1);
-            let (mut ev, _) = drive(&mut t, &mut disk, 100_000);
-            if matches!(&ev[..], [Event::OpenFailed(_)]) {
-                t = Trail::open(opts(), LogId([3; 16]), 1);
-                ev = drive(&mut t, &mut disk, 100_000).0;
-            }
+            let (mut t, ev) = reopen_in_the_same_boot(opts(), &mut disk);
             let first = match &ev[..] {
                 [Event::Opened(r)] => r.next_seq,
                 other => panic!("{case}: {other:?}"),
