@@ -581,6 +581,13 @@ impl AgentQuery {
             // What the index found is kept until the scan after it confirms the index.
             return self.start_tail();
         }
+        self.take_segment_results();
+        self.next_segment()
+    }
+
+    /// Moves what the segment just read found into the answer (up to the limit), and
+    /// advances the head to the segment's last record.
+    pub(super) fn take_segment_results(&mut self) {
         if let Some((seq, hash, _)) = self.seg_head {
             let cp = Checkpoint {
                 log_id: self.log_id.unwrap_or_default(),
@@ -599,7 +606,6 @@ impl AgentQuery {
         }
         self.out.extend(found);
         self.out_pos.extend(pos.into_iter().map(Some));
-        self.next_segment()
     }
 
     fn finish(&mut self) -> Result<(), Error> {

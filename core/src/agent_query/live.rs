@@ -81,23 +81,6 @@ impl AgentQuery {
     pub(super) fn tail_found(&mut self) {
         self.tail = false;
         self.live = false;
-        if let Some((seq, hash, _)) = self.seg_head {
-            let cp = Checkpoint {
-                log_id: self.log_id.unwrap_or_default(),
-                seq,
-                hash,
-            };
-            if self.head.is_none_or(|c| seq > c.seq) {
-                self.head = Some(cp);
-            }
-        }
-        let mut found = std::mem::take(&mut self.seg_found);
-        let mut pos = std::mem::take(&mut self.seg_pos);
-        if let Some(l) = self.remaining() {
-            found.truncate(l);
-            pos.truncate(l);
-        }
-        self.out.extend(found);
-        self.out_pos.extend(pos.into_iter().map(Some));
+        self.take_segment_results();
     }
 }
