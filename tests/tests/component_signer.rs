@@ -9,10 +9,10 @@ use evident_core::witness::CheckpointBody;
 use evident_core::LogId;
 use evident_native::signer::Signer;
 use evident_native::{Options, Trail, TrailOptions};
+use evident_tests::trail_files;
 use evident_tests::wasm::{
     default_options, signer_options, Error as WitError, Instance, OpenOptions, SignerOptions,
 };
-use std::collections::BTreeMap;
 use std::path::Path;
 
 const LOG_ID: &str = "0123456789abcdef0123456789abcdef";
@@ -79,31 +79,8 @@ fn native_write(dir: &Path, origin: Option<&str>, signer: Option<Signer>, n: u64
     });
 }
 
-/// Every file of a trail directory but `LOCK`, by relative path.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, at: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(at).unwrap().map(|e| e.unwrap()) {
-            let path = e.path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_string();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else if rel != evident_native::LOCK_FILE {
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 fn assert_same_files(a: &Path, b: &Path) {
-    let (a, b) = (files(a), files(b));
+    let (a, b) = (trail_files(a), trail_files(b));
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (name, bytes) in &a {
         assert!(

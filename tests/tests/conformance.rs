@@ -5,8 +5,8 @@
 use evident_core::LogId;
 use evident_native::fs_exec::verify_dir;
 use evident_native::{Options, Trail, TrailOptions};
+use evident_tests::trail_files;
 use evident_tests::wasm::{default_options, Error as WitError, Instance, OpenOptions};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 const LOG_ID: &str = "0123456789abcdef0123456789abcdef";
@@ -55,30 +55,6 @@ async fn native_open(dir: &Path) -> Trail {
     Trail::open(dir, opts).await.expect("native open")
 }
 
-/// The trail's files (segments, checkpoint, and the tiles under `tile/`), not the native
-/// adapter's LOCK file.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, at: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(at).unwrap().map(|e| e.unwrap()) {
-            let path = e.path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_string();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else if rel != evident_native::LOCK_FILE {
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 #[test]
 fn both_adapters_write_byte_identical_trails() {
     let tmp = tempfile::tempdir().unwrap();
@@ -102,8 +78,8 @@ fn both_adapters_write_byte_identical_trails() {
         (native_head.seq, native_head.hash.to_hex().as_str())
     );
 
-    let a = files(&native_dir);
-    let b = files(&tmp.path().join("component"));
+    let a = trail_files(&native_dir);
+    let b = trail_files(&tmp.path().join("component"));
     assert!(
         a.keys().filter(|n| n.ends_with(".evseg")).count() > 5,
         "the scenario rotates: {:?}",
@@ -204,7 +180,7 @@ fn damage_is_reported_identically_by_both() {
         }
         t.close().await.unwrap();
     });
-    let mut segs: Vec<String> = files(&dir)
+    let mut segs: Vec<String> = trail_files(&dir)
         .into_keys()
         .filter(|n| n.ends_with(".evseg"))
         .collect();
