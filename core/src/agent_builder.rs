@@ -60,13 +60,19 @@ impl AgentIndexBuilder {
 
     /// Notes the next record of the segment (records come in seq order).
     pub fn observe(&mut self, ts: u64, offset: u64, len: u32, payload: &[u8]) {
-        let agent = match agent_of(payload) {
+        self.observe_agent(ts, offset, len, agent_of(payload).as_deref());
+    }
+
+    /// [`AgentIndexBuilder::observe`] for a record whose agent id was read already (a
+    /// [`crate::PreparedPayload`]'s).
+    pub fn observe_agent(&mut self, ts: u64, offset: u64, len: u32, agent: Option<&str>) {
+        let agent = match agent {
             None => NO_AGENT,
-            Some(a) => match self.names.get(a.as_ref()) {
+            Some(a) => match self.names.get(a) {
                 Some(&n) => n,
                 None => {
                     let n = self.names.len() as u32;
-                    self.names.insert(a.into_owned(), n);
+                    self.names.insert(a.to_owned(), n);
                     n
                 }
             },

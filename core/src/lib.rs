@@ -41,6 +41,7 @@ pub mod lease;
 pub mod leaves;
 pub mod naming;
 pub mod note;
+pub mod prepared;
 pub mod prove;
 pub mod query;
 pub mod scan;
@@ -58,6 +59,7 @@ pub use event::{AuditEvent, Decision, EventBody};
 pub use hash::{Hash, LogId};
 pub use health::{ArchiveLag, ArchiveReport, Health, HealthState};
 pub use io::{DirEntry, IoDone, IoError, IoErrorKind, IoId, IoOp, IoRequest, IoResult};
+pub use prepared::PreparedPayload;
 pub use trail::{
     Event, OpenReport, Receipt, TailReport, TileStatus, Trail, TreeHead, MAX_RETRY_BACKOFF_NS,
     MIN_RETRY_BACKOFF_NS,

@@ -9,7 +9,9 @@
 use crate::fs_exec::FsExecutor;
 use crate::mirror::Mirror;
 use crate::tile_worker::TileWorker;
-use evident_core::{Checkpoint, Event, Health, OpenReport, Receipt, Trail as Core};
+use evident_core::{
+    Checkpoint, Event, Health, OpenReport, PreparedPayload, Receipt, Trail as Core,
+};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -37,18 +39,19 @@ pub fn now_ns() -> u64 {
 
 /// What callers ask of the driver.
 pub(crate) enum Cmd {
+    /// One record; its payload hash and agent were computed in the caller's task.
     Append {
-        payload: Vec<u8>,
+        payload: PreparedPayload,
         ts: Option<u64>,
         reply: oneshot::Sender<Result<Receipt, evident_core::Error>>,
     },
     AppendBatch {
-        payloads: Vec<Vec<u8>>,
+        payloads: Vec<PreparedPayload>,
         reply: oneshot::Sender<Result<Vec<Receipt>, evident_core::Error>>,
     },
     /// Appends in order, each only if the one before it succeeds.
     AppendInOrder {
-        payloads: Vec<Vec<u8>>,
+        payloads: Vec<PreparedPayload>,
         reply: oneshot::Sender<InOrder>,
     },
     Sync {
@@ -331,11 +334,13 @@ impl Driver {
         match cmd {
             Cmd::Append { payload, ts, reply } => {
                 let token = self.token();
-                let keep = self.mirror.is_some().then(|| payload.clone());
-                match self
-                    .core
-                    .handle_append(token, payload, ts.unwrap_or_else(now_ns))
-                {
+                let keep = self.mirror.is_some().then(|| payload.payload().to_vec());
+                match self.core.handle_append_prepared(
+                    token,
+                    payload,
+                    ts.unwrap_or_else(now_ns),
+                    None,
+                ) {
                     Ok(()) => {
                         self.appends.insert(token, (Waiter::One(reply), keep));
                     }
@@ -373,7 +378,7 @@ impl Driver {
 
     /// Queues a batch; under [`BatchReply::Prefix`] each record depends on the one before it,
     /// so that the core writes none after the first that fails.
-    fn append_batch(&mut self, payloads: Vec<Vec<u8>>, reply: BatchReply) {
+    fn append_batch(&mut self, payloads: Vec<PreparedPayload>, reply: BatchReply) {
         let n = payloads.len();
         let chained = matches!(reply, BatchReply::Prefix(_));
         let state = Rc::new(RefCell::new(BatchState {
@@ -393,9 +398,9 @@ impl Driver {
                 continue;
             }
             let token = self.token();
-            let keep = self.mirror.is_some().then(|| payload.clone());
+            let keep = self.mirror.is_some().then(|| payload.payload().to_vec());
             let after = if chained { previous } else { None };
-            match self.core.handle_append_after(token, payload, ts, after) {
+            match self.core.handle_append_prepared(token, payload, ts, after) {
                 Ok(()) => {
                     self.appends
                         .insert(token, (Waiter::InBatch(i, state.clone()), keep));

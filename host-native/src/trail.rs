@@ -6,7 +6,9 @@ use crate::fs_exec::FsExecutor;
 use crate::lease::NativeLease;
 use crate::mirror::Mirror;
 use evident_core::lease::Timing;
-use evident_core::{AuditEvent, Checkpoint, Health, LogId, OpenReport, Options, Receipt};
+use evident_core::{
+    AuditEvent, Checkpoint, Health, LogId, OpenReport, Options, PreparedPayload, Receipt,
+};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -352,7 +354,8 @@ impl Trail {
     /// Appends one record, timestamped now; returns its receipt once it is acknowledged under
     /// the durability policy (by default: after the fsync that covers it).
     pub async fn append(&self, payload: impl Into<Vec<u8>>) -> Result<Receipt> {
-        let payload = payload.into();
+        // Hashed here, in the caller's task, not on the driver thread (see PreparedPayload).
+        let payload = PreparedPayload::new(payload.into());
         self.ask(|reply| Cmd::Append {
             payload,
             ts: None,
@@ -363,7 +366,7 @@ impl Trail {
 
     /// Appends one record with a caller-supplied timestamp (nanoseconds since the Unix epoch).
     pub async fn append_at(&self, payload: impl Into<Vec<u8>>, ts: u64) -> Result<Receipt> {
-        let payload = payload.into();
+        let payload = PreparedPayload::new(payload.into());
         self.ask(|reply| Cmd::Append {
             payload,
             ts: Some(ts),
@@ -380,6 +383,7 @@ impl Trail {
     /// Appends many records at once, in order, contiguously; receipts in the same order. If any
     /// of them fails the call fails (the others may have been acknowledged: check the trail).
     pub async fn append_batch(&self, payloads: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
+        let payloads = payloads.into_iter().map(PreparedPayload::new).collect();
         self.ask(|reply| Cmd::AppendBatch { payloads, reply }).await
     }
 
@@ -389,6 +393,7 @@ impl Trail {
     /// resend from `receipts.len()` without a hole or a duplicate (what `evident append` does).
     /// Unlike [`Trail::append_batch`], a failure never leaves later records stored.
     pub async fn append_in_order(&self, payloads: Vec<Vec<u8>>) -> Result<InOrderAppend> {
+        let payloads = payloads.into_iter().map(PreparedPayload::new).collect();
         let (tx, rx) = oneshot::channel();
         self.inner
             .tx

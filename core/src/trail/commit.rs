@@ -168,7 +168,9 @@ impl Trail {
             } = self.queue.pop_front().expect("front exists");
             let ts = ts.max(self.last_ts);
             let seq = self.next_seq;
-            let leaf = hash::leaf(KIND_ENTRY, seq, ts, &payload);
+            // The payload hash was computed when the append was queued (possibly in the
+            // producer's thread): only the 49-byte leaf is hashed here.
+            let leaf = hash::leaf_v2(KIND_ENTRY, seq, ts, payload.hash());
             let hash = hash::chain(&self.head, &leaf);
             // One SHA-256 block for the leaf node, and on average one interior node; the
             // tile lane keeps the node for the tiles.
@@ -177,9 +179,11 @@ impl Trail {
                 self.tree.push_node(node);
                 self.tiles.push_node(seq, node);
             }
-            frame::encode_entry(&mut data, seq, ts, &hash, &payload);
+            frame::encode_entry(&mut data, seq, ts, &hash, payload.payload());
             active.index.observe(seq, ts, batch.end);
-            active.agents.observe(ts, batch.end, frame as u32, &payload);
+            active
+                .agents
+                .observe_agent(ts, batch.end, frame as u32, payload.agent());
             active.first_ts.get_or_insert(ts);
             active.records += 1;
             batch.end += frame as u64;

@@ -33,6 +33,7 @@ use crate::hash::{Hash, LogId};
 use crate::header::{SegmentHeader, HEADER_LEN};
 use crate::health::{Health, HealthState, HealthTracker, Transition};
 use crate::io::{IoDone, IoId, IoOp, IoRequest, IoResult};
+use crate::prepared::PreparedPayload;
 use crate::tree::CompactRange;
 use std::collections::VecDeque;
 
@@ -287,7 +288,7 @@ pub(crate) fn create_segment_steps(
 pub(crate) struct Pending {
     pub token: u64,
     pub ts: u64,
-    pub payload: Vec<u8>,
+    pub payload: PreparedPayload,
     /// The append this one depends on: if that one fails, this one fails without being written.
     pub after: Option<u64>,
 }
@@ -471,9 +472,31 @@ impl Trail {
         ts: u64,
         after: Option<u64>,
     ) -> Result<(), Error> {
-        if payload.len() > self.opts.max_payload as usize {
+        self.check_append(payload.len())?;
+        self.queue_append(token, PreparedPayload::new(payload), ts, after);
+        Ok(())
+    }
+
+    /// [`Trail::handle_append_after`] for a payload whose hash and agent id the host computed
+    /// already ([`PreparedPayload::new`], for example in the producer's thread, so that the
+    /// thread driving the core does less per record). The record is the same either way.
+    pub fn handle_append_prepared(
+        &mut self,
+        token: u64,
+        payload: PreparedPayload,
+        ts: u64,
+        after: Option<u64>,
+    ) -> Result<(), Error> {
+        self.check_append(payload.len())?;
+        self.queue_append(token, payload, ts, after);
+        Ok(())
+    }
+
+    /// Whether an append of `len` bytes is accepted now (else the error it fails with at once).
+    fn check_append(&self, len: usize) -> Result<(), Error> {
+        if len > self.opts.max_payload as usize {
             return Err(Error::TooLarge {
-                len: payload.len(),
+                len,
                 max: self.opts.max_payload as usize,
             });
         }
@@ -492,6 +515,10 @@ impl Trail {
         if seq == u64::MAX {
             return Err(Error::SeqExhausted { next_seq: seq });
         }
+        Ok(())
+    }
+
+    fn queue_append(&mut self, token: u64, payload: PreparedPayload, ts: u64, after: Option<u64>) {
         self.appends_received += 1;
         self.queue.push_back(Pending {
             token,
@@ -499,7 +526,6 @@ impl Trail {
             payload,
             after,
         });
-        Ok(())
     }
 
     /// Asks for everything appended so far to be made durable, whatever the durability policy;
