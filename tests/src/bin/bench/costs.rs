@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// How an evident contender of this section is opened.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Variant {
+pub(crate) enum Variant {
     /// Default options: the tree and its tiles kept.
     Tree,
     /// `TrailOptions::without_merkle_tree_for_benchmarks`.
@@ -24,7 +24,7 @@ enum Variant {
     Signing,
 }
 
-fn options(v: Variant, durability: Durability) -> TrailOptions {
+pub(crate) fn options(v: Variant, durability: Durability) -> TrailOptions {
     let o = TrailOptions {
         core: Options {
             durability,
@@ -45,7 +45,7 @@ struct SigningLog {
 }
 
 /// Durable appends from `producers` tasks to a fresh trail opened as `opts`.
-fn durable(
+pub(crate) fn durable(
     ctx: &mut Ctx,
     opts: TrailOptions,
     producers: usize,
@@ -77,28 +77,8 @@ fn durable(
 }
 
 /// `append_batch(1024)` from one task under `Durability::Os`, as section 3's native figure.
-fn unsynced_batch(ctx: &mut Ctx, v: Variant, dur: Duration) -> Measure {
-    let dir = ctx.scratch("costs-batch");
-    let events = ctx.events.clone();
-    let m = ctx.rt.block_on(async {
-        let trail = Trail::open(&dir, options(v, Durability::Os))
-            .await
-            .expect("open");
-        let start = Instant::now();
-        let (mut n, mut k) = (0u64, 0usize);
-        while start.elapsed() < dur {
-            let batch: Vec<Vec<u8>> = (0..1024)
-                .map(|j| events[(k + j) % events.len()].clone())
-                .collect();
-            k += 1024;
-            n += trail.append_batch(batch).await.expect("append_batch").len() as u64;
-        }
-        let m = Measure::timed(n, 0, start);
-        trail.close().await.expect("close");
-        m
-    });
-    remove(&dir);
-    m
+pub(crate) fn unsynced_batch(ctx: &mut Ctx, v: Variant, dur: Duration) -> Measure {
+    crate::unsynced::native_batch(ctx, options(v, Durability::Os), dur)
 }
 
 fn unsynced_tasks(ctx: &mut Ctx, v: Variant, producers: usize, dur: Duration) -> Measure {
@@ -128,6 +108,8 @@ pub fn section9(ctx: &mut Ctx) {
          log with its own key, which both witnesses follow. 64 producers, closed loop, as in \
          section 2.",
     );
+    // The tile lane creates one file per 256 records: what a file creation costs here now.
+    let create_before = crate::probe::file_create_cost(&ctx.dir);
     // More rounds than section 2: the ratios asked for are within 5%, and these runs vary by
     // ±15% round to round on 2 shared cores.
     let rounds = ctx.rounds(8);
@@ -211,6 +193,13 @@ pub fn section9(ctx: &mut Ctx) {
         }
     });
     ctx.report.series(&s);
+    let create_after = crate::probe::file_create_cost(&ctx.dir);
+    ctx.report.line(&format!(
+        "File creation in the scratch directory (create + 8 KiB write + close, median of 64; \
+         the tile lane does one per 256 records): {} before these runs, {} after.\n",
+        fmt_ns(create_before.as_nanos() as f64),
+        fmt_ns(create_after.as_nanos() as f64)
+    ));
     let lines = std::mem::take(&mut log.lock().expect("log").lines);
     if !lines.is_empty() {
         let mut md = String::from("Signing runs, at the end of each (before close):\n");

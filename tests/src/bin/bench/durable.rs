@@ -2,20 +2,21 @@
 //! 1, 8, 64 and 512 concurrent producers: evident vs the bare group-commit thread, SQLite and a
 //! JSON-lines file with one fsync per record; throughput and p50/p99 acknowledgement latency.
 
-use crate::peers::{self, pick, Space};
+use crate::peers::{self, pick, Space, Work};
 use crate::probe::State;
 use crate::report::{median, Compare, Measure, Series};
 use crate::{remove, Ctx};
 use evident_native::{Trail, TrailOptions};
 use std::time::Duration;
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 7] = [
     "evident",
     "bare group-commit thread",
     "SQLite WAL FULL",
     "JSONL + fdatasync",
     "bare thread, zero-filled file",
     "pwrite + fdatasync in the producer's thread, zero-filled file",
+    "bare group-commit thread + the format's hashing",
 ];
 const EVIDENT: usize = 0;
 const BARE: usize = 1;
@@ -23,6 +24,9 @@ const SQLITE: usize = 2;
 const JSONL: usize = 3;
 const BARE_ZEROED: usize = 4;
 const INLINE: usize = 5;
+const BARE_HASHING: usize = 6;
+/// Where the hashing bare thread sits in a series of more than one producer (after JSONL).
+const POS_HASHING: usize = 4;
 
 /// Durable appends to a fresh evident trail (default options: `Durability::Always`), from
 /// `producers` tokio tasks calling `Trail::append`.
@@ -60,14 +64,19 @@ pub fn evident(ctx: &mut Ctx, producers: usize, dur: Duration) -> Measure {
 fn run(ctx: &mut Ctx, c: usize, producers: usize, dur: Duration) -> Measure {
     match c {
         EVIDENT => evident(ctx, producers, dur),
-        BARE | BARE_ZEROED => {
+        BARE | BARE_ZEROED | BARE_HASHING => {
             let dir = ctx.scratch("bare");
-            let space = if c == BARE {
-                Space::Fallocated
-            } else {
+            let space = if c == BARE_ZEROED {
                 Space::Zeroed
+            } else {
+                Space::Fallocated
             };
-            let m = peers::bare(&ctx.rt, &dir, producers, dur, &ctx.events, space);
+            let work = if c == BARE_HASHING {
+                Work::Hashing
+            } else {
+                Work::None
+            };
+            let m = peers::bare(&ctx.rt, &dir, producers, dur, &ctx.events, space, work);
             remove(&dir);
             m
         }
@@ -103,18 +112,22 @@ fn series(ctx: &mut Ctx, producers: usize) -> Series {
     );
     // For one producer, two more references: the bare thread on a zero-filled file (no extent
     // changes to commit) and pwrite + fdatasync in the producer's own thread (no hand-off
-    // either). Under concurrency the fallocated bare thread is the like-for-like reference.
-    let names = if producers == 1 {
-        &NAMES[..]
+    // either); the bare thread that also hashes is left out (one record per batch: the same
+    // as the bare thread but for a microsecond). Under concurrency the fallocated bare thread
+    // is the like-for-like reference, and the one that hashes as the format requires is the
+    // limit when the CPU, not the disk, bounds the rate.
+    let all: Vec<usize> = if producers == 1 {
+        vec![EVIDENT, BARE, SQLITE, JSONL, BARE_ZEROED, INLINE]
     } else {
-        &NAMES[..BARE_ZEROED]
+        vec![EVIDENT, BARE, SQLITE, JSONL, BARE_HASHING]
     };
+    let names: Vec<&str> = all.iter().map(|&c| NAMES[c]).collect();
     ctx.interleave(
         &title,
-        names,
+        &names,
         rounds,
         Compare::SubjectVs(EVIDENT),
-        |ctx, c| run(ctx, c, producers, dur),
+        |ctx, i| run(ctx, all[i], producers, dur),
     )
 }
 
@@ -182,19 +195,32 @@ pub fn section2(ctx: &mut Ctx) {
     for &n in counts {
         let s = series(ctx, n);
         ctx.report.series(&s);
-        if n == 64 {
-            for st in [State::Fast, State::Slow] {
-                if s.median_rate(EVIDENT, st).is_none() {
-                    continue;
-                }
+        for st in [State::Fast, State::Slow] {
+            if s.median_rate(EVIDENT, st).is_none() {
+                continue;
+            }
+            // Issue 15's targets: the bare thread at 8 and 64 producers (the disk bounds it),
+            // the bare thread that also hashes at 512 (the CPU bounds both).
+            if n == 512 {
                 ctx.report.target(
-                    "durable throughput at 64 producers ≥ 1.0× the bare group-commit thread",
+                    "durable throughput at 512 producers ≥ 0.9× the bare thread that also does the format's hashing",
                     st,
-                    s.rate_ratio(EVIDENT, BARE, st),
-                    1.0,
+                    s.rate_ratio(EVIDENT, POS_HASHING, st),
+                    0.9,
                     true,
                     "",
                 );
+                continue;
+            }
+            ctx.report.target(
+                &format!("durable throughput at {n} producers ≥ 1.0× the bare group-commit thread"),
+                st,
+                s.rate_ratio(EVIDENT, BARE, st),
+                1.0,
+                true,
+                "",
+            );
+            if n == 64 {
                 ctx.report.target(
                     "durable throughput at 64 producers ≥ 20× SQLite",
                     st,

@@ -453,6 +453,6 @@ pub fn section7(ctx: &mut Ctx) {
             }
         }
     } else {
-        let _ = std::fs::remove_dir_all(&dir);
+        crate::remove(&dir);
     }
 }

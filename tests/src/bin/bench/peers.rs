@@ -13,6 +13,7 @@
 //!   batch. No framing, no checksums, no hashing, no state machine; the same producer tasks and
 //!   oneshot acknowledgements as evident's handle.
 
+use crate::format_work::FormatWork;
 use crate::report::Measure;
 use std::fs::{File, OpenOptions};
 use std::future::Future;
@@ -218,6 +219,8 @@ pub fn jsonl(dir: &Path, producers: usize, dur: Duration, events: &[Vec<u8>]) ->
 
 struct Pending {
     buf: Vec<u8>,
+    /// Each record's length in `buf` (the hashing variant hashes record by record).
+    lens: Vec<u32>,
     acks: Vec<oneshot::Sender<()>>,
     stop: bool,
 }
@@ -238,6 +241,16 @@ const BARE_PREALLOCATE: u64 = 256 << 20;
 /// Bytes written with zeros up front in the zero-filled variant (one producer needs far less).
 const BARE_ZEROED: u64 = 32 << 20;
 
+/// What the bare writer does per record besides writing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Nothing: the bytes are written as they came.
+    None,
+    /// The format's hashing ([`FormatWork`]) for every record of a batch, on the writer thread
+    /// before the batch's write: the least work a log in evident's format must do.
+    Hashing,
+}
+
 /// How the bare writer's file is prepared before the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Space {
@@ -250,8 +263,9 @@ pub enum Space {
 }
 
 impl BareWriter {
-    /// Creates `dir/bare.log`, prepared as `space` says and synced, and starts the thread.
-    pub fn start(dir: &Path, space: Space) -> BareWriter {
+    /// Creates `dir/bare.log`, prepared as `space` says and synced, and starts the thread,
+    /// which does `work` per record.
+    pub fn start(dir: &Path, space: Space, work: Work) -> BareWriter {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -283,6 +297,7 @@ impl BareWriter {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 buf: Vec::with_capacity(1 << 20),
+                lens: Vec::new(),
                 acks: Vec::new(),
                 stop: false,
             }),
@@ -291,7 +306,7 @@ impl BareWriter {
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("bare-writer".into())
-            .spawn(move || bare_loop(&s, &file))
+            .spawn(move || bare_loop(&s, &file, work))
             .expect("spawning the bare writer");
         BareWriter {
             shared,
@@ -305,6 +320,7 @@ impl BareWriter {
         {
             let mut p = self.shared.pending.lock().expect("pending lock");
             p.buf.extend_from_slice(payload);
+            p.lens.push(payload.len() as u32);
             p.acks.push(tx);
         }
         self.shared.cv.notify_one();
@@ -323,12 +339,14 @@ impl BareWriter {
     }
 }
 
-fn bare_loop(shared: &Shared, file: &File) -> (u64, u64) {
+fn bare_loop(shared: &Shared, file: &File, work: Work) -> (u64, u64) {
     let mut offset = 0u64;
     let mut spare: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut spare_lens: Vec<u32> = Vec::new();
+    let mut format = FormatWork::new();
     let mut batches = 0;
     loop {
-        let (buf, acks) = {
+        let (buf, lens, acks) = {
             let mut p = shared.pending.lock().expect("pending lock");
             while p.buf.is_empty() && !p.stop {
                 p = shared.cv.wait(p).expect("pending lock");
@@ -337,8 +355,18 @@ fn bare_loop(shared: &Shared, file: &File) -> (u64, u64) {
                 break;
             }
             let buf = std::mem::replace(&mut p.buf, std::mem::take(&mut spare));
-            (buf, std::mem::take(&mut p.acks))
+            let lens = std::mem::replace(&mut p.lens, std::mem::take(&mut spare_lens));
+            (buf, lens, std::mem::take(&mut p.acks))
         };
+        if work == Work::Hashing {
+            let ts = evident_native::now_ns();
+            let mut at = 0usize;
+            for &len in &lens {
+                let end = at + len as usize;
+                std::hint::black_box(format.record(ts, &buf[at..end]));
+                at = end;
+            }
+        }
         file.write_all_at(&buf, offset).expect("bare write");
         offset += buf.len() as u64;
         file.sync_data().expect("bare fdatasync");
@@ -348,7 +376,10 @@ fn bare_loop(shared: &Shared, file: &File) -> (u64, u64) {
         }
         spare = buf;
         spare.clear();
+        spare_lens = lens;
+        spare_lens.clear();
     }
+    std::hint::black_box(format.head());
     (batches, batches)
 }
 
@@ -360,8 +391,9 @@ pub fn bare(
     dur: Duration,
     events: &Arc<Vec<Vec<u8>>>,
     space: Space,
+    work: Work,
 ) -> Measure {
-    let writer = Arc::new(BareWriter::start(dir, space));
+    let writer = Arc::new(BareWriter::start(dir, space, work));
     let w = writer.clone();
     let events = events.clone();
     let m = rt.block_on(tasks(producers, dur, move |p, i| {

@@ -98,3 +98,31 @@ impl Probe {
         samples[SAMPLES / 2]
     }
 }
+
+/// Median time to create, write (8 KiB, one tile's size) and close a new file in a fresh
+/// directory under `dir`: what the tile lane pays per tile. On ext4 without a journal it depends
+/// on how many inodes were freed nearby in the last minute (see [`crate::remove`]), so the
+/// sections whose contenders create many files report it.
+pub fn file_create_cost(dir: &Path) -> Duration {
+    use std::io::Write;
+    let d = dir.join(format!(
+        "create-probe-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.as_nanos())
+    ));
+    std::fs::create_dir_all(&d).expect("creating the create probe's directory");
+    let data = [0x5au8; 8192];
+    let mut times: Vec<Duration> = (0..64)
+        .map(|i| {
+            let start = Instant::now();
+            let mut f = std::fs::File::create_new(d.join(i.to_string())).expect("a probe file");
+            f.write_all(&data).expect("writing a probe file");
+            drop(f);
+            start.elapsed()
+        })
+        .collect();
+    crate::remove(&d);
+    times.sort();
+    times[times.len() / 2]
+}

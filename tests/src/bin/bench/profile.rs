@@ -1,0 +1,65 @@
+//! `bench --profile WHAT [--profile-secs S]`: one contender alone for S seconds (default 10),
+//! its rate printed, so that `perf record -g -- target/release/bench --profile ...` profiles
+//! nothing else. Profile first, then optimise (BENCHMARKS.md says what each profile showed).
+//!
+//! WHAT is one of `durable:N`, `durable-no-tree:N` (evident, N producers, durable, with and
+//! without the tree), `bare:N`, `bare-hashing:N` (the bare group-commit thread, without and with
+//! the format's hashing), `batch`, `batch-no-tree` (`append_batch(1024)` under
+//! `Durability::Os`).
+
+use crate::costs::{self, Variant};
+use crate::peers::{self, Space, Work};
+use crate::{remove, Ctx};
+use evident_native::Durability;
+use std::time::Duration;
+
+/// Runs `what` for `secs` seconds and prints its rate on stderr.
+pub fn run(ctx: &mut Ctx, what: &str, secs: u64) {
+    let dur = Duration::from_secs(secs);
+    eprintln!(
+        "file creation here: {:?} (median of 64)",
+        crate::probe::file_create_cost(&ctx.dir)
+    );
+    let (kind, n) = match what.split_once(':') {
+        Some((k, n)) => (k, n.parse::<usize>().unwrap_or_else(|_| bad(what))),
+        None => (what, 0),
+    };
+    let m = match kind {
+        "durable" | "durable-no-tree" => {
+            let v = if kind == "durable" {
+                Variant::Tree
+            } else {
+                Variant::NoTree
+            };
+            costs::durable(ctx, costs::options(v, Durability::Always), n, dur, |t| {
+                eprintln!("tiles at the end: {:?}", t.tile_status())
+            })
+        }
+        "bare" | "bare-hashing" => {
+            let work = if kind == "bare" {
+                Work::None
+            } else {
+                Work::Hashing
+            };
+            let dir = ctx.scratch("profile-bare");
+            let m = peers::bare(&ctx.rt, &dir, n, dur, &ctx.events, Space::Fallocated, work);
+            remove(&dir);
+            m
+        }
+        "batch" => costs::unsynced_batch(ctx, Variant::Tree, dur),
+        "batch-no-tree" => costs::unsynced_batch(ctx, Variant::NoTree, dur),
+        _ => bad(what),
+    };
+    eprintln!(
+        "{what}: {} records in {:.2} s = {:.0}/s, {} fdatasyncs",
+        m.ops,
+        m.secs,
+        m.ops as f64 / m.secs,
+        m.syncs
+    );
+}
+
+fn bad(what: &str) -> ! {
+    eprintln!("--profile {what}: expected durable:N, durable-no-tree:N, bare:N, bare-hashing:N, batch or batch-no-tree");
+    std::process::exit(2)
+}
