@@ -152,20 +152,23 @@ impl Trail {
             prev_agents_len: active.agents.len(),
             prev_tree: self.tree.clone(),
         };
-        let mut data = Vec::new();
-        while let Some(next) = self.queue.front() {
-            let frame = entry_frame_len(next.payload.len());
-            let fits_segment =
-                active.records == 0 || batch.end + frame as u64 <= self.opts.segment_bytes;
-            let fits_batch = batch.entries.is_empty()
-                || (data.len() + frame <= self.opts.max_batch_bytes
-                    && batch.entries.len() < self.opts.max_batch_records);
-            if !fits_segment || !fits_batch {
-                break;
-            }
-            let Pending {
-                token, ts, payload, ..
-            } = self.queue.pop_front().expect("front exists");
+        // Sized first, so that the batch's bytes are one allocation (growing the buffer
+        // record by record showed as realloc in a profile of the driver).
+        let (count, bytes) = batch_extent(
+            &self.queue,
+            active.records,
+            batch.start,
+            self.opts.segment_bytes,
+            self.opts.max_batch_bytes,
+            self.opts.max_batch_records,
+        );
+        let mut data = Vec::with_capacity(bytes);
+        batch.entries.reserve_exact(count);
+        for Pending {
+            token, ts, payload, ..
+        } in self.queue.drain(..count)
+        {
+            let frame = entry_frame_len(payload.len());
             let ts = ts.max(self.last_ts);
             let seq = self.next_seq;
             // The payload hash was computed when the append was queued (possibly in the
@@ -460,4 +463,30 @@ impl Trail {
             offset: a.written_end,
         }
     }
+}
+
+/// How many queued appends the next batch takes, and their bytes: in queue order while they fit
+/// the active segment (which already holds `records` records and ends at `end`; a first record
+/// always fits) and the batch limits (a first record always fits those too).
+fn batch_extent(
+    queue: &std::collections::VecDeque<Pending>,
+    records: u64,
+    end: u64,
+    segment_bytes: u64,
+    max_bytes: usize,
+    max_records: usize,
+) -> (usize, usize) {
+    let (mut count, mut bytes) = (0usize, 0usize);
+    for next in queue {
+        let frame = entry_frame_len(next.payload.len());
+        let fits_segment =
+            (records == 0 && count == 0) || end + (bytes + frame) as u64 <= segment_bytes;
+        let fits_batch = count == 0 || (bytes + frame <= max_bytes && count < max_records);
+        if !fits_segment || !fits_batch {
+            break;
+        }
+        count += 1;
+        bytes += frame;
+    }
+    (count, bytes)
 }
