@@ -111,26 +111,44 @@ impl Ctx {
 /// the end of the process); unset: `remove` deletes at once.
 static TRASH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
-/// Retires a scratch directory: moves it into the run's trash, which is deleted when the
-/// benchmark ends, or deletes it when it is elsewhere (errors ignored).
+/// Retires a scratch directory: deletes its large files (segments, logs, databases: few
+/// inodes, most of the bytes) at once and moves the rest into the run's trash, which is deleted
+/// when the benchmark ends; a directory elsewhere is deleted at once (errors ignored).
 ///
-/// Why not delete at once: on ext4 without a journal (this machine's root filesystem) the inode
-/// allocator skips inodes freed in the last minute or so, looking each one up on every file
-/// creation. A run that deletes the previous run's thousands of tile files makes every file the
-/// next run creates cost hundreds of microseconds instead of ~30 (measured: 33 µs per 8 KiB
-/// file in a quiet directory, 530-920 µs next to freshly deleted ones), and only the contenders
-/// that create many files (the tree's tiles) pay it.
+/// Why not delete everything at once: on ext4 without a journal (this machine's root
+/// filesystem) the inode allocator skips inodes freed in the last minute or so, looking each one
+/// up on every file creation. A run that deletes the previous run's thousands of tile files
+/// makes every file the next run creates cost hundreds of microseconds instead of ~30
+/// (measured: 33 µs per 8 KiB file in a quiet directory, 530-920 µs next to freshly deleted
+/// ones), and only the contenders that create many files (the tree's tiles) pay it. Why not
+/// keep everything: the preallocated segments of a full run fill the disk.
 pub fn remove(dir: &std::path::Path) {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     if let Some(trash) = TRASH.get() {
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if dir.starts_with(trash.parent().unwrap_or(trash))
-            && std::fs::rename(dir, trash.join(n.to_string())).is_ok()
-        {
-            return;
+        if dir.starts_with(trash.parent().unwrap_or(trash)) {
+            remove_large_files(dir);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if std::fs::rename(dir, trash.join(n.to_string())).is_ok() {
+                return;
+            }
         }
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Deletes the files of 1 MiB or more under `dir` (recursively).
+fn remove_large_files(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(meta) = e.metadata() else { continue };
+        if meta.is_dir() {
+            remove_large_files(&e.path());
+        } else if meta.len() >= 1 << 20 {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 struct Args {
@@ -153,7 +171,7 @@ fn usage() -> ! {
          \n  --quick      a smoke run (well under a minute)\
          \n  --sections   which sections to run (default: all; 5, the latencies, is part of 1, 2, 3, 6)\
          \n  --out FILE   also write the Markdown report to FILE\
-         \n  --dir DIR    scratch directory on the disk under test (default: target/bench)\
+         \n  --dir DIR    scratch directory on the disk under test (default: .bench in the workspace)\
          \n  --keep       keep section 7's large trail\
          \n  --records N  records in section 7's large trail (default 10,000,000; quick 200,000)\
          \n  --s3-dir DIR where section 10's S3 server keeps its data (default: under --dir)\
@@ -169,7 +187,10 @@ fn parse_args() -> Args {
         quick: false,
         sections: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
         out: None,
-        dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench")),
+        // Not under target/: cargo deletes thousands of files there on each build, and on ext4
+        // without a journal new files next to freshly freed inodes are slow to create (see
+        // `remove`), which only the contenders that create many files (tiles) would pay.
+        dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.bench")),
         keep: false,
         records: None,
         s3_dir: None,
