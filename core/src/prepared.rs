@@ -10,6 +10,7 @@
 //! always holds the hash of its own bytes: a host cannot hand the core a wrong one.
 
 use crate::agent_index::agent_of;
+use crate::frame::MAX_PAYLOAD;
 use crate::hash::{payload_hash, Hash};
 
 /// A payload, its payload hash and its agent id (see the module documentation).
@@ -22,8 +23,17 @@ pub struct PreparedPayload {
 
 impl PreparedPayload {
     /// Hashes `payload` and reads its agent id (`gen_ai.agent.id` of an audit event; none for
-    /// other payloads).
+    /// other payloads). A payload larger than the format allows ([`MAX_PAYLOAD`]) is neither
+    /// hashed nor read (a trail refuses it whatever its options, by its length), so preparing
+    /// an oversized payload costs nothing.
     pub fn new(payload: Vec<u8>) -> PreparedPayload {
+        if payload.len() > MAX_PAYLOAD {
+            return PreparedPayload {
+                payload,
+                hash: Hash::default(),
+                agent: None,
+            };
+        }
         let hash = payload_hash(&payload);
         let agent = agent_of(&payload).map(|a| a.into_owned());
         PreparedPayload {
@@ -48,7 +58,8 @@ impl PreparedPayload {
         self.payload.is_empty()
     }
 
-    /// `BLAKE3-keyed(K_PAYLOAD, payload)`.
+    /// `BLAKE3-keyed(K_PAYLOAD, payload)` (all zeros for a payload over [`MAX_PAYLOAD`],
+    /// which is never written).
     pub fn hash(&self) -> &Hash {
         &self.hash
     }
@@ -79,5 +90,18 @@ mod tests {
         assert_eq!(raw.agent(), None);
         assert_eq!(*raw.hash(), payload_hash(b"not an event"));
         assert_eq!(raw.len(), 12);
+    }
+
+    #[test]
+    fn a_payload_over_the_format_limit_is_not_hashed_and_never_accepted() {
+        let p = PreparedPayload::new(vec![b'{'; MAX_PAYLOAD + 1]);
+        assert_eq!(*p.hash(), Hash::default());
+        assert_eq!(p.agent(), None);
+        // Every trail refuses it by length (max_payload is at most MAX_PAYLOAD).
+        let mut t = crate::Trail::open(crate::Options::default(), crate::LogId([1; 16]), 1);
+        assert!(matches!(
+            t.handle_append_prepared(1, p, 1, None),
+            Err(crate::Error::TooLarge { .. })
+        ));
     }
 }

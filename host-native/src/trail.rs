@@ -79,6 +79,8 @@ struct Inner {
     archiver: Option<crate::archive::Background>,
     /// The live signer, when the trail was opened with a key.
     signer: Option<Signing>,
+    /// The largest payload accepted (refused before it is hashed in the caller's task).
+    max_payload: u32,
 }
 
 /// A trail's live signer and its background task (stopped, after a last signature, when the
@@ -188,6 +190,7 @@ impl Trail {
         // "Retention: retained.checkpoint"): segments it had vouched away are removed.
         crate::archive::finish_interrupted_retention(&dir)?;
         let log_id = options.log_id.unwrap_or_else(random_log_id);
+        let max_payload = options.core.max_payload;
         let core = evident_core::Trail::open(options.core, log_id, driver::monotonic_ns());
         let snapshot = Arc::new(Mutex::new(Snapshot {
             health: core.health(),
@@ -285,8 +288,22 @@ impl Trail {
                 report,
                 archiver,
                 signer,
+                max_payload,
             }),
         })
+    }
+
+    /// Prepares one payload in the caller's task (its payload hash and agent id, so the
+    /// driver thread does not); one over the trail's `max_payload` is refused first, unhashed.
+    fn prepare(&self, payload: Vec<u8>) -> Result<PreparedPayload> {
+        let max = self.inner.max_payload as usize;
+        if payload.len() > max {
+            return Err(Error::Trail(evident_core::Error::TooLarge {
+                len: payload.len(),
+                max,
+            }));
+        }
+        Ok(PreparedPayload::new(payload))
     }
 
     /// Signs the durable head now (the `sync`, `checkpoint` and `close` trigger).
@@ -355,7 +372,7 @@ impl Trail {
     /// the durability policy (by default: after the fsync that covers it).
     pub async fn append(&self, payload: impl Into<Vec<u8>>) -> Result<Receipt> {
         // Hashed here, in the caller's task, not on the driver thread (see PreparedPayload).
-        let payload = PreparedPayload::new(payload.into());
+        let payload = self.prepare(payload.into())?;
         self.ask(|reply| Cmd::Append {
             payload,
             ts: None,
@@ -366,7 +383,7 @@ impl Trail {
 
     /// Appends one record with a caller-supplied timestamp (nanoseconds since the Unix epoch).
     pub async fn append_at(&self, payload: impl Into<Vec<u8>>, ts: u64) -> Result<Receipt> {
-        let payload = PreparedPayload::new(payload.into());
+        let payload = self.prepare(payload.into())?;
         self.ask(|reply| Cmd::Append {
             payload,
             ts: Some(ts),
