@@ -229,8 +229,18 @@ async fn native_open_result(dir: &Path) -> Result<Trail, evident_native::Error> 
 #[test]
 fn a_component_killed_mid_batch_leaves_a_trail_native_recovers() {
     let mut outcomes = Vec::new();
+    // The component prepares every record of a batch (payload hash, agent id) when it queues
+    // it, before framing the first write, so the larger budgets are the ones that run out
+    // while writing.
     for (k, fuel) in [
-        20_000u64, 300_000, 1_000_000, 3_000_000, 8_000_000, 20_000_000,
+        20_000u64,
+        1_000_000,
+        8_000_000,
+        30_000_000,
+        60_000_000,
+        120_000_000,
+        250_000_000,
+        500_000_000,
     ]
     .into_iter()
     .enumerate()
