@@ -379,7 +379,15 @@ impl Sim {
             self.now += self.rng.below(1000);
             let token = self.next_token;
             self.next_token += 1;
-            match self.trail.handle_append(token, payload.clone(), ts) {
+            // Every other append comes prepared, as the native adapter queues them (the same
+            // record either way; no extra draw from the RNG, so the seeds keep their runs).
+            let queued = if token.is_multiple_of(2) {
+                let prepared = evident_core::PreparedPayload::new(payload.clone());
+                self.trail.handle_append_prepared(token, prepared, ts, None)
+            } else {
+                self.trail.handle_append(token, payload.clone(), ts)
+            };
+            match queued {
                 Ok(()) => {
                     self.pending.insert(token, (payload, ts));
                 }

@@ -18,8 +18,7 @@ use std::collections::BTreeMap;
 fn reopen(disk: &mut FakeDisk, opts: &Options) -> Trail {
     for _ in 0..16 + disk.scripted_pending() {
         let mut t = Trail::open(opts.clone(), LogId([3; 16]), 1);
-        loop {
-            let Some(req) = t.poll_io() else { break };
+        while let Some(req) = t.poll_io() {
             let r = disk.perform(&req.op);
             t.handle_io(req.id, r);
         }
@@ -48,7 +47,14 @@ fuzz_target!(|data: &[u8]| {
             0..=5 => {
                 token += 1;
                 let len = (b as usize * 7) % 400;
-                let _ = t.handle_append(token, vec![b; len], token);
+                if b & 64 != 0 {
+                    // Prepared (payload hash and agent computed first), as the native adapter
+                    // queues appends: the same record either way.
+                    let p = evident_core::PreparedPayload::new(vec![b; len]);
+                    let _ = t.handle_append_prepared(token, p, token, None);
+                } else {
+                    let _ = t.handle_append(token, vec![b; len], token);
+                }
             }
             6 => disk.script(OpKind::SegmentWrite, Scripted::NoSpace),
             7 => disk.script(OpKind::SegmentWrite, Scripted::Short(b as u64)),
