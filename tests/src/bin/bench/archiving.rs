@@ -3,7 +3,7 @@
 //! without archiving, interleaved; and an archive round's MB/s against plain PUTs of the same
 //! files with the same client.
 
-use crate::peers::{self, pick};
+use crate::peers;
 use crate::probe::State;
 use crate::report::{fmt_mbps, Compare, Measure};
 use crate::s3::Seaweed;
@@ -64,6 +64,9 @@ impl Shadow {
                 .expect("a runtime");
             let mut done = std::collections::BTreeSet::new();
             let mut segments = 0;
+            // The local half verifies each segment from the one before it, as the archiver
+            // does (a segment after the first does not verify from nothing).
+            let mut prev: Option<evident_native::core::Checkpoint> = None;
             while !st.load(Ordering::Relaxed) {
                 std::thread::sleep(INTERVAL);
                 let Ok(local) = archive::local_segments(&dir) else {
@@ -78,10 +81,16 @@ impl Shadow {
                     };
                     match &half {
                         Half::Local => {
-                            evident_native::core::archive::manifest::describe_sealed_segment(
-                                name, &bytes, None,
-                            )
-                            .expect("a sealed segment verifies");
+                            let d =
+                                evident_native::core::archive::manifest::describe_sealed_segment(
+                                    name, &bytes, prev,
+                                )
+                                .expect("a sealed segment verifies");
+                            prev = Some(evident_native::core::Checkpoint {
+                                log_id: d.log_id,
+                                seq: d.entry.last_seq,
+                                hash: d.entry.last_hash_value().expect("hex it wrote"),
+                            });
                         }
                         Half::Upload(target, prefix) => {
                             rt.block_on(target.store.put(
@@ -107,7 +116,10 @@ impl Drop for Shadow {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // A shadow that failed measured nothing: the run must not be reported as if it had.
+            if t.join().is_err() && !std::thread::panicking() {
+                panic!("the shadow archiver thread failed, so its half was not measured");
+            }
         }
     }
 }
@@ -125,16 +137,7 @@ fn appends(
         let trail = Trail::open(&dir, opts(archive)).await.expect("open");
         let _shadow = shadow.map(|h| Shadow::start(dir.clone(), h));
         trail.append(events[0].clone()).await.expect("append");
-        let t = trail.clone();
-        let mut m = peers::tasks(64, dur, move |p, i| {
-            let (t, events) = (t.clone(), events.clone());
-            async move {
-                t.append(pick(&events, p, i).to_vec())
-                    .await
-                    .expect("append");
-            }
-        })
-        .await;
+        let mut m = peers::append_tasks(&trail, &events, 64, dur).await;
         m.syncs = trail.health().fsyncs;
         let status = trail.archive_status();
         trail.close().await.expect("close");
