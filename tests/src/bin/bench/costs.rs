@@ -2,7 +2,7 @@
 //! writer, each against the same build without it in one interleaved run, and the witness's
 //! `add-checkpoint` handling on loopback (latency, requests per second, state fsync counted).
 
-use crate::peers::{self, pick};
+use crate::peers;
 use crate::probe::State;
 use crate::report::{fmt_ns, fmt_rate, Compare, Measure, Series};
 use crate::witnesses::{log_key, MemLog, WitnessProc};
@@ -57,16 +57,7 @@ pub(crate) fn durable(
     let m = ctx.rt.block_on(async {
         let trail = Trail::open(&dir, opts).await.expect("opening the trail");
         trail.append(events[0].clone()).await.expect("append");
-        let t = trail.clone();
-        let mut m = peers::tasks(producers, dur, move |p, i| {
-            let (t, events) = (t.clone(), events.clone());
-            async move {
-                t.append(pick(&events, p, i).to_vec())
-                    .await
-                    .expect("append");
-            }
-        })
-        .await;
+        let mut m = peers::append_tasks(&trail, &events, producers, dur).await;
         m.syncs = trail.health().fsyncs;
         after(&trail);
         trail.close().await.expect("close");
@@ -371,13 +362,7 @@ fn witness_figures(ctx: &mut Ctx, rounds: usize) {
                 let b = bodies(first);
                 let start = Instant::now();
                 let lat = ctx.rt.block_on(post_all(url.clone(), b, start + dur));
-                Measure {
-                    ops: lat.len() as u64,
-                    secs: start.elapsed().as_secs_f64(),
-                    bytes: 0,
-                    lat_ns: lat,
-                    syncs: 0,
-                }
+                Measure::of_latencies(lat, start)
             }
             1 => {
                 next_log += CLIENTS;
@@ -394,13 +379,7 @@ fn witness_figures(ctx: &mut Ctx, rounds: usize) {
                     }
                     lat
                 });
-                Measure {
-                    ops: lat.len() as u64,
-                    secs: start.elapsed().as_secs_f64(),
-                    bytes: 0,
-                    lat_ns: lat,
-                    syncs: 0,
-                }
+                Measure::of_latencies(lat, start)
             }
             _ => {
                 next_log += 1;
@@ -417,13 +396,7 @@ fn witness_figures(ctx: &mut Ctx, rounds: usize) {
                         .unwrap_or_else(|e| panic!("the in-process witness: {e}"));
                     lat.push(t.elapsed().as_nanos() as u64);
                 }
-                Measure {
-                    ops: lat.len() as u64,
-                    secs: start.elapsed().as_secs_f64(),
-                    bytes: 0,
-                    lat_ns: lat,
-                    syncs: 0,
-                }
+                Measure::of_latencies(lat, start)
             }
         }
     });

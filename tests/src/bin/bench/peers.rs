@@ -108,13 +108,27 @@ where
     for h in handles {
         lat.extend(h.await.expect("a producer task panicked"));
     }
-    Measure {
-        ops: lat.len() as u64,
-        secs: start.elapsed().as_secs_f64(),
-        bytes: 0,
-        lat_ns: lat,
-        syncs: 0,
-    }
+    Measure::of_latencies(lat, start)
+}
+
+/// `producers` tasks appending the benchmark's events to `trail`, closed loop (each awaits its
+/// receipt before its next append), measured as [`tasks`] measures.
+pub async fn append_tasks(
+    trail: &evident_native::Trail,
+    events: &Arc<Vec<Vec<u8>>>,
+    producers: usize,
+    dur: Duration,
+) -> Measure {
+    let (t, events) = (trail.clone(), events.clone());
+    tasks(producers, dur, move |p, i| {
+        let (t, events) = (t.clone(), events.clone());
+        async move {
+            t.append(pick(&events, p, i).to_vec())
+                .await
+                .expect("append");
+        }
+    })
+    .await
 }
 
 /// The event a producer appends as its `i`-th record.

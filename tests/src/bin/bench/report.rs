@@ -31,6 +31,15 @@ impl Measure {
             syncs: 0,
         }
     }
+
+    /// One operation per latency in `lat_ns` (nanoseconds), timed from `start` until now.
+    pub fn of_latencies(lat_ns: Vec<u64>, start: Instant) -> Measure {
+        Measure {
+            ops: lat_ns.len() as u64,
+            lat_ns,
+            ..Measure::timed(0, 0, start)
+        }
+    }
 }
 
 /// One run of one contender.

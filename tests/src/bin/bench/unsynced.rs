@@ -2,7 +2,7 @@
 //! but not fsynced) against the bare cost of the hashing the format requires per record.
 
 use crate::format_work::FormatWork;
-use crate::peers::{self, pick};
+use crate::peers;
 use crate::probe::State;
 use crate::report::{Compare, Measure};
 use crate::{remove, Ctx};
@@ -256,6 +256,13 @@ pub fn os_options() -> TrailOptions {
     }
 }
 
+/// The 1024 payloads of a batch: the events from the `k`-th on, round the list.
+fn batch_from(events: &[Vec<u8>], k: usize) -> Vec<Vec<u8>> {
+    (0..1024)
+        .map(|j| events[(k + j) % events.len()].clone())
+        .collect()
+}
+
 /// `append_batch(1024)` from one task to a fresh trail opened with `opts` (section 3's native
 /// figure with [`os_options`]; section 9 compares it with and without the tree).
 pub fn native_batch(ctx: &mut Ctx, opts: TrailOptions, dur: Duration) -> Measure {
@@ -267,9 +274,7 @@ pub fn native_batch(ctx: &mut Ctx, opts: TrailOptions, dur: Duration) -> Measure
         let mut n = 0u64;
         let mut k = 0usize;
         while start.elapsed() < dur {
-            let batch: Vec<Vec<u8>> = (0..1024)
-                .map(|j| events[(k + j) % events.len()].clone())
-                .collect();
+            let batch = batch_from(&events, k);
             k += 1024;
             n += trail.append_batch(batch).await.expect("append_batch").len() as u64;
         }
@@ -296,9 +301,7 @@ fn native_batch_tasks(ctx: &mut Ctx, tasks: usize, dur: Duration) -> Measure {
                 let mut n = 0u64;
                 let mut k = t * 1024;
                 while start.elapsed() < dur {
-                    let batch: Vec<Vec<u8>> = (0..1024)
-                        .map(|j| events[(k + j) % events.len()].clone())
-                        .collect();
+                    let batch = batch_from(&events, k);
                     k += 1024 * tasks;
                     n += trail.append_batch(batch).await.expect("append_batch").len() as u64;
                 }
@@ -322,16 +325,7 @@ fn native_single(ctx: &mut Ctx, producers: usize, dur: Duration) -> Measure {
     let events = ctx.events.clone();
     let m = ctx.rt.block_on(async {
         let trail = Trail::open(&dir, os_options()).await.expect("open");
-        let t = trail.clone();
-        let m = peers::tasks(producers, dur, move |p, i| {
-            let (t, events) = (t.clone(), events.clone());
-            async move {
-                t.append(pick(&events, p, i).to_vec())
-                    .await
-                    .expect("append");
-            }
-        })
-        .await;
+        let m = peers::append_tasks(&trail, &events, producers, dur).await;
         trail.close().await.expect("close");
         m
     });
