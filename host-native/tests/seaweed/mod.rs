@@ -7,6 +7,7 @@
 //! when a test panics. No S3 mock anywhere.
 #![allow(dead_code)]
 
+pub mod args;
 pub mod cli;
 pub mod signed;
 
@@ -103,35 +104,7 @@ impl Seaweed {
         let data = self.dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         let mut cmd = Command::new(&self.weed);
-        cmd.arg("mini")
-            .arg(format!("-dir={}", data.display()))
-            .args([
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                "-master.telemetry=false",
-                "-admin.ui=false",
-                "-webdav=false",
-                "-s3.port.iceberg=0",
-                "-s3.port.lance=0",
-            ])
-            .arg(format!("-s3.port={}", p[0]))
-            .arg(format!("-s3.port.grpc={}", p[1]))
-            .arg(format!("-master.port={}", p[2]))
-            .arg(format!("-master.port.grpc={}", p[3]))
-            .arg(format!("-volume.port={}", p[4]))
-            .arg(format!("-volume.port.grpc={}", p[5]))
-            .arg(format!("-filer.port={}", p[6]))
-            .arg(format!("-filer.port.grpc={}", p[7]))
-            .arg(format!("-admin.port={}", p[8]))
-            .arg(format!("-admin.port.grpc={}", p[9]))
-            .arg(format!(
-                "-filer.localSocket={}/filer.sock",
-                self.dir.path().display()
-            ))
-            .arg(format!(
-                "-s3.localSocket={}/s3.sock",
-                self.dir.path().display()
-            ))
+        cmd.args(args::weed_mini_args(&data, self.dir.path(), p))
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .stdin(Stdio::null())

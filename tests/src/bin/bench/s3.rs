@@ -5,6 +5,10 @@
 //! pinned to a free loopback port, its data in the bench's scratch directory. Stopped by its
 //! pid when dropped, also when the bench panics.
 
+// The one `weed mini` command line (loopback only, telemetry off) the archive tests use too.
+#[path = "../../../../host-native/tests/seaweed/args.rs"]
+mod weed_args;
+
 use evident_native::archive::{ArchiveTarget, Credentials, StoreConfig};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -73,29 +77,7 @@ impl Seaweed {
             Command::new(weed)
         };
         let child = cmd
-            .arg("mini")
-            .arg(format!("-dir={}", data.display()))
-            .args([
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                "-master.telemetry=false",
-                "-admin.ui=false",
-                "-webdav=false",
-                "-s3.port.iceberg=0",
-                "-s3.port.lance=0",
-            ])
-            .arg(format!("-s3.port={}", p[0]))
-            .arg(format!("-s3.port.grpc={}", p[1]))
-            .arg(format!("-master.port={}", p[2]))
-            .arg(format!("-master.port.grpc={}", p[3]))
-            .arg(format!("-volume.port={}", p[4]))
-            .arg(format!("-volume.port.grpc={}", p[5]))
-            .arg(format!("-filer.port={}", p[6]))
-            .arg(format!("-filer.port.grpc={}", p[7]))
-            .arg(format!("-admin.port={}", p[8]))
-            .arg(format!("-admin.port.grpc={}", p[9]))
-            .arg(format!("-filer.localSocket={}/filer.sock", dir.display()))
-            .arg(format!("-s3.localSocket={}/s3.sock", dir.display()))
+            .args(weed_args::weed_mini_args(&data, dir, &p))
             .arg(format!("-bucket={BUCKET}"))
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
