@@ -97,6 +97,17 @@ fn kill_at_retention_step(s: &Seaweed, dir: &Path, url: &str, step: &str, n: u64
             panic!("retention never reached {step}: {seen:?}");
         }
     }
+    // Retention waits in the archiver's thread; appends go on meanwhile. Wait for the first
+    // hundred acknowledgements too (a slow start can reach the halt before them), so that the
+    // kill always has acknowledged records beyond the retained segments to lose.
+    let mut acked = Vec::new();
+    while acked.iter().copied().max().unwrap_or(0) < 100 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match acks_rx.recv_timeout(left) {
+            Ok(seq) => acked.push(seq),
+            Err(_) => break, // the assertion after the kill names the count
+        }
+    }
     // SIGKILL by pid, the process in the middle of retention.
     let r = unsafe_free_kill(pid);
     assert!(r, "kill -9 {pid}");
@@ -105,9 +116,8 @@ fn kill_at_retention_step(s: &Seaweed, dir: &Path, url: &str, step: &str, n: u64
     drop(stdin);
     acks.join().unwrap();
     errs.join().unwrap();
-    Killed {
-        acked: acks_rx.try_iter().collect(),
-    }
+    acked.extend(acks_rx.try_iter());
+    Killed { acked }
 }
 
 /// `kill -9 PID` through the kill command (no unsafe code in the tests).
