@@ -113,6 +113,20 @@ pub enum IoOp {
     },
     /// Make the directory's entries (creations, renames, removals) durable → [`IoDone::Ok`].
     SyncDir,
+    /// Put each file in place whole, in order, through `tmp`: as [`IoOp::Create`] of `tmp`,
+    /// [`IoOp::Write`] of the bytes at offset 0 (a short count is a failure), [`IoOp::Close`],
+    /// [`IoOp::Rename`] of `tmp` over the file's name → [`IoDone::Ok`] once every file is in
+    /// place. Nothing is made durable. A reader sees a file's old content or its new one,
+    /// never part of one. At the first failure the host stops and reports it: the files
+    /// before it are in place, `tmp` may hold part of the failing one, the rest are not
+    /// tried. One request for many files, so a host that performs requests on another thread
+    /// pays one hand-off for them (the tile lane writes its tiles this way).
+    PutFiles {
+        /// The temporary name each file is written under before its rename.
+        tmp: String,
+        /// The files, each a name and its whole content.
+        files: Vec<(String, Vec<u8>)>,
+    },
 }
 
 impl IoOp {
@@ -133,6 +147,7 @@ impl IoOp {
             IoOp::Rename { .. } => "rename",
             IoOp::Copy { .. } => "copy",
             IoOp::SyncDir => "sync directory",
+            IoOp::PutFiles { .. } => "put files",
         }
     }
 
@@ -171,6 +186,7 @@ impl IoOp {
             | IoOp::Close { file }
             | IoOp::Remove { file } => Some(file),
             IoOp::Rename { from, .. } | IoOp::Copy { from, .. } => Some(from),
+            IoOp::PutFiles { tmp, .. } => Some(tmp),
             IoOp::List | IoOp::ListNames | IoOp::SyncDir => None,
         }
     }
@@ -178,11 +194,65 @@ impl IoOp {
 
 impl IoOp {
     /// The second file an operation concerns: the new name of a rename, the copy of a copy.
+    /// ([`IoOp::PutFiles`] concerns more: see [`IoOp::names`].)
     pub fn target(&self) -> Option<&str> {
         match self {
             IoOp::Rename { to, .. } | IoOp::Copy { to, .. } => Some(to),
             _ => None,
         }
+    }
+
+    /// Every file name the operation concerns: [`IoOp::file`], [`IoOp::target`] and the
+    /// names of [`IoOp::PutFiles`].
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let put: &[(String, Vec<u8>)] = match self {
+            IoOp::PutFiles { files, .. } => files,
+            _ => &[],
+        };
+        [self.file(), self.target()]
+            .into_iter()
+            .flatten()
+            .chain(put.iter().map(|(name, _)| name.as_str()))
+    }
+
+    /// Performs an [`IoOp::PutFiles`] as the requests it stands for, one after the other with
+    /// `perform` (a host's own executor), stopping at the first failure: hosts implement the
+    /// put with it, so that it fails, and a fault injected in one of its steps acts, exactly
+    /// like those requests would.
+    pub fn perform_put_files(
+        tmp: &str,
+        files: &[(String, Vec<u8>)],
+        mut perform: impl FnMut(&IoOp) -> IoResult,
+    ) -> IoResult {
+        for (name, data) in files {
+            perform(&IoOp::Create { file: tmp.into() })?;
+            let want = data.len() as u64;
+            match perform(&IoOp::Write {
+                file: tmp.into(),
+                offset: 0,
+                data: data.clone(),
+            })? {
+                IoDone::Written(n) if n == want => {}
+                IoDone::Written(n) => {
+                    return Err(IoError::new(
+                        IoErrorKind::Other,
+                        format!("writing {tmp} for {name}: short write, {n} of {want} bytes"),
+                    ))
+                }
+                _ => {
+                    return Err(IoError::new(
+                        IoErrorKind::Other,
+                        format!("writing {tmp} for {name}: not a write's answer"),
+                    ))
+                }
+            }
+            perform(&IoOp::Close { file: tmp.into() })?;
+            perform(&IoOp::Rename {
+                from: tmp.into(),
+                to: name.clone(),
+            })?;
+        }
+        Ok(IoDone::Ok)
     }
 
     /// Whether every file name in the operation stays inside the trail directory: not empty,
@@ -191,7 +261,7 @@ impl IoOp {
     /// asks for such names; executors and the simulation check it ("no IO outside the trail
     /// directory").
     pub fn names_stay_inside(&self) -> bool {
-        [self.file(), self.target()].into_iter().flatten().all(|n| {
+        self.names().all(|n| {
             crate::naming::is_tile_path(n)
                 || (!n.is_empty() && n != "." && n != ".." && !n.contains(['/', '\\', '\0']))
         })
@@ -288,6 +358,14 @@ mod tests {
         };
         assert!(!rename.names_stay_inside());
         assert!(IoOp::List.names_stay_inside());
+        // Every file of a put is checked, not only its temporary name.
+        let put = |name: &str| IoOp::PutFiles {
+            tmp: "tile/pending.tmp".into(),
+            files: vec![("tile/0/000".into(), vec![1]), (name.into(), vec![2])],
+        };
+        assert!(put("tile/size").names_stay_inside());
+        assert!(!put("tile/../x").names_stay_inside());
+        assert!(!put("../x").names_stay_inside());
         // Tile paths: under `tile/` only, every component checked.
         assert!(read("tile/0/x001/234.p/7").names_stay_inside());
         assert!(read("tile/pending.tmp").names_stay_inside());

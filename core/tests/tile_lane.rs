@@ -313,3 +313,114 @@ fn failing_tile_io_never_fails_an_append() {
     close(t, &mut disk);
     assert_tiles(&disk, &oracle_tiles(&records), "after the faults");
 }
+
+/// The full tiles on the disk that differ from the oracle's (torn or wrong), by path.
+fn wrong_full_tiles(disk: &FakeDisk, want: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    disk_tiles(disk)
+        .into_iter()
+        .filter(|(path, bytes)| {
+            !path.contains(".p/") && path != "tile/pending.tmp" && want.get(path) != Some(bytes)
+        })
+        .map(|(path, _)| path)
+        .collect()
+}
+
+#[test]
+fn tiles_due_together_go_in_one_put_and_a_put_failing_midway_is_tried_again_whole() {
+    let mut disk = FakeDisk::new(4, Faults::default());
+    let mut t = open(&mut disk);
+    // 20 full tiles' worth of records made durable before the lane runs (main lane only).
+    let mut records = Vec::new();
+    let mut pending = BTreeMap::new();
+    for i in 0..20 * 256 + 7u64 {
+        let payload = format!("record {i}").into_bytes();
+        t.handle_append(i, payload.clone(), 10 + i).unwrap();
+        pending.insert(i, payload);
+    }
+    let (ev, _) = evident_core::sim::drive(&mut t, &mut disk, 1_000_000);
+    for e in ev {
+        if let Event::Appended { token, receipt } = e {
+            records.push((receipt.seq, receipt.ts, pending.remove(&token).unwrap()));
+        }
+    }
+    assert!(pending.is_empty(), "every append acknowledged");
+    let want = oracle_tiles(&records);
+
+    // The first put: the 16 first full tiles; its second rename fails.
+    let written_before = t.tile_status().files_written;
+    let req = t.poll_tile_io().expect("the lane has tiles to write");
+    let IoOp::PutFiles { tmp, files } = &req.op else {
+        panic!("expected a put, got {:?}", req.op.name());
+    };
+    assert_eq!(files.len(), 16, "one request for the tiles due together");
+    assert_eq!(files[0].0, "tile/0/000");
+    let mut renames = 0;
+    let r = IoOp::perform_put_files(tmp, files, |step| {
+        if matches!(step, IoOp::Rename { .. }) {
+            renames += 1;
+            if renames == 2 {
+                return Err(evident_core::IoError::new(
+                    evident_core::IoErrorKind::Other,
+                    "injected: rename",
+                ));
+            }
+        }
+        disk.perform(step)
+    });
+    assert!(r.is_err());
+    assert!(
+        disk.read_file("tile/0/000").is_some(),
+        "the first file is in place"
+    );
+    assert!(disk.read_file("tile/0/001").is_none(), "the second is not");
+    assert_eq!(wrong_full_tiles(&disk, &want), Vec::<String>::new());
+    t.handle_tile_io(req.id, r);
+    assert_eq!(t.tile_status().failures, 1);
+    assert_eq!(
+        t.tile_status().files_written,
+        written_before,
+        "a failed put counts none"
+    );
+
+    // After the backoff the same put again, whole; now the third file's write is short.
+    assert!(t.poll_tile_io().is_none(), "nothing before the backoff");
+    t.handle_timeout(2_000_000_000);
+    let req = t.poll_tile_io().expect("the put again");
+    let IoOp::PutFiles { tmp, files } = &req.op else {
+        panic!("expected a put, got {:?}", req.op.name());
+    };
+    assert_eq!(files.len(), 16);
+    assert_eq!(files[0].0, "tile/0/000", "tried again from its first file");
+    let mut writes = 0;
+    let r = IoOp::perform_put_files(tmp, files, |step| {
+        if let IoOp::Write { data, .. } = step {
+            writes += 1;
+            if writes == 3 {
+                let short = IoOp::Write {
+                    file: tmp.clone(),
+                    offset: 0,
+                    data: data[..100].to_vec(),
+                };
+                return disk.perform(&short);
+            }
+        }
+        disk.perform(step)
+    });
+    let e = r.as_ref().expect_err("a short write fails the put");
+    assert!(e.to_string().contains("short write"), "{e}");
+    assert!(
+        disk.read_file("tile/0/002").is_none(),
+        "a torn tile is not renamed"
+    );
+    assert_eq!(wrong_full_tiles(&disk, &want), Vec::<String>::new());
+    t.handle_tile_io(req.id, r);
+    assert_eq!(t.tile_status().failures, 2);
+
+    // Then everything: the exact tiles, every file counted once.
+    t.handle_timeout(10_000_000_000);
+    drive_with_tiles(&mut t, &mut disk, 1_000_000);
+    let status = t.tile_status();
+    assert_eq!(status.tiled, records.len() as u64);
+    close(t, &mut disk);
+    assert_tiles(&disk, &want, "after the failed puts");
+}

@@ -192,6 +192,9 @@ impl FsExecutor {
 
     /// Performs one request.
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
+        if let IoOp::PutFiles { tmp, files } = op {
+            return IoOp::perform_put_files(tmp, files, |step| self.perform(step));
+        }
         let guarded = self.lease.is_some();
         if guarded && op.changes_files() {
             self.lease_check(&self.what(op))?;
@@ -388,6 +391,8 @@ impl FsExecutor {
                 self.trail_dir()?.sync()?;
                 Ok(IoDone::Ok)
             }
+            // `perform` expands a put into its steps before it gets here.
+            IoOp::PutFiles { .. } => Err(io::Error::other("put files: performed step by step")),
         }
     }
 }

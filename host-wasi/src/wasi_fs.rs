@@ -332,6 +332,9 @@ impl WasiExecutor {
     /// Performs one request; a change (or a sync, whose success acknowledges) only while the
     /// lease is ours.
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
+        if let IoOp::PutFiles { tmp, files } = op {
+            return IoOp::perform_put_files(tmp, files, |step| self.perform(step));
+        }
         if !op.names_stay_inside() {
             return Err(IoError::new(
                 IoErrorKind::Other,
@@ -525,6 +528,11 @@ impl WasiExecutor {
                     Err(e) => Err(err(e, "sync directory")),
                 }
             }
+            // `perform` expands a put into its steps before it gets here.
+            IoOp::PutFiles { .. } => Err(IoError::new(
+                IoErrorKind::Other,
+                "put files: performed step by step",
+            )),
         }
     }
 }

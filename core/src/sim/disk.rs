@@ -236,6 +236,10 @@ impl FakeDisk {
             op.names_stay_inside(),
             "invariant broken: the core asked for IO outside the trail directory: {op:?}"
         );
+        if let IoOp::PutFiles { tmp, files } = op {
+            // As the steps it stands for: each can fault, and a crash keeps a prefix of them.
+            return IoOp::perform_put_files(tmp, files, |step| self.perform(step));
+        }
         self.stats.ops += 1;
         self.last_faulted = false;
         if let Some(fault) = self.scripted(op) {
@@ -409,6 +413,11 @@ impl FakeDisk {
                 self.dir_pending.clear();
                 Ok(IoDone::Ok)
             }
+            // Expanded into its steps at the top of `perform`.
+            IoOp::PutFiles { .. } => Err(IoError::new(
+                IoErrorKind::Other,
+                "put files: performed step by step",
+            )),
         }
     }
 

@@ -17,8 +17,9 @@
 //!   open), at a checkpoint (refresh, rotation, close) and a `sync` request; the partials they
 //!   supersede are removed afterwards;
 //! - every file is written to `tile/pending.tmp` and renamed into place, so no reader sees a
-//!   torn tile under a tile's name. Nothing here is fsynced: tiles are checked wherever they
-//!   are used and rebuilt from the segments when wrong.
+//!   torn tile under a tile's name; files due together go in one [`IoOp::PutFiles`] request
+//!   (up to [`MAX_PUT_FILES`]). Nothing here is fsynced: tiles are checked wherever they are
+//!   used and rebuilt from the segments when wrong.
 //!
 //! Opening stays flat in trail size: the lane reads `tile/size` (size `S`) and the partial
 //! tiles at `S` (at most one per tile level) and resumes from them. At the open's size `n` the
@@ -41,8 +42,20 @@ use crate::tree::{leaf_node, partial_tiles_at, CompactRange, TileBuilder, TileId
 use std::collections::VecDeque;
 
 /// Level-0 nodes kept for records not yet tiled; beyond this the oldest are dropped and read
-/// again from the segments when the lane gets to them (2 MiB).
-const MAX_BUFFERED: usize = 1 << 16;
+/// again from the segments when the lane gets to them (32 MiB at most; memory is taken only
+/// as records wait). Only durable records are tiled, and under `Durability::Os` or
+/// `Interval` records become durable at the next sync, by default the checkpoint refresh
+/// once a second: the buffer must hold a second of appends. At 2^16 (2 MiB) an unsynced
+/// `append_batch` run of 400 k records/s dropped most nodes, and the driver re-read and
+/// re-hashed those records (payload hash and leaf) for the tiles: a third of its time, the
+/// tree's throughput 0.72x of the run without it (BENCHMARKS.md, finding 15).
+const MAX_BUFFERED: usize = 1 << 20;
+/// Capacity kept by an emptied buffer (a burst's allocation is given back).
+const KEPT_CAPACITY: usize = 1 << 12;
+/// Most files in one put: 16 full tiles, 128 KiB. One request per tile cost the lane's
+/// thread and the driver a hand-off each (futex wake-ups were a tenth of an unsynced batch
+/// run's samples with four requests per tile).
+const MAX_PUT_FILES: usize = 16;
 /// Tile-lane request ids carry this bit, so they never match a main-lane id.
 const TILE_ID_BIT: u64 = 1 << 63;
 /// First and longest wait before a failed tile request is tried again.
@@ -76,12 +89,11 @@ enum Action {
 /// What the success of a tile-lane request means.
 #[derive(Debug)]
 enum Step {
-    Nothing,
-    Tolerant,
-    /// A write of this many bytes (a short count is a failure).
-    Wrote(u64),
-    /// The action at the front of the queue is done.
-    ActionDone,
+    /// The first `actions` actions of the queue are done, `files` of them files put in place.
+    ActionsDone {
+        actions: usize,
+        files: u64,
+    },
     Hint,
     Partial(TileId),
     SegmentLength,
@@ -263,9 +275,8 @@ impl Tiles {
                 }
                 Phase::Ready => {}
             }
-            if let Some(action) = self.actions.front() {
-                self.steps.extend(action_steps(action));
-                continue;
+            if let Some((op, step)) = front_step(&self.actions) {
+                return Some(self.request(op, step));
             }
             if let Some(r) = &self.reading {
                 let op = if r.len == u64::MAX {
@@ -304,9 +315,10 @@ impl Tiles {
                 self.nodes_start += 1;
             }
             if self.nodes_start == next && !self.nodes.is_empty() {
-                // Up to one full tile at a time, so files go out as they fill.
+                // Up to one put's worth of full tiles at a time, so files go out as they
+                // fill and the driver hashes a bounded amount per poll.
                 let mut pushed = 0;
-                while self.builder.size() < ctx.durable && pushed < 256 {
+                while self.builder.size() < ctx.durable && pushed < 256 * MAX_PUT_FILES {
                     let Some(node) = self.nodes.pop_front() else {
                         break;
                     };
@@ -315,6 +327,9 @@ impl Tiles {
                     if !self.push(node) {
                         return true;
                     }
+                }
+                if self.nodes.is_empty() && self.nodes.capacity() > KEPT_CAPACITY {
+                    self.nodes.shrink_to(KEPT_CAPACITY);
                 }
                 return true;
             }
@@ -472,24 +487,16 @@ impl Tiles {
             self.inflight = Some((want, step));
             return;
         }
-        let done = match (result, &step) {
-            (Ok(IoDone::Written(n)), Step::Wrote(want)) if n != *want => {
-                let e = IoError::new(
-                    crate::io::IoErrorKind::Other,
-                    format!("short write: {n} of {want} bytes"),
-                );
-                return self.failed(step, e, ctx);
-            }
-            (Ok(done), _) => done,
-            (Err(e), _) => return self.failed(step, e, ctx),
+        let done = match result {
+            Ok(done) => done,
+            Err(e) => return self.failed(step, e, ctx),
         };
         self.backoff_failures = 0;
         self.retry_at = None;
         match step {
-            Step::Nothing | Step::Tolerant | Step::Wrote(_) => {}
-            Step::ActionDone => {
-                self.actions.pop_front();
-                self.status.files_written += 1;
+            Step::ActionsDone { actions, files } => {
+                self.actions.drain(..actions.min(self.actions.len()));
+                self.status.files_written += files;
             }
             Step::Hint => {
                 let hinted = match done {
@@ -599,7 +606,6 @@ impl Tiles {
 
     fn failed(&mut self, step: Step, e: IoError, ctx: &Ctx<'_>) {
         match step {
-            Step::Tolerant => return,
             Step::Hint | Step::Partial(_) => {
                 // Missing or unreadable: the probe goes on without it.
                 if matches!(step, Step::Hint) {
@@ -610,8 +616,9 @@ impl Tiles {
             }
             _ => {}
         }
-        // A write, a rename or a segment read failed: the whole action (or read) is tried
-        // again after a backoff; appends are not concerned.
+        // A put, a removal or a segment read failed: the whole put (every file of it, those
+        // already in place too) or read is tried again after a backoff; appends are not
+        // concerned.
         self.steps.clear();
         if let Some(r) = self.reading.as_mut() {
             r.len = u64::MAX;
@@ -656,39 +663,40 @@ fn parse_hint(d: &[u8]) -> Option<u64> {
     s.parse().ok()
 }
 
-/// The IO of one action: a file through the temporary name and a rename; a removal.
-fn action_steps(a: &Action) -> Vec<(IoOp, Step)> {
-    match a {
-        Action::Write(path, bytes) => vec![
-            (
-                IoOp::Create {
-                    file: TILE_TMP.into(),
+/// The request for the actions at the front of the queue: the files up to the first removal
+/// (at most [`MAX_PUT_FILES`]) in one put, each through the temporary name and a rename; or
+/// that removal.
+fn front_step(actions: &VecDeque<Action>) -> Option<(IoOp, Step)> {
+    match actions.front()? {
+        Action::Remove(path) => Some((
+            IoOp::Remove { file: path.clone() },
+            Step::ActionsDone {
+                actions: 1,
+                files: 0,
+            },
+        )),
+        Action::Write(..) => {
+            let files: Vec<(String, Vec<u8>)> = actions
+                .iter()
+                .take(MAX_PUT_FILES)
+                .map_while(|a| match a {
+                    Action::Write(path, bytes) => Some((path.clone(), bytes.clone())),
+                    Action::Remove(_) => None,
+                })
+                .collect();
+            let n = files.len();
+            let op = IoOp::PutFiles {
+                tmp: TILE_TMP.into(),
+                files,
+            };
+            Some((
+                op,
+                Step::ActionsDone {
+                    actions: n,
+                    files: n as u64,
                 },
-                Step::Nothing,
-            ),
-            (
-                IoOp::Write {
-                    file: TILE_TMP.into(),
-                    offset: 0,
-                    data: bytes.clone(),
-                },
-                Step::Wrote(bytes.len() as u64),
-            ),
-            (
-                IoOp::Close {
-                    file: TILE_TMP.into(),
-                },
-                Step::Tolerant,
-            ),
-            (
-                IoOp::Rename {
-                    from: TILE_TMP.into(),
-                    to: path.clone(),
-                },
-                Step::ActionDone,
-            ),
-        ],
-        Action::Remove(path) => vec![(IoOp::Remove { file: path.clone() }, Step::ActionDone)],
+            ))
+        }
     }
 }
 

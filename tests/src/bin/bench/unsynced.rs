@@ -279,6 +279,9 @@ pub fn native_batch(ctx: &mut Ctx, opts: TrailOptions, dur: Duration) -> Measure
             n += trail.append_batch(batch).await.expect("append_batch").len() as u64;
         }
         let m = Measure::timed(n, 0, start);
+        if std::env::var_os("EVIDENT_BENCH_TILES").is_some() {
+            eprintln!("tiles at the end: {:?}", trail.tile_status());
+        }
         trail.close().await.expect("close");
         m
     });
