@@ -100,6 +100,12 @@ fn has_trail_files(dir: &Path) -> Result<bool> {
 
 /// Opens the trail directory and takes its `flock` without waiting; `false`: another native
 /// writer holds it.
+/// Whether `LOCK` holds a released lease.
+fn released(observed: &Observed) -> bool {
+    matches!(observed, Observed::Bytes(b)
+        if matches!(Lease::decode(b), Ok(LockContent::Lease(l)) if l.is_released()))
+}
+
 fn lock_directory(dir: &Path) -> Result<(OwnedFd, bool)> {
     let fd = rustix::fs::open(
         dir,
@@ -238,8 +244,21 @@ impl NativeLease {
     /// names the holder otherwise.
     pub fn acquire(dir: &Path, timing: Timing) -> Result<NativeLease> {
         let path = dir.join(LOCK_FILE);
-        let (dir_fd, flocked) = lock_directory(dir)?;
-        let observed = observe(&dir_fd, &path)?;
+        let (mut dir_fd, mut flocked) = lock_directory(dir)?;
+        let mut observed = observe(&dir_fd, &path)?;
+        // A writer releases `LOCK` just before it closes the descriptor that holds the
+        // `flock`; and a child process that another thread of the writer's process is starting
+        // holds a copy of that descriptor until it execs (close-on-exec), so the lock can
+        // outlive the writer's close by a moment. A released `LOCK` under a held lock is
+        // therefore waited for briefly (up to 500 ms) rather than refused at once.
+        for _ in 0..50 {
+            if flocked || !released(&observed) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            (dir_fd, flocked) = lock_directory(dir)?;
+            observed = observe(&dir_fd, &path)?;
+        }
         if !flocked {
             let holder = match &observed {
                 Observed::Bytes(b) => match Lease::decode(b) {

@@ -182,3 +182,51 @@ fn a_lock_that_is_not_a_lease_is_an_error_naming_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
     assert!(!std::path::Path::new("/tmp/evident-lease-victim").exists());
 }
+
+/// Holds the directory's `flock` through a descriptor of its own for `hold`, as a child
+/// process that a writer's process was starting holds a copy of the writer's until it execs.
+fn hold_flock(dir: &std::path::Path, hold: Duration) -> std::thread::JoinHandle<()> {
+    use rustix::fs::{flock, open, FlockOperation, Mode, OFlags};
+    let fd = open(dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+    flock(&fd, FlockOperation::NonBlockingLockExclusive).expect("the directory is free");
+    std::thread::spawn(move || {
+        std::thread::sleep(hold);
+        drop(fd);
+    })
+}
+
+#[test]
+fn a_released_lease_whose_lock_lingers_a_moment_is_taken_not_refused() {
+    let (_tmp, dir) = temp_trail();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let open = || evident_native::Trail::open(&dir, opts(1 << 20));
+    rt.block_on(async {
+        let t = open().await.unwrap();
+        t.append(b"one".to_vec()).await.unwrap();
+        t.close().await.unwrap();
+    });
+    // LOCK says released; the lock itself goes 200 ms later: the next open waits for it.
+    let lingering = hold_flock(&dir, Duration::from_millis(200));
+    let started = Instant::now();
+    rt.block_on(async {
+        let t = open()
+            .await
+            .expect("a released lease is taken once its lock goes");
+        assert_eq!(t.append(b"two".to_vec()).await.unwrap().seq, 2);
+        t.close().await.unwrap();
+    });
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    lingering.join().unwrap();
+    // A lock that stays is a writer that stays: refused after the short wait, naming it.
+    let staying = hold_flock(&dir, Duration::from_secs(3));
+    let started = Instant::now();
+    let Err(e) = rt.block_on(open()) else {
+        panic!("a held lock is refused");
+    };
+    assert!(e.to_string().contains("locked"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    staying.join().unwrap();
+}
