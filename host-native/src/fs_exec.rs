@@ -456,12 +456,12 @@ fn verify_once(
             error: io_error(&e, "open"),
         });
     }
-    let mut leaves = crate::leaf_threads::LeafThreads::new(threads);
+    let mut reads = crate::verify_read_ahead::ReadAhead::new(dir, threads);
     let mut task = evident_core::verify::VerifyTask::new(checkpoints, 1 << 20);
     task.set_live_writer(live);
     while let Some(op) = task.poll_io() {
-        let r = exec.perform(&op);
-        task.provide_leaves(leaves.leaves_for(&op, &r));
+        let (r, leaves) = reads.perform(&mut exec, &op);
+        task.provide_leaves(leaves);
         task.handle_io(&op, r);
         let (done, total) = task.progress();
         progress(done, total);

@@ -25,7 +25,6 @@ mod fault_hooks;
 pub mod fs_exec;
 pub mod jsonl;
 pub mod keys;
-mod leaf_threads;
 pub mod lease;
 pub mod live;
 mod mirror;
@@ -41,6 +40,7 @@ mod tile_worker;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 mod trail;
+mod verify_read_ahead;
 pub mod witness;
 
 pub use driver::now_ns;

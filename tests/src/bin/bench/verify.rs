@@ -51,8 +51,9 @@ pub fn section4(ctx: &mut Ctx) {
     eprintln!("section 4: verify throughput, open time");
     ctx.report.line(
         "\n## 4. Verify throughput and open time\n\n\
-         `fs_exec::verify_dir_with` (the core's `VerifyTask`, 1 MiB reads; with 2 threads the \
-         record leaves of each chunk are hashed on both cores before the chain is checked) over a trail \
+         `fs_exec::verify_dir_with` (the core's `VerifyTask`, 1 MiB reads; with 2 threads a \
+         read-ahead thread reads the next chunk and hashes most of its record leaves while the \
+         calling thread checks the current one) over a trail \
          just written and therefore in the page cache: it checks every frame's CRC32C, \
          recomputes every leaf and chain hash, and checks headers, footers and the head \
          checkpoint. MB/s are of record bytes (frames with padding). BLAKE3 references run on \
