@@ -224,10 +224,22 @@ impl IoOp {
         files: &[(String, Vec<u8>)],
         mut perform: impl FnMut(&IoOp) -> IoResult,
     ) -> IoResult {
+        // Every name first, so that a put with a bad name changes nothing on any host.
+        if let Some(bad) = std::iter::once(tmp)
+            .chain(files.iter().map(|(n, _)| n.as_str()))
+            .find(|n| !name_stays_inside(n))
+        {
+            return Err(IoError::new(
+                IoErrorKind::Other,
+                format!("put files refused: {bad:?} is outside the trail directory"),
+            ));
+        }
         for (name, data) in files {
-            perform(&IoOp::Create { file: tmp.into() })?;
+            let within = |e: IoError| IoError::new(e.kind, format!("put {name}: {}", e.message));
+            let mut step = |op: &IoOp| perform(op).map_err(within);
+            step(&IoOp::Create { file: tmp.into() })?;
             let want = data.len() as u64;
-            match perform(&IoOp::Write {
+            match step(&IoOp::Write {
                 file: tmp.into(),
                 offset: 0,
                 data: data.clone(),
@@ -246,13 +258,23 @@ impl IoOp {
                     ))
                 }
             }
-            perform(&IoOp::Close { file: tmp.into() })?;
-            perform(&IoOp::Rename {
+            step(&IoOp::Close { file: tmp.into() })?;
+            step(&IoOp::Rename {
                 from: tmp.into(),
                 to: name.clone(),
             })?;
         }
         Ok(IoDone::Ok)
+    }
+
+    /// How many basic requests the operation stands for: four per file of an
+    /// [`IoOp::PutFiles`] (create, write, close, rename), one for any other. Hosts that bound
+    /// the tile work done inside a call count in these.
+    pub fn steps(&self) -> usize {
+        match self {
+            IoOp::PutFiles { files, .. } => 4 * files.len(),
+            _ => 1,
+        }
     }
 
     /// Whether every file name in the operation stays inside the trail directory: not empty,
@@ -261,10 +283,7 @@ impl IoOp {
     /// asks for such names; executors and the simulation check it ("no IO outside the trail
     /// directory").
     pub fn names_stay_inside(&self) -> bool {
-        self.names().all(|n| {
-            crate::naming::is_tile_path(n)
-                || (!n.is_empty() && n != "." && n != ".." && !n.contains(['/', '\\', '\0']))
-        })
+        self.names().all(name_stays_inside)
     }
 }
 
@@ -334,6 +353,12 @@ impl std::fmt::Display for IoError {
     }
 }
 
+/// Whether one file name stays inside the trail directory (see [`IoOp::names_stay_inside`]).
+fn name_stays_inside(n: &str) -> bool {
+    crate::naming::is_tile_path(n)
+        || (!n.is_empty() && n != "." && n != ".." && !n.contains(['/', '\\', '\0']))
+}
+
 /// The host's answer to one request.
 pub type IoResult = Result<IoDone, IoError>;
 
@@ -366,6 +391,19 @@ mod tests {
         assert!(put("tile/size").names_stay_inside());
         assert!(!put("tile/../x").names_stay_inside());
         assert!(!put("../x").names_stay_inside());
+        // Performed, a put with a bad name does nothing at all (not even its good files).
+        let IoOp::PutFiles { tmp, files } = put("../x") else {
+            unreachable!()
+        };
+        let mut steps = 0;
+        let e = IoOp::perform_put_files(&tmp, &files, |_| {
+            steps += 1;
+            Ok(IoDone::Ok)
+        })
+        .unwrap_err();
+        assert_eq!(steps, 0);
+        assert!(e.message.contains("\"../x\""), "{e}");
+        assert_eq!(put("tile/size").steps(), 8);
         // Tile paths: under `tile/` only, every component checked.
         assert!(read("tile/0/x001/234.p/7").names_stay_inside());
         assert!(read("tile/pending.tmp").names_stay_inside());

@@ -98,14 +98,14 @@ fn has_trail_files(dir: &Path) -> Result<bool> {
     Ok(false)
 }
 
-/// Opens the trail directory and takes its `flock` without waiting; `false`: another native
-/// writer holds it.
 /// Whether `LOCK` holds a released lease.
 fn released(observed: &Observed) -> bool {
     matches!(observed, Observed::Bytes(b)
         if matches!(Lease::decode(b), Ok(LockContent::Lease(l)) if l.is_released()))
 }
 
+/// Opens the trail directory and takes its `flock` without waiting; `false`: another native
+/// writer holds it.
 fn lock_directory(dir: &Path) -> Result<(OwnedFd, bool)> {
     let fd = rustix::fs::open(
         dir,
@@ -262,6 +262,11 @@ impl NativeLease {
         if !flocked {
             let holder = match &observed {
                 Observed::Bytes(b) => match Lease::decode(b) {
+                    Ok(LockContent::Lease(l)) if l.is_released() => format!(
+                        "LOCK says {}, but a process still holds the directory's flock after \
+                         500 ms: a writer that inherited or kept the descriptor",
+                        l.describe(crate::now_ns())
+                    ),
                     Ok(LockContent::Lease(l)) => l.describe(crate::now_ns()),
                     _ => "a native writer".to_string(),
                 },

@@ -10,8 +10,10 @@
 //!
 //! Nothing here decides anything: the scanner uses a provided leaf only for the entry at
 //! exactly that offset and seq, and hashes every other one itself. A chunk read ahead is used
-//! only for the very request it anticipated (same file, offset and length) and only when it
-//! came back whole; anything else is read again on the calling thread.
+//! only for the very request it anticipated (same file, offset and length); any other segment
+//! read is handed to the thread and waited for. A read that does not come back whole (the end
+//! of the file, an error) is performed again on the calling thread, whose result the verifier
+//! gets, with nothing hashed ahead for it.
 
 use crate::fs_exec::FsExecutor;
 use evident_core::leaves::{LeafJob, LeafPlanner, PrecomputedLeaf};

@@ -40,7 +40,8 @@ fn monotonic() -> u64 {
     wasip2::clocks::monotonic_clock::now()
 }
 
-/// Tile requests a `sync` or `checkpoint` call performs at most (a rebuild of the tiles after
+/// Tile steps ([`evident_core::IoOp::steps`]: a put of one tile is four) a `sync` or
+/// `checkpoint` call performs at most, give or take one put (a rebuild of the tiles after
 /// damage goes on over later calls instead of making one call last).
 const TILE_BUDGET_AT_SYNC: usize = 4096;
 
@@ -98,17 +99,20 @@ impl State {
         }
     }
 
-    /// Performs up to `budget` requests of the tile lane (the tree's tiles, derived data). The
-    /// component has no thread of its own: tile IO runs inside calls, after the call's own
-    /// IO is done and its outcome decided; a failure there never fails the call.
+    /// Performs tile-lane requests (the tree's tiles, derived data) until they add up to
+    /// `budget` steps ([`evident_core::IoOp::steps`]). The component has no thread of its own:
+    /// tile IO runs inside calls, after the call's own IO is done and its outcome decided; a
+    /// failure there never fails the call.
     fn tiles(&mut self, budget: usize) {
-        for _ in 0..budget {
+        let mut left = budget;
+        while left > 0 {
             if self.exec.lease_lost().is_some() {
                 return;
             }
             let Some(req) = self.core.poll_tile_io() else {
                 return;
             };
+            left = left.saturating_sub(req.op.steps());
             let r = self.exec.perform(&req.op);
             self.core.handle_tile_io(req.id, r);
         }
@@ -148,7 +152,7 @@ impl State {
                 _ => {}
             }
         }
-        // A full tile takes 4 requests; 256 records fill one.
+        // A full tile takes 4 steps; 256 records fill one.
         self.tiles(16 + n / 16);
         if let Some(e) = failure {
             return Err(core_error(e));

@@ -4,10 +4,11 @@
 //! The lane is a second, independent queue of IO requests ([`Trail::poll_tile_io`] /
 //! [`Trail::handle_tile_io`], at most one outstanding): a host performs them beside the main
 //! lane (another thread, or when it has nothing else to do), so an acknowledgement never waits
-//! for a tile, and a failed tile request never fails or delays an append: the file is tried
-//! again after a backoff, and the failure is counted in [`TileStatus`]. A host that never
-//! drives the lane gets no tiles and loses nothing (the prover rebuilds the hashes from the
-//! records).
+//! for a tile, and a failed tile request never fails or delays an append: the request (a
+//! whole put, a removal, a read) is tried again after a backoff, and the failure is counted in
+//! [`TileStatus`]. A host that never drives the lane gets no tiles and loses nothing (the
+//! prover rebuilds the hashes from the records), but the lane keeps the level-0 nodes of up to
+//! [`MAX_BUFFERED`] records waiting for it (32 MiB at most; then it drops the oldest).
 //!
 //! What is written, and when:
 //! - the level-0 nodes come from group commit (the leaves it hashes anyway), and only those of
