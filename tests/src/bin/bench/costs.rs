@@ -57,7 +57,33 @@ pub(crate) fn durable(
     let m = ctx.rt.block_on(async {
         let trail = Trail::open(&dir, opts).await.expect("opening the trail");
         trail.append(events[0].clone()).await.expect("append");
+        // `EVIDENT_BENCH_TIMELINE`: records made durable per 200 ms (see profile.rs).
+        let timeline = std::env::var_os("EVIDENT_BENCH_TIMELINE").map(|_| {
+            let t = trail.clone();
+            tokio::spawn(async move {
+                let start = std::time::Instant::now();
+                let mut last = t.head().seq;
+                let mut line = String::new();
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let now = t.head().seq;
+                    line.push_str(&format!(
+                        " {:.1}:{}k",
+                        start.elapsed().as_secs_f64(),
+                        (now - last) * 5 / 1000
+                    ));
+                    last = now;
+                    if start.elapsed() > dur {
+                        eprintln!("timeline (records/s per 200 ms):{line}");
+                        return;
+                    }
+                }
+            })
+        });
         let mut m = peers::append_tasks(&trail, &events, producers, dur).await;
+        if let Some(t) = timeline {
+            let _ = t.await;
+        }
         m.syncs = trail.health().fsyncs;
         after(&trail);
         trail.close().await.expect("close");

@@ -6,6 +6,9 @@
 //! without the tree), `bare:N`, `bare-hashing:N` (the bare group-commit thread, without and with
 //! the format's hashing), `batch`, `batch-no-tree` (`append_batch(1024)` under
 //! `Durability::Os`).
+//!
+//! Environment: `EVIDENT_BENCH_TIMELINE=1` prints a durable run's records made durable per
+//! 200 ms (stalls show as zeros); `EVIDENT_BENCH_TILES=1` prints a batch run's tile status.
 
 use crate::costs::{self, Variant};
 use crate::peers::{self, Space, Work};
