@@ -31,16 +31,17 @@
 //! records of the segments concerned are read and tiled first, then checked the same way.
 
 use super::Trail;
-use crate::config::INDEX_STRIDE;
-use crate::frame::KIND_ENTRY;
-use crate::hash::{self, Hash};
-use crate::header::{FormatVersion, HEADER_LEN};
+use crate::hash::Hash;
+use crate::header::HEADER_LEN;
 use crate::io::{IoDone, IoError, IoId, IoOp, IoRequest, IoResult};
 use crate::naming::{TILE_SIZE, TILE_TMP};
 use crate::scan::{ScanStart, SegmentScanner};
 use crate::tree::proof::{range_nodes, HashReader};
-use crate::tree::{leaf_node, partial_tiles_at, CompactRange, TileBuilder, TileId, TileSet};
+use crate::tree::{partial_tiles_at, CompactRange, TileBuilder, TileId, TileSet};
+use reread::{scan_start, SegmentRead};
 use std::collections::VecDeque;
+
+mod reread;
 
 /// Level-0 nodes kept for records not yet tiled; beyond this the oldest are dropped and read
 /// again from the segments when the lane gets to them (32 MiB at most; memory is taken only
@@ -101,19 +102,6 @@ enum Step {
     SegmentChunk {
         offset: u64,
     },
-}
-
-/// Reading one segment's records to tile them.
-#[derive(Debug)]
-struct SegmentRead {
-    name: String,
-    len: u64,
-    offset: u64,
-    scanner: SegmentScanner,
-    /// Entries from here on are wanted (the builder's size when the read started).
-    from: u64,
-    /// Entries before this are wanted (the durable size, or the buffer's start).
-    until: u64,
 }
 
 #[derive(Debug)]
@@ -350,23 +338,12 @@ impl Tiles {
                 self.disable(format!("no segment holds seq {seq}"));
                 return false;
             };
-            self.reading = Some(Box::new(SegmentRead {
-                name: name.clone(),
-                len: u64::MAX,
-                offset: HEADER_LEN as u64,
-                scanner: SegmentScanner::new(ScanStart {
-                    offset: HEADER_LEN as u64,
-                    file_len: u64::MAX,
-                    seq: *first,
-                    prev_hash: None,
-                    prev_ts: 0,
-                    index_stride: INDEX_STRIDE,
-                    strict: false,
-                    version: FormatVersion::V2,
-                }),
-                from: next,
+            self.reading = Some(Box::new(SegmentRead::new(
+                name.clone(),
+                *first,
+                next,
                 until,
-            }));
+            )));
             return true;
         }
         self.partials_now()
@@ -549,62 +526,6 @@ impl Tiles {
         }
     }
 
-    fn on_chunk(&mut self, offset: u64, data: Vec<u8>) {
-        let Some(mut r) = self.reading.take() else {
-            return;
-        };
-        if data.is_empty() || offset != r.offset {
-            self.reading = Some(r);
-            return self.segment_done();
-        }
-        r.offset += data.len() as u64;
-        r.scanner.push(&data);
-        let mut reached_until = false;
-        let mut rebuilt = false;
-        while let Some(rec) = r.scanner.next_record() {
-            let entry = rec.seq - 1;
-            if entry < self.builder.size() || entry < r.from {
-                continue;
-            }
-            if entry >= r.until || entry != self.builder.size() {
-                reached_until = true;
-                break;
-            }
-            let leaf = hash::leaf(KIND_ENTRY, rec.seq, rec.ts, rec.payload);
-            if !self.push(leaf_node(&leaf)) {
-                rebuilt = true;
-                break;
-            }
-            if self.builder.size() >= r.until {
-                reached_until = true;
-                break;
-            }
-        }
-        if rebuilt || self.status.disabled.is_some() {
-            return; // `reading` was reset
-        }
-        let finished = reached_until || r.scanner.is_done() || r.offset >= r.len;
-        self.reading = Some(r);
-        if finished {
-            self.segment_done();
-        }
-    }
-
-    /// The segment read ended; the next poll reads the next segment if entries are still
-    /// missing. A segment that gave nothing means the records are not where the trail says.
-    fn segment_done(&mut self) {
-        let Some(r) = self.reading.take() else {
-            return;
-        };
-        if self.builder.size() == r.from {
-            self.disable(format!(
-                "segment {} does not hold record seq {} the tiles need",
-                r.name,
-                r.from + 1
-            ));
-        }
-    }
-
     fn failed(&mut self, step: Step, e: IoError, ctx: &Ctx<'_>) {
         match step {
             Step::Hint | Step::Partial(_) => {
@@ -633,25 +554,6 @@ impl Tiles {
             ctx.now
                 .saturating_add((MIN_BACKOFF_NS << shift).min(MAX_BACKOFF_NS)),
         );
-    }
-}
-
-fn scan_start(r: &SegmentRead) -> ScanStart {
-    ScanStart {
-        offset: HEADER_LEN as u64,
-        file_len: r.len,
-        seq: r.scanner_seq(),
-        prev_hash: None,
-        prev_ts: 0,
-        index_stride: INDEX_STRIDE,
-        strict: false,
-        version: FormatVersion::V2,
-    }
-}
-
-impl SegmentRead {
-    fn scanner_seq(&self) -> u64 {
-        crate::naming::parse_segment_name(&self.name).unwrap_or(1)
     }
 }
 
