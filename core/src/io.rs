@@ -218,17 +218,13 @@ impl IoOp {
     /// Performs an [`IoOp::PutFiles`] as the requests it stands for, one after the other with
     /// `perform` (a host's own executor), stopping at the first failure: hosts implement the
     /// put with it, so that it fails, and a fault injected in one of its steps acts, exactly
-    /// like those requests would.
-    pub fn perform_put_files(
-        tmp: &str,
-        files: &[(String, Vec<u8>)],
-        mut perform: impl FnMut(&IoOp) -> IoResult,
-    ) -> IoResult {
+    /// like those requests would. Any other operation is handed to `perform` as it is.
+    pub fn perform_put_files(&self, mut perform: impl FnMut(&IoOp) -> IoResult) -> IoResult {
+        let IoOp::PutFiles { tmp, files } = self else {
+            return perform(self);
+        };
         // Every name first, so that a put with a bad name changes nothing on any host.
-        if let Some(bad) = std::iter::once(tmp)
-            .chain(files.iter().map(|(n, _)| n.as_str()))
-            .find(|n| !name_stays_inside(n))
-        {
+        if let Some(bad) = self.names().find(|n| !name_stays_inside(n)) {
             return Err(IoError::new(
                 IoErrorKind::Other,
                 format!("put files refused: {bad:?} is outside the trail directory"),
@@ -392,15 +388,13 @@ mod tests {
         assert!(!put("tile/../x").names_stay_inside());
         assert!(!put("../x").names_stay_inside());
         // Performed, a put with a bad name does nothing at all (not even its good files).
-        let IoOp::PutFiles { tmp, files } = put("../x") else {
-            unreachable!()
-        };
         let mut steps = 0;
-        let e = IoOp::perform_put_files(&tmp, &files, |_| {
-            steps += 1;
-            Ok(IoDone::Ok)
-        })
-        .unwrap_err();
+        let e = put("../x")
+            .perform_put_files(|_| {
+                steps += 1;
+                Ok(IoDone::Ok)
+            })
+            .unwrap_err();
         assert_eq!(steps, 0);
         assert!(e.message.contains("\"../x\""), "{e}");
         assert_eq!(put("tile/size").steps(), 8);

@@ -349,13 +349,13 @@ fn tiles_due_together_go_in_one_put_and_a_put_failing_midway_is_tried_again_whol
     // The first put: the 16 first full tiles; its second rename fails.
     let written_before = t.tile_status().files_written;
     let req = t.poll_tile_io().expect("the lane has tiles to write");
-    let IoOp::PutFiles { tmp, files } = &req.op else {
+    let IoOp::PutFiles { files, .. } = &req.op else {
         panic!("expected a put, got {:?}", req.op.name());
     };
     assert_eq!(files.len(), 16, "one request for the tiles due together");
     assert_eq!(files[0].0, "tile/0/000");
     let mut renames = 0;
-    let r = IoOp::perform_put_files(tmp, files, |step| {
+    let r = req.op.perform_put_files(|step| {
         if matches!(step, IoOp::Rename { .. }) {
             renames += 1;
             if renames == 2 {
@@ -392,7 +392,7 @@ fn tiles_due_together_go_in_one_put_and_a_put_failing_midway_is_tried_again_whol
     assert_eq!(files.len(), 16);
     assert_eq!(files[0].0, "tile/0/000", "tried again from its first file");
     let mut writes = 0;
-    let r = IoOp::perform_put_files(tmp, files, |step| {
+    let r = req.op.perform_put_files(|step| {
         if let IoOp::Write { data, .. } = step {
             writes += 1;
             if writes == 3 {

@@ -192,8 +192,8 @@ impl FsExecutor {
 
     /// Performs one request.
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
-        if let IoOp::PutFiles { tmp, files } = op {
-            return IoOp::perform_put_files(tmp, files, |step| self.perform(step));
+        if let IoOp::PutFiles { .. } = op {
+            return op.perform_put_files(|step| self.perform(step));
         }
         let guarded = self.lease.is_some();
         if guarded && op.changes_files() {

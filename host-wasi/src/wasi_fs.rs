@@ -332,8 +332,8 @@ impl WasiExecutor {
     /// Performs one request; a change (or a sync, whose success acknowledges) only while the
     /// lease is ours.
     pub fn perform(&mut self, op: &IoOp) -> IoResult {
-        if let IoOp::PutFiles { tmp, files } = op {
-            return IoOp::perform_put_files(tmp, files, |step| self.perform(step));
+        if let IoOp::PutFiles { .. } = op {
+            return op.perform_put_files(|step| self.perform(step));
         }
         if !op.names_stay_inside() {
             return Err(IoError::new(

@@ -236,9 +236,9 @@ impl FakeDisk {
             op.names_stay_inside(),
             "invariant broken: the core asked for IO outside the trail directory: {op:?}"
         );
-        if let IoOp::PutFiles { tmp, files } = op {
+        if let IoOp::PutFiles { .. } = op {
             // As the steps it stands for: each can fault, and a crash keeps a prefix of them.
-            return IoOp::perform_put_files(tmp, files, |step| self.perform(step));
+            return op.perform_put_files(|step| self.perform(step));
         }
         self.stats.ops += 1;
         self.last_faulted = false;
