@@ -32,13 +32,11 @@
 
 use super::Trail;
 use crate::hash::Hash;
-use crate::header::HEADER_LEN;
 use crate::io::{IoDone, IoError, IoId, IoOp, IoRequest, IoResult};
 use crate::naming::{TILE_SIZE, TILE_TMP};
-use crate::scan::{ScanStart, SegmentScanner};
 use crate::tree::proof::{range_nodes, HashReader};
 use crate::tree::{partial_tiles_at, CompactRange, TileBuilder, TileId, TileSet};
-use reread::{scan_start, SegmentRead};
+use reread::SegmentRead;
 use std::collections::VecDeque;
 
 mod reread;
@@ -91,11 +89,10 @@ enum Action {
 /// What the success of a tile-lane request means.
 #[derive(Debug)]
 enum Step {
-    /// The first `actions` actions of the queue are done, `files` of them files put in place.
-    ActionsDone {
-        actions: usize,
-        files: u64,
-    },
+    /// The put of the first this many actions of the queue (all writes) is done.
+    Put(usize),
+    /// The removal at the front of the queue is done.
+    Removed,
     Hint,
     Partial(TileId),
     SegmentLength,
@@ -268,22 +265,7 @@ impl Tiles {
                 return Some(self.request(op, step));
             }
             if let Some(r) = &self.reading {
-                let op = if r.len == u64::MAX {
-                    IoOp::Length {
-                        file: r.name.clone(),
-                    }
-                } else {
-                    IoOp::Read {
-                        file: r.name.clone(),
-                        offset: r.offset,
-                        len: ((r.len - r.offset).min(u64::from(ctx.read_chunk))) as u32,
-                    }
-                };
-                let step = if r.len == u64::MAX {
-                    Step::SegmentLength
-                } else {
-                    Step::SegmentChunk { offset: r.offset }
-                };
+                let (op, step) = r.next_request(ctx.read_chunk);
                 return Some(self.request(op, step));
             }
             if self.advance(ctx) {
@@ -472,9 +454,12 @@ impl Tiles {
         self.backoff_failures = 0;
         self.retry_at = None;
         match step {
-            Step::ActionsDone { actions, files } => {
-                self.actions.drain(..actions.min(self.actions.len()));
-                self.status.files_written += files;
+            Step::Put(files) => {
+                self.actions.drain(..files.min(self.actions.len()));
+                self.status.files_written += files as u64;
+            }
+            Step::Removed => {
+                self.actions.pop_front();
             }
             Step::Hint => {
                 let hinted = match done {
@@ -508,12 +493,7 @@ impl Tiles {
             }
             Step::SegmentLength => {
                 if let (IoDone::Length(len), Some(r)) = (done, self.reading.as_mut()) {
-                    r.len = len;
-                    r.scanner = SegmentScanner::new(ScanStart {
-                        file_len: len,
-                        ..scan_start(r)
-                    });
-                    if r.offset >= len {
+                    if r.set_len(len) {
                         self.segment_done();
                     }
                 }
@@ -543,8 +523,7 @@ impl Tiles {
         // concerned.
         self.steps.clear();
         if let Some(r) = self.reading.as_mut() {
-            r.len = u64::MAX;
-            r.offset = HEADER_LEN as u64;
+            r.restart();
         }
         self.status.failures += 1;
         self.status.last_error = Some(e.to_string());
@@ -571,13 +550,7 @@ fn parse_hint(d: &[u8]) -> Option<u64> {
 /// that removal.
 fn front_step(actions: &VecDeque<Action>) -> Option<(IoOp, Step)> {
     match actions.front()? {
-        Action::Remove(path) => Some((
-            IoOp::Remove { file: path.clone() },
-            Step::ActionsDone {
-                actions: 1,
-                files: 0,
-            },
-        )),
+        Action::Remove(path) => Some((IoOp::Remove { file: path.clone() }, Step::Removed)),
         Action::Write(..) => {
             let files: Vec<(String, Vec<u8>)> = actions
                 .iter()
@@ -587,18 +560,12 @@ fn front_step(actions: &VecDeque<Action>) -> Option<(IoOp, Step)> {
                     Action::Remove(_) => None,
                 })
                 .collect();
-            let n = files.len();
+            let step = Step::Put(files.len());
             let op = IoOp::PutFiles {
                 tmp: TILE_TMP.into(),
                 files,
             };
-            Some((
-                op,
-                Step::ActionsDone {
-                    actions: n,
-                    files: n as u64,
-                },
-            ))
+            Some((op, step))
         }
     }
 }

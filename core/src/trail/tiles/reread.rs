@@ -3,11 +3,12 @@
 //! after a crash or a rebuild), it reads the segment that holds them chunk by chunk, hashes
 //! each record's leaf again and tiles it (see the parent module).
 
-use super::Tiles;
+use super::{Step, Tiles};
 use crate::config::INDEX_STRIDE;
 use crate::frame::KIND_ENTRY;
 use crate::hash;
 use crate::header::{FormatVersion, HEADER_LEN};
+use crate::io::IoOp;
 use crate::scan::{ScanStart, SegmentScanner};
 use crate::tree::leaf_node;
 
@@ -15,17 +16,17 @@ use crate::tree::leaf_node;
 #[derive(Debug)]
 pub(super) struct SegmentRead {
     /// The segment's file name.
-    pub(super) name: String,
+    name: String,
     /// Its length, `u64::MAX` until asked.
-    pub(super) len: u64,
+    len: u64,
     /// Where the next chunk is read.
-    pub(super) offset: u64,
+    offset: u64,
     /// Follows the records of the chunks read so far.
-    pub(super) scanner: SegmentScanner,
+    scanner: SegmentScanner,
     /// Entries from here on are wanted (the builder's size when the read started).
-    pub(super) from: u64,
+    from: u64,
     /// Entries before this are wanted (the durable size, or the buffer's start).
-    pub(super) until: u64,
+    until: u64,
 }
 
 impl Tiles {
@@ -88,11 +89,6 @@ impl Tiles {
     }
 }
 
-/// Where the scanner of `r` starts: its segment's first frame, the file's length once known.
-pub(super) fn scan_start(r: &SegmentRead) -> ScanStart {
-    from_header(r.scanner_seq(), r.len)
-}
-
 /// A lenient scan of a format-2 segment from its first frame, whose first record is `seq`.
 fn from_header(seq: u64, file_len: u64) -> ScanStart {
     ScanStart {
@@ -119,6 +115,42 @@ impl SegmentRead {
             from,
             until,
         }
+    }
+
+    /// The request that goes on with the read: the segment's length until it is known, then
+    /// its next chunk (at most `read_chunk` bytes).
+    pub(super) fn next_request(&self, read_chunk: u32) -> (IoOp, Step) {
+        if self.len == u64::MAX {
+            let op = IoOp::Length {
+                file: self.name.clone(),
+            };
+            return (op, Step::SegmentLength);
+        }
+        let op = IoOp::Read {
+            file: self.name.clone(),
+            offset: self.offset,
+            len: ((self.len - self.offset).min(u64::from(read_chunk))) as u32,
+        };
+        (
+            op,
+            Step::SegmentChunk {
+                offset: self.offset,
+            },
+        )
+    }
+
+    /// The segment's length is known: the scan starts again from its first frame, with it.
+    /// Returns whether the read is already at its end.
+    pub(super) fn set_len(&mut self, len: u64) -> bool {
+        self.len = len;
+        self.scanner = SegmentScanner::new(from_header(self.scanner_seq(), len));
+        self.offset >= len
+    }
+
+    /// A read that failed starts over: its length asked again, from its first frame.
+    pub(super) fn restart(&mut self) {
+        self.len = u64::MAX;
+        self.offset = HEADER_LEN as u64;
     }
 
     fn scanner_seq(&self) -> u64 {
