@@ -11,9 +11,9 @@
 //! Nothing here decides anything: the scanner uses a provided leaf only for the entry at
 //! exactly that offset and seq, and hashes every other one itself. A chunk read ahead is used
 //! only for the very request it anticipated (same file, offset and length); any other segment
-//! read is handed to the thread and waited for. A read that does not come back whole (the end
-//! of the file, an error) is performed again on the calling thread, whose result the verifier
-//! gets, with nothing hashed ahead for it.
+//! read is handed to the thread and waited for. A chunk read ahead that does not come back
+//! whole (the end of the file, an error) is read again on the calling thread when the verifier
+//! asks for it, and that result is what the verifier gets.
 
 use crate::fs_exec::FsExecutor;
 use evident_core::leaves::{LeafJob, LeafPlanner, PrecomputedLeaf};
@@ -96,18 +96,20 @@ impl ReadAhead {
             self.started = true;
             self.worker = spawn(&self.dir, self.threads - 1);
         }
-        let planner = match &self.planner {
-            Some((f, p)) if f == file && *offset != 0 => p.clone(),
-            _ => LeafPlanner::new(),
-        };
         let key = (file.clone(), *offset, *len);
         let anticipated = self.inflight.take();
+        // Whether the thread reads it now, on this request's behalf (not ahead of it).
+        let read_now = anticipated.as_ref() != Some(&key);
         let done = match (&self.worker, anticipated) {
             (Some(w), Some(k)) if k == key => w.done.recv().ok(),
             (Some(w), other) => {
                 if other.is_some() {
                     let _ = w.done.recv(); // read ahead for nothing: the verifier went elsewhere
                 }
+                let planner = match &self.planner {
+                    Some((f, p)) if f == file && *offset != 0 => p.clone(),
+                    _ => LeafPlanner::new(),
+                };
                 let job = Job {
                     file: file.clone(),
                     offset: *offset,
@@ -131,8 +133,12 @@ impl ReadAhead {
         };
         let whole = matches!(&result, Ok(IoDone::Read(d)) if d.len() == *len as usize);
         if !whole {
-            // The end of the file (or an error): read it here, as the verifier would have.
+            // The end of the file (or an error): nothing to read ahead. Read ahead of the
+            // request, it is read again here, as the verifier would have read it now.
             self.planner = None;
+            if read_now {
+                return (result, leaves);
+            }
             return (exec.perform(op), Vec::new());
         }
         if let Some(w) = &self.worker {
