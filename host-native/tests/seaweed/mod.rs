@@ -113,6 +113,15 @@ impl Seaweed {
         if !self.buckets.is_empty() {
             cmd.arg(format!("-bucket={}", self.buckets));
         }
+        // Loopback only, telemetry off: nothing may contact an address off this machine.
+        // `weed_mini_args` gives these flags; checked here on the command actually started.
+        for flag in [
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+        ] {
+            assert!(cmd.get_args().any(|a| a == flag), "weed without {flag}");
+        }
         self.child = Some(cmd.spawn().expect("weed starts"));
         self.wait_ready()
     }

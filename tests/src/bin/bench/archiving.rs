@@ -1,7 +1,9 @@
 //! Section 10: archiving to a real S3 server (SeaweedFS on loopback, [`crate::s3`]): durable
 //! appends at 64 producers while the trail archives in the background against the same
 //! without archiving, interleaved; and an archive round's MB/s against plain PUTs of the same
-//! files with the same client.
+//! files with the same client. The server is [`crate::s3::Seaweed`]'s `weed mini`, started with
+//! `-ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false` (loopback only, no telemetry;
+//! checked there before it starts): nothing here contacts an address off this machine.
 
 use crate::peers;
 use crate::probe::State;

@@ -76,16 +76,25 @@ impl Seaweed {
         } else {
             Command::new(weed)
         };
-        let child = cmd
-            .args(weed_args::weed_mini_args(&data, dir, &p))
+        cmd.args(weed_args::weed_mini_args(&data, dir, &p))
             .arg(format!("-bucket={BUCKET}"))
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .map_err(|e| format!("starting weed: {e}"))?;
+            .stderr(log2);
+        // Loopback only, telemetry off: nothing may contact an address off this machine.
+        // `weed_mini_args` gives these flags; checked here on the command actually started.
+        for flag in [
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+        ] {
+            if !cmd.get_args().any(|a| a == flag) {
+                return Err(format!("refusing to start weed without {flag}"));
+            }
+        }
+        let child = cmd.spawn().map_err(|e| format!("starting weed: {e}"))?;
         let pid = child.id();
         let mut s = Seaweed {
             child,
