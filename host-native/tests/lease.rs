@@ -187,8 +187,23 @@ fn a_lock_that_is_not_a_lease_is_an_error_naming_it() {
 /// process that a writer's process was starting holds a copy of the writer's until it execs.
 fn hold_flock(dir: &std::path::Path, hold: Duration) -> std::thread::JoinHandle<()> {
     use rustix::fs::{flock, open, FlockOperation, Mode, OFlags};
-    let fd = open(dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
-    flock(&fd, FlockOperation::NonBlockingLockExclusive).expect("the directory is free");
+    let fd = open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap();
+    // The lock a closed writer held can itself linger a moment: the other tests in this
+    // process start `evident` children, and each holds a copy of every descriptor of this
+    // process between its fork and its exec. So the directory is free within 5 s, not at once.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Err(e) = flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        assert!(
+            e == rustix::io::Errno::WOULDBLOCK && Instant::now() < deadline,
+            "the directory is free: {e}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     std::thread::spawn(move || {
         std::thread::sleep(hold);
         drop(fd);
