@@ -19,7 +19,7 @@
 //! writes now and then ([`crate::trail`]'s live index): the index's header stands in for the
 //! footer (its record count must be that of consecutive seqs from the segment's first), the
 //! agent's records it lists are read and checked as above, and the segment is then scanned
-//! from the last record the index covers on ([`live`]): that record must still be where the
+//! from the last record the index covers on (the `live` submodule): that record must still be where the
 //! index says, with that seq and chain hash, which ties the index's claims to the segment;
 //! whatever was written after it is scanned. An index that fails any of this makes the query
 //! scan the whole segment instead.

@@ -193,7 +193,7 @@ impl Lease {
         }))
     }
 
-    /// "native pid=42 since <t>, expires in 3.2 s" (times relative to `now`, wall-clock ns).
+    /// "native pid=42 since `<t>`, expires in 3.2 s" (times relative to `now`, wall-clock ns).
     pub fn describe(&self, now: u64) -> String {
         let secs = |ns: u64| ns as f64 / 1e9;
         let since = if now >= self.acquired {

@@ -414,7 +414,7 @@ pub fn verify_dir(
 /// Beside a live writer a read can race the writer's `pwrite`: both copy page by page, so a
 /// reader may see a page of a batch still zero and a later page already written, which looks
 /// like a hole with valid records after it. Damage found while a writer is live is therefore
-/// checked again (up to [`crate::live::RECHECKS`] more runs, [`crate::live::RECHECK_PAUSE`]
+/// checked again (up to `live::RECHECKS` more runs, `live::RECHECK_PAUSE`
 /// apart): real damage stays where it
 /// is and is reported; an in-flight write has landed by then.
 pub fn verify_dir_with(

@@ -11,7 +11,7 @@ use std::path::Path;
 /// (`newest` with `limit`). See [`evident_core::query`] for the cost guarantees.
 ///
 /// Beside a live writer, damage found in what was read is read again before it is reported
-/// (up to [`crate::live::RECHECKS`] more runs, [`crate::live::RECHECK_PAUSE`] apart): a read racing the writer's `pwrite` can see a page of a
+/// (up to `live::RECHECKS` more runs, `live::RECHECK_PAUSE` apart): a read racing the writer's `pwrite` can see a page of a
 /// batch still zero and a later page already written (see [`crate::fs_exec::verify_dir_with`]).
 ///
 /// A sealed segment whose agent index could not be used (missing, damaged, or not matching the

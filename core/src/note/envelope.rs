@@ -102,7 +102,7 @@ impl Note {
     }
 
     /// Parses a signed note (text, blank line, at least one and at most [`MAX_SIGNATURES`]
-    /// signature lines). Signatures are not verified here: see [`super::open`].
+    /// signature lines). Signatures are not verified here: see [`super::open()`].
     pub fn parse(bytes: &[u8]) -> Result<Note, NoteError> {
         if bytes.len() > MAX_NOTE_LEN {
             return Err(NoteError::TooLong { len: bytes.len() });

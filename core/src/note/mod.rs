@@ -10,7 +10,7 @@
 //! - `grammar`: the blank-line split and signature-line syntax [`envelope`] and the tree
 //!   room's checkpoint note share;
 //! - [`sign`]: note signatures and timestamped cosignatures;
-//! - [`open`]: verifying a note against known keys (unknown keys ignored);
+//! - [`open()`]: verifying a note against known keys (unknown keys ignored);
 //! - [`policy`]: the tlog-policy file and its quorum;
 //! - [`report`]: which signatures a checkpoint carries, which verified, the policy's verdict;
 //! - [`error`]: why something was refused.

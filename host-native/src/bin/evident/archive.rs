@@ -91,7 +91,7 @@ pub struct ArchiveArgs {
     sub: Option<ArchiveSub>,
     /// The trail directory.
     dir: Option<PathBuf>,
-    /// The destination, s3://BUCKET/PREFIX (the log gets the folder PREFIX/<log id>).
+    /// The destination, s3://BUCKET/PREFIX (the log gets the folder PREFIX/LOG_ID, LOG_ID the log id in hex).
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     to: Option<String>,
     /// Machine-readable output (one JSON object).

@@ -25,7 +25,7 @@ pub struct DirArgs {
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The trail directory, or an archived log: s3://BUCKET/PREFIX/<log id>.
+    /// The trail directory, or an archived log: s3://BUCKET/PREFIX/LOG_ID.
     dir: PathBuf,
     /// A checkpoint file (from `evident head`) the trail must still contain; repeatable.
     #[arg(long = "checkpoint", value_name = "FILE")]
