@@ -5,7 +5,6 @@
 //! judging it is `verify`'s work.
 
 use crate::agent_index::{write_ops_via, AgentIndexBuilder};
-use crate::config::INDEX_STRIDE;
 use crate::footer::{Footer, TRAILER_LEN};
 use crate::header::{SegmentHeader, HEADER_LEN};
 use crate::io::{IoDone, IoOp, IoResult};
@@ -118,16 +117,9 @@ impl RebuildTask {
             return Stage::Done;
         }
         self.builder = AgentIndexBuilder::new(h.first_seq);
-        self.scanner = Some(SegmentScanner::new(ScanStart {
-            offset: HEADER_LEN as u64,
-            file_len: f.offset,
-            seq: h.first_seq,
-            prev_hash: Some(h.anchor),
-            prev_ts: 0,
-            index_stride: INDEX_STRIDE,
-            strict: false,
-            version: h.version,
-        }));
+        self.scanner = Some(SegmentScanner::new(ScanStart::after_header(
+            &h, f.offset, false,
+        )));
         if f.offset <= HEADER_LEN as u64 {
             return self.end();
         }

@@ -573,16 +573,7 @@ impl ScanQuery {
             });
         }
         self.log_id.get_or_insert(h.log_id);
-        let mut start = ScanStart {
-            offset: HEADER_LEN as u64,
-            file_len: seg.len,
-            seq: h.first_seq,
-            prev_hash: Some(h.anchor),
-            prev_ts: 0,
-            index_stride: INDEX_STRIDE,
-            strict: i + 1 < self.segs.len(),
-            version: h.version,
-        };
+        let mut start = ScanStart::after_header(&h, seg.len, i + 1 < self.segs.len());
         let mut end = seg.len;
         if let Some(Some(f)) = &seg.footer {
             end = f.offset;

@@ -22,7 +22,7 @@ use crate::crc_range::{self, PrefixCrcs};
 use crate::footer::{Footer, IndexBuilder};
 use crate::frame::{self, FrameDefect, ALIGN, KIND_ENTRY, KIND_FOOTER, RECORD_HEADER_LEN};
 use crate::hash::Hash;
-use crate::header::FormatVersion;
+use crate::header::{FormatVersion, SegmentHeader, HEADER_LEN};
 use crate::leaves::PrecomputedLeaf;
 use crate::tree::{leaf_node, CompactRange};
 use std::collections::VecDeque;
@@ -50,6 +50,24 @@ pub struct ScanStart {
     /// The segment's format version (from its header): it decides the leaf hash and whether
     /// a footer carries the tree edge.
     pub version: FormatVersion,
+}
+
+impl ScanStart {
+    /// A scan of a whole segment whose header is `h`: from the first byte after the header,
+    /// chained from the segment's anchor, with the trail's index stride; no timestamp bound
+    /// (`prev_ts` 0: a reader that knows the previous segment's last timestamp sets it).
+    pub fn after_header(h: &SegmentHeader, file_len: u64, strict: bool) -> ScanStart {
+        ScanStart {
+            offset: HEADER_LEN as u64,
+            file_len,
+            seq: h.first_seq,
+            prev_hash: Some(h.anchor),
+            prev_ts: 0,
+            index_stride: crate::config::INDEX_STRIDE,
+            strict,
+            version: h.version,
+        }
+    }
 }
 
 /// One record that passed every check.

@@ -13,7 +13,6 @@
 //! shorter than a checkpoint of it, or whose record at the checkpoint's seq has another hash.
 
 use crate::checkpoint::Checkpoint;
-use crate::config::INDEX_STRIDE;
 use crate::error::{Error, Location};
 use crate::hash::{genesis, Hash, LogId};
 use crate::header::{FormatVersion, SegmentHeader, HEADER_LEN};
@@ -412,14 +411,8 @@ impl Verifier {
         self.last_hash = h.anchor;
         cur.header = Some(h);
         let mut scanner = SegmentScanner::new(ScanStart {
-            offset: HEADER_LEN as u64,
-            file_len: cur.file_len,
-            seq: h.first_seq,
-            prev_hash: Some(h.anchor),
             prev_ts: self.last_ts,
-            index_stride: INDEX_STRIDE,
-            strict: !cur.is_last,
-            version: h.version,
+            ..ScanStart::after_header(&h, cur.file_len, !cur.is_last)
         });
         if let Some(tree) = self.tree.take() {
             scanner.keep_tree(tree);

@@ -24,7 +24,7 @@
 use super::open_rewrite::TailRewrite;
 use super::{Active, OpenReport, TailReport};
 use crate::checkpoint::Checkpoint;
-use crate::config::{Options, RecoveryMode, INDEX_STRIDE};
+use crate::config::{Options, RecoveryMode};
 use crate::error::{Error, Location};
 use crate::footer::{Footer, TRAILER_LEN};
 use crate::hash::{genesis, Hash, LogId};
@@ -633,14 +633,8 @@ impl Opener {
             })?,
         };
         let mut scanner = SegmentScanner::new(ScanStart {
-            offset: HEADER_LEN as u64,
-            file_len: len,
-            seq: h.first_seq,
-            prev_hash: Some(h.anchor),
             prev_ts,
-            index_stride: INDEX_STRIDE,
-            strict: false,
-            version: h.version,
+            ..ScanStart::after_header(&h, len, false)
         });
         scanner.keep_tree(base.clone());
         self.agents = crate::agent_index::AgentIndexBuilder::new(h.first_seq);

@@ -54,16 +54,8 @@ impl Opener {
             Err(_) if !data.is_empty() && data.iter().all(|&b| b == 0) => {
                 // Zeros at the end: perhaps a seal whose cut of preallocated space was lost.
                 let h = self.prev_header.expect("read before");
-                self.prev_scanner = Some(SegmentScanner::new(ScanStart {
-                    offset: HEADER_LEN as u64,
-                    file_len: len,
-                    seq: h.first_seq,
-                    prev_hash: Some(h.anchor),
-                    prev_ts: 0,
-                    index_stride: INDEX_STRIDE,
-                    strict: false,
-                    version: h.version,
-                }));
+                self.prev_scanner =
+                    Some(SegmentScanner::new(ScanStart::after_header(&h, len, false)));
                 self.stage = Stage::ScanPrev {
                     offset: HEADER_LEN as u64,
                 };
