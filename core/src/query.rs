@@ -498,21 +498,34 @@ impl ScanQuery {
         if !fits {
             return Err(self.resume_mismatch(&r, "is not a record position in that segment"));
         }
-        self.log_id = Some(r.after.log_id);
+        // The segment's header first: its version says how the leaves of the records after the
+        // resume point are hashed (a version-1 trail is paged like any other).
+        self.resume_pending = Some(r);
+        self.cursor = Some(i);
+        self.stage = Stage::Header { i };
+        Ok(())
+    }
+
+    /// Continues the scan of segment `i`, whose header `h` was just read, at the resume point.
+    fn resume_after_header(&mut self, i: usize, h: &SegmentHeader) -> Result<(), Error> {
+        let r = self.resume_pending.expect("resuming");
+        if h.log_id != r.after.log_id {
+            return Err(self.resume_mismatch(&r, "belongs to another log"));
+        }
+        self.log_id = Some(h.log_id);
+        let seg = &self.segs[i];
         let start = ScanStart {
             offset: r.offset,
             file_len: seg.len,
             seq: r.after.seq,
+            // The record at the resume point is read again and checked against `after`: the
+            // chain is checked from it on.
             prev_hash: None,
             prev_ts: 0,
             index_stride: INDEX_STRIDE,
-            strict: next_first.is_some(),
-            // Without a chain value no leaf is hashed, and a footer is checked only against the
-            // records read: the version does not matter here.
-            version: crate::header::FormatVersion::V2,
+            strict: i + 1 < self.segs.len(),
+            version: h.version,
         };
-        self.resume_pending = Some(r);
-        self.cursor = Some(i);
         self.begin_scan(i, start, seg.len)
     }
 
@@ -546,6 +559,9 @@ impl ScanQuery {
             // preallocated zeros): a writer is creating it, or recovery will remove it. Either
             // way it holds no record yet, and a query answers from the segments before it;
             // judging it is `verify`'s work.
+            if let Some(r) = self.resume_pending {
+                return Err(self.resume_mismatch(&r, "holds no record with that seq"));
+            }
             return self.after_segment(i);
         }
         let h = SegmentHeader::decode(d).map_err(|e| Error::Corrupt {
@@ -571,6 +587,9 @@ impl ScanQuery {
                     h.log_id
                 ),
             });
+        }
+        if self.resume_pending.is_some() {
+            return self.resume_after_header(i, &h);
         }
         self.log_id.get_or_insert(h.log_id);
         let mut start = ScanStart::after_header(&h, seg.len, i + 1 < self.segs.len());
