@@ -35,8 +35,9 @@ pub struct PrecomputedLeaf {
     pub version: FormatVersion,
     /// The leaf hash of the frame's kind, seq, timestamp and payload under `version`.
     pub leaf: Hash,
-    /// The tree's level-0 node of that leaf ([`crate::tree::leaf_node`]).
-    pub node: Hash,
+    /// The tree's level-0 node of that leaf ([`crate::tree::leaf_node`]), when it was hashed
+    /// too (a scan that builds no tree, a query's, has no use for it).
+    pub node: Option<Hash>,
 }
 
 /// One complete entry frame inside a chunk, whose leaf can be hashed independently.
@@ -51,8 +52,16 @@ pub struct LeafJob {
 }
 
 impl LeafJob {
-    /// Hashes the leaf of this frame; `chunk` is the chunk the job was planned from.
+    /// Hashes the leaf of this frame and its tree node; `chunk` is the chunk the job was
+    /// planned from.
     pub fn compute(&self, chunk: &[u8]) -> PrecomputedLeaf {
+        let mut l = self.compute_leaf(chunk);
+        l.node = Some(leaf_node(&l.leaf));
+        l
+    }
+
+    /// Hashes the leaf of this frame only (for a scan that builds no tree).
+    pub fn compute_leaf(&self, chunk: &[u8]) -> PrecomputedLeaf {
         let f = &chunk[self.range.clone()];
         let seq = u64::from_le_bytes(f[8..16].try_into().expect("8 bytes"));
         let ts = u64::from_le_bytes(f[16..24].try_into().expect("8 bytes"));
@@ -68,7 +77,7 @@ impl LeafJob {
             seq,
             version: self.version,
             leaf,
-            node: leaf_node(&leaf),
+            node: None,
         }
     }
 }
@@ -108,11 +117,37 @@ impl LeafPlanner {
         }
     }
 
+    /// A planner for a scan that begins at the entry frame at `offset` (a frame boundary the
+    /// scanner starts at: the end of the header, a sparse-index entry, a resume position) of a
+    /// segment of `version`, whose chunks will be given from `offset` on. A wrong offset only
+    /// plans jobs the scanner will not use (it matches each provided leaf by offset and seq).
+    pub fn at(offset: u64, version: FormatVersion) -> LeafPlanner {
+        LeafPlanner {
+            next: Some(offset),
+            carry: Vec::new(),
+            seen_to: offset,
+            head: Vec::new(),
+            version: Some(version),
+        }
+    }
+
     /// The complete entry frames in `chunk`, which holds the segment's bytes from `offset` on.
     /// Chunks must come in order without gaps; a chunk that does not follow the previous one
     /// stops the planning (the scanner then does all the hashing).
     pub fn plan(&mut self, offset: u64, chunk: &[u8]) -> Vec<LeafJob> {
         let mut jobs = Vec::new();
+        self.walk(offset, chunk, |job| jobs.push(job));
+        jobs
+    }
+
+    /// Follows the frames of `chunk` as [`LeafPlanner::plan`] does, listing none: for a chunk
+    /// whose leaves the scanner hashes itself, so the next chunk is planned from where its
+    /// frames end.
+    pub fn skip(&mut self, offset: u64, chunk: &[u8]) {
+        self.walk(offset, chunk, |_| {});
+    }
+
+    fn walk(&mut self, offset: u64, chunk: &[u8], mut job: impl FnMut(LeafJob)) {
         if offset != self.seen_to {
             self.next = None;
         }
@@ -165,7 +200,7 @@ impl LeafPlanner {
             };
             if at >= offset && at + len as u64 <= end {
                 let i = (at - offset) as usize;
-                jobs.push(LeafJob {
+                job(LeafJob {
                     offset: at,
                     range: i..i + len,
                     version,
@@ -174,7 +209,6 @@ impl LeafPlanner {
             // A frame split across chunks is hashed by the scanner.
             self.next = Some(at + len as u64);
         }
-        jobs
     }
 }
 
@@ -197,7 +231,7 @@ mod tests {
                 seq,
                 version,
                 leaf,
-                node: leaf_node(&leaf),
+                node: Some(leaf_node(&leaf)),
             });
         }
         (seg, want)
@@ -249,6 +283,32 @@ mod tests {
                 .map(|(w, _)| *w)
                 .collect();
             assert_eq!(got, inside, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_planner_started_at_a_frame_plans_the_frames_from_there() {
+        for version in [FormatVersion::V1, FormatVersion::V2] {
+            let (seg, want) = segment_of(12, version);
+            let from = want[5].offset;
+            let mut planner = LeafPlanner::at(from, version);
+            let tail = &seg[from as usize..];
+            let (a, b) = tail.split_at(tail.len() / 2);
+            let mut got: Vec<_> = planner.plan(from, a).iter().map(|j| j.compute(a)).collect();
+            let mid = from + a.len() as u64;
+            got.extend(planner.plan(mid, b).iter().map(|j| j.compute(b)));
+            // The frame split by the chunk edge is the scanner's; every other one is planned.
+            let expect: Vec<_> = want[5..]
+                .iter()
+                .enumerate()
+                .filter(|(i, w)| {
+                    let end = want.get(5 + i + 1).map_or(seg.len() as u64, |n| n.offset);
+                    !(w.offset < mid && end > mid)
+                })
+                .map(|(_, w)| *w)
+                .collect();
+            assert_eq!(got, expect, "{version:?}");
+            assert!(got.len() >= 5);
         }
     }
 

@@ -27,8 +27,9 @@ use crate::event::AuditEvent;
 use crate::footer::{Footer, TRAILER_LEN};
 use crate::frame::{ALIGN, RECORD_HEADER_LEN};
 use crate::hash::{Hash, LogId};
-use crate::header::{SegmentHeader, HEADER_LEN};
+use crate::header::{FormatVersion, SegmentHeader, HEADER_LEN};
 use crate::io::{IoDone, IoOp, IoResult};
+use crate::leaves::PrecomputedLeaf;
 use crate::naming;
 use crate::scan::{ScanStart, SegmentEnd, SegmentScanner};
 use std::collections::VecDeque;
@@ -197,6 +198,30 @@ impl QueryTask {
         }
     }
 
+    /// Where the segment scan in progress began: the segment file, the offset of the entry
+    /// frame it began at, and the segment's format version. A host that hashes leaves ahead
+    /// (see [`crate::leaves`]) starts its [`crate::leaves::LeafPlanner::at`] there; `None`
+    /// when no segment is being scanned (and for forward agent queries, which read windows
+    /// through the agent indexes).
+    pub fn scan_start(&self) -> Option<(&str, u64, FormatVersion)> {
+        match &self.0 {
+            Inner::Scan(q) => q.scan_start(),
+            Inner::Agent(_) => None,
+        }
+    }
+
+    /// Hands over leaf hashes computed ahead for the bytes of the read request just performed
+    /// (see [`crate::leaves`]); call it before [`QueryTask::handle_io`] with that read's
+    /// result. They save work and never change an answer: the scanner uses a leaf only for
+    /// the entry at exactly its offset and seq, and hashes every other one itself.
+    pub fn provide_leaves(&mut self, leaves: Vec<PrecomputedLeaf>) {
+        if let Inner::Scan(q) = &mut self.0 {
+            if let (Stage::Scan { .. }, Some(s)) = (&q.stage, q.scanner.as_mut()) {
+                s.provide_leaves(leaves);
+            }
+        }
+    }
+
     /// Sealed segments whose agent index was missing, damaged or inconsistent with the
     /// segment, so this query scanned them: a host may rebuild their indexes
     /// ([`crate::agent_rebuild::RebuildTask`]).
@@ -222,6 +247,8 @@ pub(crate) struct ScanQuery {
     /// Segment order to scan (forward, or backward for `newest`).
     cursor: Option<usize>,
     scanner: Option<SegmentScanner>,
+    /// Where the scan of the current segment began: segment index, frame offset, version.
+    scan_from: Option<(usize, u64, FormatVersion)>,
     scan_end: u64,
     prev_hash: Option<Hash>,
     log_id: Option<LogId>,
@@ -265,6 +292,7 @@ impl ScanQuery {
             searching: false,
             cursor: None,
             scanner: None,
+            scan_from: None,
             scan_end: 0,
             prev_hash: None,
             log_id: None,
@@ -333,6 +361,15 @@ impl ScanQuery {
             .div_ceil(MIN_READ)
             .saturating_mul(MIN_READ)
             .min(full)
+    }
+
+    /// See [`QueryTask::scan_start`].
+    fn scan_start(&self) -> Option<(&str, u64, FormatVersion)> {
+        let (i, offset, version) = self.scan_from?;
+        match self.stage {
+            Stage::Scan { i: at, .. } if at == i => Some((&self.segs[i].name, offset, version)),
+            _ => None,
+        }
     }
 
     /// Takes the answer once it is known.
@@ -619,6 +656,7 @@ impl ScanQuery {
         self.prev_hash = start.prev_hash;
         self.scan_end = end;
         self.consumed_to = start.offset;
+        self.scan_from = Some((i, start.offset, start.version));
         self.scanner = Some(SegmentScanner::new(start));
         self.seg_first_ts = None;
         self.segments_read += 1;

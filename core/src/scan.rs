@@ -496,7 +496,7 @@ impl SegmentScanner {
                     if self.chain_known || self.tree.is_some() {
                         let version = self.start.version;
                         let (l, n) = match take_leaf(&mut self.leaves, pos, e.seq, version) {
-                            Some(p) => (p.leaf, Some(p.node)),
+                            Some(p) => (p.leaf, p.node),
                             None => (version.leaf(KIND_ENTRY, e.seq, e.ts, e.payload), None),
                         };
                         if self.chain_known && crate::hash::chain(&self.last_hash, &l) != e.hash {

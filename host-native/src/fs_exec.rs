@@ -456,7 +456,7 @@ fn verify_once(
             error: io_error(&e, "open"),
         });
     }
-    let mut reads = crate::verify_read_ahead::ReadAhead::new(dir, threads);
+    let mut reads = crate::read_ahead::ReadAhead::new(dir, threads);
     let mut task = evident_core::verify::VerifyTask::new(checkpoints, 1 << 20);
     task.set_live_writer(live);
     while let Some(op) = task.poll_io() {

@@ -31,6 +31,7 @@ mod mirror;
 pub mod prove;
 pub mod publish;
 pub mod query;
+mod read_ahead;
 pub mod reader;
 pub mod repair;
 pub mod safe_fs;
@@ -40,7 +41,6 @@ mod tile_worker;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 mod trail;
-mod verify_read_ahead;
 pub mod witness;
 
 pub use driver::now_ns;

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::fs_exec::FsExecutor;
+use crate::read_ahead::ReadAhead;
 use evident_core::query::{QueryResult, QuerySpec, QueryTask};
 use evident_core::AuditEvent;
 use std::collections::BTreeMap;
@@ -17,10 +18,20 @@ use std::path::Path;
 /// A sealed segment whose agent index could not be used (missing, damaged, or not matching the
 /// segment) is answered by scanning it; its index is then rebuilt here, best effort (a
 /// read-only directory keeps scanning), so the next query finds it.
+///
+/// A scan reads its next chunk and hashes its records' leaves on a second core meanwhile (up
+/// to 8 threads in all), as verification does; [`query_with`] sets the number of threads.
 pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    query_with(dir, spec, cores.min(8))
+}
+
+/// [`query`] with `threads` threads (1: every read and hash on the calling thread). The answer
+/// does not depend on `threads`.
+pub fn query_with(dir: &Path, spec: QuerySpec, threads: usize) -> Result<QueryResult> {
     let mut attempt = 0;
     loop {
-        match query_once(dir, spec.clone()) {
+        match query_once(dir, spec.clone(), threads) {
             Ok((r, stale)) => {
                 rebuild_indexes(dir, &stale);
                 return Ok(r);
@@ -38,11 +49,20 @@ pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
 
 type Answer = (QueryResult, Vec<String>);
 
-fn query_once(dir: &Path, spec: QuerySpec) -> std::result::Result<Answer, evident_core::Error> {
+fn query_once(
+    dir: &Path,
+    spec: QuerySpec,
+    threads: usize,
+) -> std::result::Result<Answer, evident_core::Error> {
     let mut exec = FsExecutor::read_only(dir);
     let mut task = QueryTask::new(spec, 1 << 20);
+    let mut reads = ReadAhead::for_query(dir, threads);
     while let Some(op) = task.poll_io() {
-        let r = exec.perform(&op);
+        if let Some((file, offset, version)) = task.scan_start() {
+            reads.scan_from(file, offset, version);
+        }
+        let (r, leaves) = reads.perform(&mut exec, &op);
+        task.provide_leaves(leaves);
         task.handle_io(&op, r);
     }
     let r = task.take_result().expect("the task ends with a result")?;
