@@ -48,6 +48,11 @@ fn engine_and_component(fuel: bool) -> &'static (Engine, Component) {
     cell.get_or_init(|| {
         let mut config = wasmtime::Config::new();
         config.consume_fuel(fuel);
+        // `EVIDENT_WASM_PERFMAP=1`: write /tmp/perf-PID.map so `perf report` names the
+        // component's functions (profiling only; see `bench --profile component-batch`).
+        if std::env::var_os("EVIDENT_WASM_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).expect("engine");
         let component = Component::from_file(&engine, COMPONENT).expect("the component compiles");
         (engine, component)

@@ -5,7 +5,8 @@
 //! WHAT is one of `durable:N`, `durable-no-tree:N` (evident, N producers, durable, with and
 //! without the tree), `bare:N`, `bare-hashing:N` (the bare group-commit thread, without and with
 //! the format's hashing), `batch`, `batch-no-tree` (`append_batch(1024)` under
-//! `Durability::Os`).
+//! `Durability::Os`), `component-batch`, `native-batch` (section 6's durable `append-batch(64)`
+//! through the WASI component and natively; the component is compiled before the timed run).
 //!
 //! Environment: `EVIDENT_BENCH_TIMELINE=1` prints a durable run's records made durable per
 //! 200 ms (stalls show as zeros); `EVIDENT_BENCH_TILES=1` prints a batch run's tile status.
@@ -51,6 +52,9 @@ pub fn run(ctx: &mut Ctx, what: &str, secs: u64) {
         }
         "batch" => costs::unsynced_batch(ctx, Variant::Tree, dur),
         "batch-no-tree" => costs::unsynced_batch(ctx, Variant::NoTree, dur),
+        "component-batch" | "native-batch" => {
+            crate::wasm::durable_batch(ctx, kind == "component-batch", dur)
+        }
         _ => bad(what),
     };
     eprintln!(
@@ -63,6 +67,6 @@ pub fn run(ctx: &mut Ctx, what: &str, secs: u64) {
 }
 
 fn bad(what: &str) -> ! {
-    eprintln!("--profile {what}: expected durable:N, durable-no-tree:N, bare:N, bare-hashing:N, batch or batch-no-tree");
+    eprintln!("--profile {what}: expected durable:N, durable-no-tree:N, bare:N, bare-hashing:N, batch, batch-no-tree, component-batch or native-batch");
     std::process::exit(2)
 }

@@ -148,6 +148,26 @@ fn section6_on_this_thread(ctx: &mut Ctx) {
     }
 }
 
+/// Section 6's durable `append-batch(64)` alone, through the component or natively (for
+/// `--profile`); the component is compiled first, and driven from a plain thread.
+pub fn durable_batch(ctx: &mut Ctx, through_component: bool, dur: Duration) -> Measure {
+    let mode = Mode {
+        durable: true,
+        batch: true,
+    };
+    if !through_component {
+        return native(ctx, mode, dur);
+    }
+    let warm = ctx.scratch("component-warm");
+    drop(Instance::new(&warm));
+    remove(&warm);
+    std::thread::scope(|s| {
+        s.spawn(|| component(ctx, mode, dur))
+            .join()
+            .expect("the component run panicked")
+    })
+}
+
 /// Section 6.
 pub fn section6(ctx: &mut Ctx) {
     eprintln!("section 6: the WASI component vs native");
