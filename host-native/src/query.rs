@@ -58,9 +58,14 @@ fn query_once(
     let mut task = QueryTask::new(spec, 1 << 20);
     let mut reads = ReadAhead::for_query(dir, threads);
     while let Some(op) = task.poll_io() {
-        if let Some((file, offset, version)) = task.scan_start() {
-            reads.scan_from(file, offset, version);
-        }
+        // Only a segment scan reads on in order; every other read (the binary search, headers,
+        // an agent query's windows) is performed here as asked.
+        let Some((file, offset, version)) = task.scan_start() else {
+            let r = exec.perform(&op);
+            task.handle_io(&op, r);
+            continue;
+        };
+        reads.scan_from(file, offset, version);
         let (r, leaves) = reads.perform(&mut exec, &op);
         task.provide_leaves(leaves);
         task.handle_io(&op, r);

@@ -16,11 +16,13 @@
 //! Nothing here decides anything: the scanner uses a provided leaf only for the entry at
 //! exactly that offset and seq, and hashes every other one itself. A chunk read ahead is used
 //! only for a request it covers (same file and offset, as long or shorter), and then only the
-//! leaves of frames wholly inside what is handed over; any other read of a chunk's size is
-//! handed to the thread and waited for, and a smaller one (a header, a footer, an agent-index
-//! window) is performed on the calling thread. A chunk read ahead that does not come back
-//! whole (the end of the file, an error) is read again on the calling thread when the scanner
-//! asks for it, and that result is what the scanner gets.
+//! leaves of frames wholly inside what is handed over. Any other read of a chunk's size is
+//! read and hashed on the calling thread while the thread starts on the chunk after it, and a
+//! smaller one (a header, a footer) is performed on the calling thread without reading ahead.
+//! A chunk read ahead that does not come back whole (the end of the file, an error) is read
+//! again on the calling thread when the scanner asks for it, and that result is what the
+//! scanner gets. Dropping a `ReadAhead` closes the thread's queue: the thread finishes the
+//! chunk it is on, if any, and exits.
 
 use crate::fs_exec::FsExecutor;
 use evident_core::frame::claimed_len;
@@ -232,10 +234,11 @@ impl ReadAhead {
 
 impl ReadAhead {
     /// Serves `op` from the chunk the thread is reading when that chunk begins where `op`
-    /// does and is at least as long: all of it (as anticipated: the next chunk is then read
-    /// ahead), or its first `len` bytes (a query near its limit: nothing more is read ahead,
-    /// and only the leaves of frames wholly inside those bytes are handed over). `None` when
-    /// the chunk in flight is not for `op`; it then stays in flight.
+    /// does and is longer: its first `len` bytes (a query near its limit), with only the
+    /// leaves of frames wholly inside them; nothing more is read ahead, and a read that
+    /// continues after them is planned on from where their frames end. `None` when the chunk
+    /// in flight is not for `op` (or is exactly it: `perform` takes that); it then stays in
+    /// flight.
     fn serve_from_inflight(
         &mut self,
         exec: &mut FsExecutor,
@@ -250,7 +253,8 @@ impl ReadAhead {
         }
         self.inflight = None;
         let done = self.worker.as_ref().and_then(|w| w.done.recv().ok());
-        self.planner = None; // the planner has moved past what is handed over
+        // The planner as it stood at the start of the chunk: it follows what is handed over.
+        let before = self.planner.take();
         let Some(Done {
             result: Ok(IoDone::Read(mut data)),
             leaves,
@@ -267,6 +271,10 @@ impl ReadAhead {
             return Some((exec.perform(op), Vec::new())); // short: read again here
         }
         data.truncate(want);
+        if let Some((f, mut p)) = before.filter(|(f, _)| f == file) {
+            p.skip(*offset, &data);
+            self.planner = Some((f, p));
+        }
         let end = *offset + u64::from(*len);
         let inside = leaves
             .into_iter()
