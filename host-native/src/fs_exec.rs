@@ -404,8 +404,12 @@ pub fn verify_dir(
     checkpoints: Vec<evident_core::Checkpoint>,
     progress: impl FnMut(u64, u64),
 ) -> Result<evident_core::verify::VerifyReport, evident_core::Error> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    verify_dir_with(dir, checkpoints, cores.min(8), progress)
+    verify_dir_with(
+        dir,
+        checkpoints,
+        crate::read_ahead::default_threads(),
+        progress,
+    )
 }
 
 /// [`verify_dir`] with `threads` threads hashing record leaves (1: all work on the calling

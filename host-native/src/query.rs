@@ -22,8 +22,7 @@ use std::path::Path;
 /// A scan reads its next chunk and hashes its records' leaves on a second core meanwhile (up
 /// to 8 threads in all), as verification does; [`query_with`] sets the number of threads.
 pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    query_with(dir, spec, cores.min(8))
+    query_with(dir, spec, crate::read_ahead::default_threads())
 }
 
 /// [`query`] with `threads` threads (1: every read and hash on the calling thread). The answer

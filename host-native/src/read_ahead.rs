@@ -77,13 +77,15 @@ struct Done {
     planner: LeafPlanner,
 }
 
-/// The read-ahead thread's end held by the verifying thread.
+/// The read-ahead thread's end held by the scanning thread.
 struct Worker {
     jobs: mpsc::Sender<Job>,
     done: mpsc::Receiver<Done>,
 }
 
-/// Performs a scan's requests, reading segment chunks one ahead on another thread.
+/// Performs a scan's requests, reading segment chunks one ahead on another thread when it has
+/// `threads` ≥ 2 (the caller's thread included); with fewer it performs every request in place
+/// and hashes nothing ahead.
 pub(crate) struct ReadAhead {
     threads: usize,
     hashing: Hashing,
@@ -91,7 +93,7 @@ pub(crate) struct ReadAhead {
     /// `None` until the first segment read; stays `None` if the thread cannot be started.
     worker: Option<Worker>,
     started: bool,
-    /// The segment being read and its planner after the last chunk handed to the verifier.
+    /// The segment being read and its planner after the last chunk handed to the scanner.
     planner: Option<(String, LeafPlanner)>,
     /// The chunk the thread is reading: file, offset, length.
     inflight: Option<(String, u64, u32)>,
@@ -101,8 +103,6 @@ pub(crate) struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// Reads ahead and hashes leaves when `threads` ≥ 2 (the caller's thread included);
-    /// otherwise performs every request in place and hashes nothing ahead.
     /// For a verification: leaves and their tree nodes.
     pub(crate) fn new(dir: &Path, threads: usize) -> ReadAhead {
         let hashing = Hashing {
@@ -230,9 +230,7 @@ impl ReadAhead {
         self.planner = Some((file.clone(), planner));
         (result, leaves)
     }
-}
 
-impl ReadAhead {
     /// Serves `op` from the chunk the thread is reading when that chunk begins where `op`
     /// does and is longer: its first `len` bytes (a query near its limit), with only the
     /// leaves of frames wholly inside them; nothing more is read ahead, and a read that
@@ -295,6 +293,12 @@ fn frame_ends_by(data: &[u8], base: u64, at: u64, end: u64) -> bool {
     };
     let word0 = u32::from_le_bytes(word.try_into().expect("4 bytes"));
     claimed_len(word0).is_ok_and(|n| at + n as u64 <= end)
+}
+
+/// How many threads a scan uses by default: every core, at most 8 (the calling thread is one
+/// of them).
+pub(crate) fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
 /// Starts the read-ahead thread, which hashes with `helpers` threads (itself included).

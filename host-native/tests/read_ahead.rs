@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{frames, segments, temp_trail};
+use common::{frames, segments, temp_trail, FrameAt};
 use evident_native::core::frame::{frame_crc, KIND_ENTRY, RECORD_HEADER_LEN};
 use evident_native::core::hash::{chain, leaf, Hash};
 use evident_native::core::query::QuerySpec;
@@ -169,6 +169,28 @@ fn targets(bytes: &[u8]) -> Vec<(usize, u64, u64)> {
         .collect()
 }
 
+/// Calls `damage` for each frame [`targets`] picks in each segment, with the segment's path,
+/// its original bytes, its frames and the frame's index, offset and seq; `damage` writes
+/// whatever it damages, and each segment is restored after its last target. Returns how many
+/// targets there were.
+fn each_target(
+    dir: &Path,
+    mut damage: impl FnMut(&Path, &[u8], &[FrameAt], usize, u64, u64),
+) -> usize {
+    let mut cases = 0;
+    for seg in segments(dir) {
+        let path = dir.join(seg);
+        let original = std::fs::read(&path).unwrap();
+        let fr = frames(&original);
+        for (i, offset, seq) in targets(&original) {
+            damage(&path, &original, &fr, i, offset, seq);
+            cases += 1;
+        }
+        std::fs::write(&path, &original).unwrap();
+    }
+    cases
+}
+
 fn recrc(bytes: &mut [u8], offset: u64, len: u64) {
     let (s, e) = (offset as usize, (offset + len) as usize);
     let crc = frame_crc(&bytes[s..e]);
@@ -183,61 +205,53 @@ async fn threads_never_change_the_verdict() {
     assert_eq!(segs.len(), 2, "{segs:?}");
     assert_eq!(both(&dir), "ok 12000 records");
 
-    let mut cases = 0;
-    for seg in &segs {
-        let path = dir.join(seg);
-        let original = std::fs::read(&path).unwrap();
-        let fr = frames(&original);
-        for (i, offset, seq) in targets(&original) {
-            let f = fr[i];
-            let p = (offset as usize) + RECORD_HEADER_LEN + 3;
+    let cases = each_target(&dir, |path, original, fr, i, offset, seq| {
+        let f = fr[i];
+        let p = (offset as usize) + RECORD_HEADER_LEN + 3;
 
-            // A flipped payload bit: the CRC catches it.
-            let mut bytes = original.clone();
-            bytes[p] ^= 0x10;
-            std::fs::write(&path, &bytes).unwrap();
-            let verdict = both(&dir);
-            assert!(
-                verdict.contains(&format!("seq {seq}")),
-                "flip at seq {seq}: {verdict}"
-            );
+        // A flipped payload bit: the CRC catches it.
+        let mut bytes = original.to_vec();
+        bytes[p] ^= 0x10;
+        std::fs::write(path, &bytes).unwrap();
+        let verdict = both(&dir);
+        assert!(
+            verdict.contains(&format!("seq {seq}")),
+            "flip at seq {seq}: {verdict}"
+        );
 
-            // An edited payload with a recomputed CRC: only the chain catches it.
-            bytes[p] ^= 0x10 ^ 0x01;
+        // An edited payload with a recomputed CRC: only the chain catches it.
+        bytes[p] ^= 0x10 ^ 0x01;
+        recrc(&mut bytes, offset, f.len);
+        std::fs::write(path, &bytes).unwrap();
+        let verdict = both(&dir);
+        assert!(
+            verdict.contains(&format!("seq {seq}")),
+            "edit at seq {seq}: {verdict}"
+        );
+        assert!(verdict.contains("chain"), "edit at seq {seq}: {verdict}");
+
+        // A forger who also recomputes this record's chain hash (the hash keys are public):
+        // the next record's link breaks, or the footer's last hash when it is the last.
+        let prev = if i == 0 {
+            None
+        } else {
+            let pf = fr[i - 1];
+            let h = &bytes[pf.offset as usize + 24..pf.offset as usize + 56];
+            Some(Hash(h.try_into().unwrap()))
+        };
+        if let Some(prev) = prev {
+            let s = offset as usize;
+            let ts = u64::from_le_bytes(bytes[s + 16..s + 24].try_into().unwrap());
+            let len = (u32::from_le_bytes(bytes[s..s + 4].try_into().unwrap()) >> 8) as usize;
+            let payload = &bytes[s + RECORD_HEADER_LEN..s + RECORD_HEADER_LEN + len];
+            let forged = chain(&prev, &leaf(KIND_ENTRY, seq, ts, payload));
+            bytes[s + 24..s + 56].copy_from_slice(&forged.0);
             recrc(&mut bytes, offset, f.len);
-            std::fs::write(&path, &bytes).unwrap();
+            std::fs::write(path, &bytes).unwrap();
             let verdict = both(&dir);
-            assert!(
-                verdict.contains(&format!("seq {seq}")),
-                "edit at seq {seq}: {verdict}"
-            );
-            assert!(verdict.contains("chain"), "edit at seq {seq}: {verdict}");
-
-            // A forger who also recomputes this record's chain hash (the hash keys are public):
-            // the next record's link breaks, or the footer's last hash when it is the last.
-            let prev = if i == 0 {
-                None
-            } else {
-                let pf = fr[i - 1];
-                let h = &bytes[pf.offset as usize + 24..pf.offset as usize + 56];
-                Some(Hash(h.try_into().unwrap()))
-            };
-            if let Some(prev) = prev {
-                let s = offset as usize;
-                let ts = u64::from_le_bytes(bytes[s + 16..s + 24].try_into().unwrap());
-                let len = (u32::from_le_bytes(bytes[s..s + 4].try_into().unwrap()) >> 8) as usize;
-                let payload = &bytes[s + RECORD_HEADER_LEN..s + RECORD_HEADER_LEN + len];
-                let forged = chain(&prev, &leaf(KIND_ENTRY, seq, ts, payload));
-                bytes[s + 24..s + 56].copy_from_slice(&forged.0);
-                recrc(&mut bytes, offset, f.len);
-                std::fs::write(&path, &bytes).unwrap();
-                let verdict = both(&dir);
-                assert!(!verdict.starts_with("ok"), "forgery at seq {seq} verified");
-            }
-            cases += 1;
+            assert!(!verdict.starts_with("ok"), "forgery at seq {seq} verified");
         }
-        std::fs::write(&path, &original).unwrap();
-    }
+    });
     assert!(cases >= 12, "only {cases} damage positions");
     assert_eq!(both(&dir), "ok 12000 records");
 }
@@ -262,37 +276,29 @@ async fn reading_ahead_never_changes_a_query_answer() {
     let n: usize = intact[3].split(' ').next().unwrap().parse().unwrap();
     assert!((1000..12000).contains(&n), "{}", intact[3]);
 
-    let mut cases = 0;
-    for seg in &segs {
-        let path = dir.join(seg);
-        let original = std::fs::read(&path).unwrap();
-        let fr = frames(&original);
-        for (i, offset, seq) in targets(&original) {
-            let f = fr[i];
-            let p = (offset as usize) + RECORD_HEADER_LEN + 3;
-            // An edited payload with a recomputed CRC: only the chain (and so the leaf a
-            // read-ahead thread may have hashed) tells the record is not what was written.
-            let mut bytes = original.clone();
-            bytes[p] ^= 0x01;
-            recrc(&mut bytes, offset, f.len);
-            std::fs::write(&path, &bytes).unwrap();
-            let got = queries_agree(&dir, since);
-            let whole = &got[2];
-            assert!(
-                whole.contains(&format!("seq {seq}")) && whole.contains("chain"),
-                "edit at seq {seq}: {whole}"
-            );
-            // Every query that returns the record fails (the time range and the newest 500
-            // return only the later records; one that reads the record without returning it
-            // may fail too).
-            let returns = [true, true, true, seq > 12000 - n as u64, seq > 11500];
-            for (q, a) in got.iter().enumerate().filter(|(q, _)| returns[*q]) {
-                assert!(a.contains("error"), "edit at seq {seq}: query {q}: {a}");
-            }
-            cases += 1;
+    let cases = each_target(&dir, |path, original, fr, i, offset, seq| {
+        let f = fr[i];
+        let p = (offset as usize) + RECORD_HEADER_LEN + 3;
+        // An edited payload with a recomputed CRC: only the chain (and so the leaf a
+        // read-ahead thread may have hashed) tells the record is not what was written.
+        let mut bytes = original.to_vec();
+        bytes[p] ^= 0x01;
+        recrc(&mut bytes, offset, f.len);
+        std::fs::write(path, &bytes).unwrap();
+        let got = queries_agree(&dir, since);
+        let whole = &got[2];
+        assert!(
+            whole.contains(&format!("seq {seq}")) && whole.contains("chain"),
+            "edit at seq {seq}: {whole}"
+        );
+        // Every query that returns the record fails (the time range and the newest 500
+        // return only the later records; one that reads the record without returning it
+        // may fail too).
+        let returns = [true, true, true, seq > 12000 - n as u64, seq > 11500];
+        for (q, a) in got.iter().enumerate().filter(|(q, _)| returns[*q]) {
+            assert!(a.contains("error"), "edit at seq {seq}: query {q}: {a}");
         }
-        std::fs::write(&path, &original).unwrap();
-    }
+    });
     assert!(cases >= 12, "only {cases} damage positions");
     assert_eq!(queries_agree(&dir, since), intact);
 }
