@@ -57,6 +57,20 @@ pub enum IoOp {
         /// Bytes to write.
         data: Vec<u8>,
     },
+    /// Write `len` zero bytes at `offset` → [`IoDone::Written`] with `len`. The writer asks for
+    /// it only over bytes that already read as zero (preallocated space after the last record,
+    /// inside the file's length), so that the file system allocates and writes those blocks
+    /// now, between appends, instead of inside the `fdatasync` of a later append (see
+    /// [`crate::Options::zero_fill_ahead`]). Nothing is made durable. A host may answer
+    /// `Written(len)` without writing anything: the format does not depend on it.
+    WriteZeros {
+        /// File name.
+        file: String,
+        /// Byte offset.
+        offset: u64,
+        /// Number of zero bytes.
+        len: u64,
+    },
     /// Make the file's data durable: `fdatasync` when `metadata` is false, `fsync` otherwise
     /// → [`IoDone::Ok`]. A failure must be reported, never retried silently.
     Sync {
@@ -138,6 +152,7 @@ impl IoOp {
             IoOp::Length { .. } => "length",
             IoOp::Read { .. } => "read",
             IoOp::Write { .. } => "write",
+            IoOp::WriteZeros { .. } => "write zeros",
             IoOp::Sync { .. } => "sync",
             IoOp::Create { .. } => "create",
             IoOp::Truncate { .. } => "truncate",
@@ -179,6 +194,7 @@ impl IoOp {
             IoOp::Length { file }
             | IoOp::Read { file, .. }
             | IoOp::Write { file, .. }
+            | IoOp::WriteZeros { file, .. }
             | IoOp::Sync { file, .. }
             | IoOp::Create { file }
             | IoOp::Truncate { file, .. }

@@ -28,10 +28,13 @@ const NOW0: u64 = 1_000;
 const PAYLOAD: usize = 64;
 const FRAME: usize = entry_frame_len(PAYLOAD);
 
-/// Small segments (so a test never holds 64 MiB of preallocated zeros), everything else default.
+/// Small segments (so a test never holds 64 MiB of preallocated zeros), no zeros written
+/// ahead (these tests follow the exact sequence of requests; `zero_fill.rs` tests the zeros),
+/// everything else default.
 fn opts() -> Options {
     Options {
         segment_bytes: 256 << 10,
+        zero_fill_ahead: 0,
         ..Options::default()
     }
 }

@@ -120,6 +120,12 @@ impl Sim {
             max_batch_records: 1 + rng.below(64) as usize,
             healthy_after: HEALTHY_AFTER,
             preallocate: rng.chance(0.5),
+            // Zeros ahead of the records: off, or a lead of a few chunks to a whole segment.
+            zero_fill_ahead: if rng.chance(0.25) {
+                0
+            } else {
+                64 + rng.below(16 * 1024)
+            },
             read_chunk: 4096,
             checkpoint_on_rotate: rng.chance(0.5),
             ..Options::default()

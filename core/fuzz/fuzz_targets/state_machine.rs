@@ -35,6 +35,8 @@ fuzz_target!(|data: &[u8]| {
     let opts = Options {
         segment_bytes: 2048,
         max_batch_records: 8,
+        // Zeros ahead of the records in chunks of 64 bytes: several per segment.
+        zero_fill_ahead: 512,
         ..Options::default()
     };
     let mut disk = FakeDisk::new(7, Faults::default());

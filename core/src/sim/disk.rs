@@ -317,6 +317,29 @@ impl FakeDisk {
                 )?;
                 Ok(IoDone::Written(data.len() as u64))
             }
+            IoOp::WriteZeros { file, offset, len } => {
+                self.inode(file)?;
+                if self.fault(f.write_nospace) {
+                    return Err(IoError::new(IoErrorKind::NoSpace, "injected ENOSPC"));
+                }
+                // A failed zero write may have written a prefix of its zeros.
+                let n = if self.fault(f.write_eio) {
+                    self.rng.below(*len + 1)
+                } else {
+                    *len
+                };
+                self.change(
+                    file,
+                    Change::Write {
+                        offset: *offset,
+                        data: vec![0; n as usize],
+                    },
+                )?;
+                if n < *len {
+                    return Err(eio("write zeros"));
+                }
+                Ok(IoDone::Written(*len))
+            }
             IoOp::Sync { file, .. } => {
                 let fail = self.fault(f.sync_fail);
                 let inode = self.inode(file)?;

@@ -93,7 +93,14 @@ impl Trail {
                 self.start_rotation();
                 return self.next_action();
             }
+            if self.start_zero_fill(false) {
+                return self.next_action();
+            }
             return Some(self.build_batch());
+        }
+        // Idle: fill ahead, unless a caller waits for a sync or the trail is closing.
+        if !self.closing && self.sync_waiters.is_empty() && self.start_zero_fill(true) {
+            return self.next_action();
         }
         let active = self.active.as_ref().expect("checked above");
         if active.synced_end < active.written_end {

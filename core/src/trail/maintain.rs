@@ -25,6 +25,8 @@ pub(crate) enum Job {
     Resync(Box<Resync>),
     /// Writing the live segment's agent index (every step tolerant).
     AgentIndex,
+    /// Writing zeros ahead of the records (see the `zero_fill` module; never fails a thing).
+    ZeroFill,
     Close,
 }
 
@@ -53,6 +55,10 @@ pub(crate) enum After {
     },
     /// The re-verified state is durable again.
     ResyncDone,
+    /// Zeros are written up to `end` ahead of the records (a failure only stops the filling).
+    ZeroFilled {
+        end: u64,
+    },
     /// The trail is closed.
     Closed,
 }
@@ -84,10 +90,11 @@ impl Trail {
     }
 
     pub(super) fn on_step(&mut self, after: After, result: IoResult) {
-        match result {
-            Ok(done) => self.step_succeeded(after, done),
-            Err(_) if matches!(after, After::Tolerant) => {}
-            Err(error) => self.step_failed(after, error),
+        match (result, after) {
+            (Ok(done), after) => self.step_succeeded(after, done),
+            (Err(_), After::Tolerant) => {}
+            (Err(_), After::ZeroFilled { end }) => self.on_zero_fill(end, false),
+            (Err(error), after) => self.step_failed(after, error),
         }
     }
 
@@ -131,6 +138,7 @@ impl Trail {
                 self.events.push_back(Event::CheckpointWritten(cp));
             }
             After::TailCut => {}
+            After::ZeroFilled { end } => self.on_zero_fill(end, true),
             After::ResyncRead { offset } => {
                 let IoDone::Read(data) = done else { return };
                 self.on_resync_chunk(offset, data);
@@ -238,7 +246,7 @@ impl Trail {
                 self.fail_all_waiting(); // with this attempt's error
                 self.back_off();
             }
-            Some(Job::AgentIndex) => {}
+            Some(Job::AgentIndex) | Some(Job::ZeroFill) => {}
             Some(Job::Close) | None => {
                 let _ = after;
                 self.phase = super::Phase::Closed;
@@ -312,6 +320,8 @@ impl Trail {
         let preallocate = self.opts.preallocate;
         let segment_bytes = self.opts.segment_bytes;
         if let Some(a) = self.active.as_mut() {
+            // The cut frees the blocks after `end`, zeros written ahead included.
+            a.zeroed_end = a.zeroed_end.min(end);
             a.file_len = if preallocate {
                 segment_bytes.max(end)
             } else {

@@ -22,6 +22,7 @@ mod maintain;
 mod open;
 mod open_rewrite;
 mod tiles;
+mod zero_fill;
 
 pub use tiles::{is_tile_request, TileStatus};
 
@@ -206,6 +207,10 @@ pub(crate) struct Active {
     pub synced_end: u64,
     /// Physical length of the file (greater than `written_end` when preallocated).
     pub file_len: u64,
+    /// End of the zeros written ahead of the records ([`IoOp::WriteZeros`], see the
+    /// `zero_fill` module); `written_end` or less when none are. A performance hint: nothing
+    /// read or recovered depends on it.
+    pub zeroed_end: u64,
     pub records: u64,
     pub first_ts: Option<u64>,
     /// Timestamp of the record before the segment's first (its records cannot be earlier).
@@ -242,6 +247,7 @@ impl Active {
             } else {
                 header_len
             },
+            zeroed_end: header_len,
             records: 0,
             first_ts: None,
             base_ts,

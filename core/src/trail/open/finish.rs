@@ -132,6 +132,8 @@ impl Opener {
                 TailReport::Preallocated { .. } => len,
                 _ => summary.end_offset,
             },
+            // Whatever follows the records may be reserved but unwritten: filled again.
+            zeroed_end: summary.end_offset,
             records: summary.records,
             first_ts: summary.first_ts,
             base_ts: prev_ts,

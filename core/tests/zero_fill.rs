@@ -1,0 +1,137 @@
+//! Zero-filling ahead of the writer (`Options::zero_fill_ahead`): the zeros go only where the
+//! file already reads as zero, and a failed zero write costs nothing but the filling.
+
+use evident_core::naming;
+use evident_core::sim::{FakeDisk, Faults};
+use evident_core::{Event, IoOp, LogId, Options, Trail};
+
+/// Runs the trail on the disk until it settles; returns every request with its answer.
+fn run(t: &mut Trail, disk: &mut FakeDisk) -> Vec<IoOp> {
+    let mut ops = Vec::new();
+    while let Some(req) = t.poll_io() {
+        let r = disk.perform(&req.op);
+        ops.push(req.op.clone());
+        t.handle_io(req.id, r);
+    }
+    while t.poll_event().is_some() {}
+    ops
+}
+
+fn opts(ahead: u64) -> Options {
+    Options {
+        segment_bytes: 64 * 1024,
+        zero_fill_ahead: ahead,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn zeros_go_only_after_the_records_and_inside_the_reserved_length() {
+    let mut disk = FakeDisk::new(1, Faults::default());
+    let mut t = Trail::open(opts(16 * 1024), LogId([1; 16]), 1);
+    let mut ops = run(&mut t, &mut disk);
+    for i in 0..400u64 {
+        t.handle_append(i, vec![b'x'; 90 + (i as usize % 50)], 1_000 + i)
+            .unwrap();
+        if i % 7 == 0 {
+            ops.extend(run(&mut t, &mut disk));
+        }
+    }
+    ops.extend(run(&mut t, &mut disk));
+    // Replay: each zero write starts at or after the end of the records written to that
+    // file so far, and ends inside the segment's reserved length.
+    let mut written: std::collections::HashMap<String, u64> = Default::default();
+    let mut zeroed: std::collections::HashMap<String, u64> = Default::default();
+    let mut zero_writes = 0;
+    for op in &ops {
+        match op {
+            IoOp::Write { file, offset, data } => {
+                let end = written.entry(file.clone()).or_default();
+                *end = (*end).max(offset + data.len() as u64);
+            }
+            IoOp::WriteZeros { file, offset, len } => {
+                zero_writes += 1;
+                let end = written.get(file).copied().unwrap_or(0);
+                assert!(*offset >= end, "zeros at {offset} over records up to {end}");
+                assert!(offset + len <= 64 * 1024, "zeros past the reserved length");
+                // Each range is filled once: the next zero write starts where this one ended.
+                let z = zeroed.entry(file.clone()).or_default();
+                assert!(
+                    *offset >= *z,
+                    "zeros at {offset} written again (filled to {z})"
+                );
+                *z = offset + len;
+            }
+            _ => {}
+        }
+    }
+    // 400 records of ~160 bytes fill one segment and part of the next: each was filled.
+    assert!(zero_writes >= 4, "only {zero_writes} zero writes");
+    let rotated = ops
+        .iter()
+        .filter(
+            |op| matches!(op, IoOp::Create { file } if naming::parse_segment_name(file).is_some()),
+        )
+        .count();
+    assert!(
+        rotated >= 2,
+        "the test needs a rotation ({rotated} segments)"
+    );
+}
+
+#[test]
+fn nothing_is_zero_filled_when_turned_off_or_without_preallocation() {
+    for o in [
+        opts(0),
+        Options {
+            preallocate: false,
+            ..opts(16 * 1024)
+        },
+    ] {
+        let mut disk = FakeDisk::new(2, Faults::default());
+        let mut t = Trail::open(o, LogId([2; 16]), 1);
+        let mut ops = run(&mut t, &mut disk);
+        for i in 0..50 {
+            t.handle_append(i, vec![b'y'; 100], 1_000 + i).unwrap();
+            ops.extend(run(&mut t, &mut disk));
+        }
+        assert!(!ops.iter().any(|op| matches!(op, IoOp::WriteZeros { .. })));
+    }
+}
+
+#[test]
+fn a_failed_zero_write_fails_no_append_and_stops_filling_the_segment() {
+    let mut disk = FakeDisk::new(3, Faults::default());
+    let mut t = Trail::open(opts(16 * 1024), LogId([3; 16]), 1);
+    run(&mut t, &mut disk);
+    let mut zero_writes = 0;
+    let mut acked = 0;
+    for i in 0..40u64 {
+        t.handle_append(i, vec![b'z'; 100], 1_000 + i).unwrap();
+        while let Some(req) = t.poll_io() {
+            let r = if matches!(req.op, IoOp::WriteZeros { .. }) {
+                zero_writes += 1;
+                Err(evident_core::IoError::new(
+                    evident_core::IoErrorKind::NoSpace,
+                    "no space for zeros",
+                ))
+            } else {
+                disk.perform(&req.op)
+            };
+            t.handle_io(req.id, r);
+        }
+        while let Some(e) = t.poll_event() {
+            match e {
+                Event::Appended { .. } => acked += 1,
+                Event::AppendFailed { error, .. } => panic!("append failed: {error}"),
+                Event::HealthChanged { to, .. } => panic!("health changed to {to:?}"),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(acked, 40);
+    assert_eq!(
+        zero_writes, 1,
+        "the segment is not filled again after a failure"
+    );
+}
