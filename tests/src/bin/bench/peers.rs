@@ -252,8 +252,11 @@ pub struct BareWriter {
 
 /// Bytes reserved up front in the bare writer's file.
 const BARE_PREALLOCATE: u64 = 256 << 20;
-/// Bytes written with zeros up front in the zero-filled variant (one producer needs far less).
-const BARE_ZEROED: u64 = 32 << 20;
+/// Bytes written with zeros up front in the zero-filled variant, per producer up to a limit:
+/// enough for a run's records (512 producers write about 320 MB in 2 s here).
+fn bare_zeroed_bytes(producers: usize) -> u64 {
+    ((producers as u64) << 25).clamp(32 << 20, 512 << 20)
+}
 
 /// What the bare writer does per record besides writing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,8 +281,8 @@ pub enum Space {
 
 impl BareWriter {
     /// Creates `dir/bare.log`, prepared as `space` says and synced, and starts the thread,
-    /// which does `work` per record.
-    pub fn start(dir: &Path, space: Space, work: Work) -> BareWriter {
+    /// which does `work` per record (a zero-filled file is sized for `producers`).
+    pub fn start(dir: &Path, space: Space, work: Work, producers: usize) -> BareWriter {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -289,7 +292,7 @@ impl BareWriter {
             .expect("creating the bare log");
         if space == Space::Zeroed {
             let zeros = vec![0u8; 1 << 20];
-            for i in 0..BARE_ZEROED >> 20 {
+            for i in 0..bare_zeroed_bytes(producers) >> 20 {
                 file.write_all_at(&zeros, i << 20)
                     .expect("zero-filling the bare log");
             }
@@ -407,7 +410,7 @@ pub fn bare(
     space: Space,
     work: Work,
 ) -> Measure {
-    let writer = Arc::new(BareWriter::start(dir, space, work));
+    let writer = Arc::new(BareWriter::start(dir, space, work, producers));
     let w = writer.clone();
     let events = events.clone();
     let m = rt.block_on(tasks(producers, dur, move |p, i| {
