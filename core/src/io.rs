@@ -299,6 +299,17 @@ impl IoOp {
     }
 }
 
+/// The pieces an [`IoOp::WriteZeros`] of `len` bytes at `offset` is written in: (offset, zeros)
+/// of at most 64 KiB each, all from one static buffer, so a host allocates nothing per request.
+pub fn zero_pieces(offset: u64, len: u64) -> impl Iterator<Item = (u64, &'static [u8])> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let end = offset.saturating_add(len);
+    (offset..end).step_by(ZEROS.len()).map(move |at| {
+        let n = (end - at).min(ZEROS.len() as u64) as usize;
+        (at, &ZEROS[..n])
+    })
+}
+
 /// A file in a directory listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {

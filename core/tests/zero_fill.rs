@@ -135,3 +135,17 @@ fn a_failed_zero_write_fails_no_append_and_stops_filling_the_segment() {
         "the segment is not filled again after a failure"
     );
 }
+
+#[test]
+fn zero_pieces_cover_the_range_exactly() {
+    for (offset, len) in [(0, 0), (5, 1), (4096, 65_536), (100, 65_537), (7, 300_000)] {
+        let mut at = offset;
+        for (o, zeros) in evident_core::io::zero_pieces(offset, len) {
+            assert_eq!(o, at, "pieces are contiguous");
+            assert!(!zeros.is_empty() && zeros.len() <= 65_536);
+            assert!(zeros.iter().all(|&b| b == 0));
+            at += zeros.len() as u64;
+        }
+        assert_eq!(at, offset + len, "({offset}, {len}) covered exactly");
+    }
+}

@@ -311,13 +311,8 @@ impl FsExecutor {
             IoOp::WriteZeros { file, offset, len } => {
                 let h = self.file(file, true)?;
                 h.unsynced = true;
-                // From one static page-aligned-sized buffer: no allocation per request.
-                static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-                let (mut at, end) = (*offset, offset.saturating_add(*len));
-                while at < end {
-                    let n = (end - at).min(ZEROS.len() as u64) as usize;
-                    h.file.write_all_at(&ZEROS[..n], at)?;
-                    at += n as u64;
+                for (at, zeros) in evident_core::io::zero_pieces(*offset, *len) {
+                    h.file.write_all_at(zeros, at)?;
                 }
                 Ok(IoDone::Written(*len))
             }

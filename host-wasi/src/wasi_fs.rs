@@ -450,12 +450,8 @@ impl WasiExecutor {
                 let d = self.file(file)?;
                 // The component has no `fallocate`: its segments are sparse, and these zeros
                 // are what gives the space real blocks before appends land in it.
-                static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-                let (mut at, end) = (*offset, offset.saturating_add(*len));
-                while at < end {
-                    let n = (end - at).min(ZEROS.len() as u64) as usize;
-                    Self::write_all(d, &ZEROS[..n], at, file)?;
-                    at += n as u64;
+                for (at, zeros) in evident_core::io::zero_pieces(*offset, *len) {
+                    Self::write_all(d, zeros, at, file)?;
                 }
                 Ok(IoDone::Written(*len))
             }
