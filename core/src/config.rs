@@ -67,6 +67,13 @@ pub struct Options {
     /// changes, and nothing depends on them.
     /// Default 2 MiB.
     pub zero_fill_ahead: u64,
+    /// Whether zeros are also written while the writer has nothing else to do, up to the
+    /// whole of `zero_fill_ahead` (otherwise only before a batch, one chunk at a time, once
+    /// less than half of it is left). Right where the host drives the writer between its
+    /// callers' requests (the native driver thread); a host that runs the writer only inside
+    /// its callers' calls (the WASI component) sets it false, since there the writer is idle
+    /// only at the end of a call, and filling then would make that call wait. Default true.
+    pub zero_fill_when_idle: bool,
     /// Bytes per read when scanning a segment. Default 1 MiB.
     pub read_chunk: u32,
     /// Rewrite `head.checkpoint` after every rotation (it is always written on close).
@@ -190,6 +197,7 @@ impl Default for Options {
             healthy_after: 3,
             preallocate: true,
             zero_fill_ahead: 2 << 20,
+            zero_fill_when_idle: true,
             read_chunk: 1 << 20,
             checkpoint_on_rotate: true,
             checkpoint_interval: 1_000_000_000,

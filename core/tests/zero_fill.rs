@@ -137,6 +137,100 @@ fn a_failed_zero_write_fails_no_append_and_stops_filling_the_segment() {
 }
 
 #[test]
+fn a_segment_whose_preallocation_failed_is_never_extended_by_zeros() {
+    // Every preallocation after the open fails (a disk filling up): the segments rotated to
+    // keep the length their records give them, and no zero write may reach past a file's
+    // real end; the first segment, reserved at the open, is filled as usual.
+    let mut disk = FakeDisk::new(4, Faults::default());
+    let mut t = Trail::open(opts(16 * 1024), LogId([4; 16]), 1);
+    run(&mut t, &mut disk);
+    let first = naming::segment_name(1);
+    let mut refused = 0;
+    let mut zeros_first = 0;
+    let mut zeros_later = 0;
+    let mut acked = 0;
+    for i in 0..1500u64 {
+        t.handle_append(i, vec![b'p'; 100 + (i as usize % 40)], 1_000 + i)
+            .unwrap();
+        while let Some(req) = t.poll_io() {
+            let r = match &req.op {
+                IoOp::Preallocate { .. } => {
+                    refused += 1;
+                    Err(evident_core::IoError::new(
+                        evident_core::IoErrorKind::NoSpace,
+                        "no space to reserve",
+                    ))
+                }
+                IoOp::WriteZeros { file, offset, len } => {
+                    let real = disk.read_file(file).map_or(0, |d| d.len() as u64);
+                    assert!(
+                        offset + len <= real,
+                        "zeros {offset}..{} extend {file} (length {real})",
+                        offset + len
+                    );
+                    if *file == first {
+                        zeros_first += 1;
+                    } else {
+                        zeros_later += 1;
+                    }
+                    disk.perform(&req.op)
+                }
+                _ => disk.perform(&req.op),
+            };
+            t.handle_io(req.id, r);
+        }
+        while let Some(e) = t.poll_event() {
+            match e {
+                Event::Appended { .. } => acked += 1,
+                Event::AppendFailed { error, .. } => panic!("append failed: {error}"),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(acked, 1500);
+    assert!(refused >= 2, "the test needs rotations ({refused} preallocations)");
+    assert!(zeros_first > 0, "the reserved first segment was not filled");
+    assert_eq!(zeros_later, 0, "an unreserved segment was filled");
+}
+
+#[test]
+fn without_idle_filling_zeros_come_only_before_a_batch_one_chunk_at_a_time() {
+    // A host whose idle time is the end of a caller's call (the component): a call that
+    // appends and runs the writer until it settles must not end with zero writes.
+    let o = Options {
+        zero_fill_when_idle: false,
+        ..opts(16 * 1024)
+    };
+    let mut disk = FakeDisk::new(5, Faults::default());
+    let mut t = Trail::open(o, LogId([5; 16]), 1);
+    run(&mut t, &mut disk);
+    let mut calls_with_zeros = 0;
+    for i in 0..120u64 {
+        t.handle_append(i, vec![b'q'; 120], 1_000 + i).unwrap();
+        let ops = run(&mut t, &mut disk);
+        let zeros: Vec<usize> = ops
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| matches!(op, IoOp::WriteZeros { .. }))
+            .map(|(k, _)| k)
+            .collect();
+        if i == 0 {
+            assert!(zeros.is_empty(), "zeros before the writer's first batch");
+        }
+        assert!(zeros.len() <= 1, "call {i}: {} zero writes", zeros.len());
+        if let Some(&k) = zeros.first() {
+            calls_with_zeros += 1;
+            assert!(
+                matches!(ops.get(k + 1), Some(IoOp::Write { .. })),
+                "call {i}: a zero write not followed by the batch's write: {:?}",
+                ops.get(k + 1)
+            );
+        }
+    }
+    assert!(calls_with_zeros >= 2, "the space ahead was never filled");
+}
+
+#[test]
 fn zero_pieces_cover_the_range_exactly() {
     for (offset, len) in [(0, 0), (5, 1), (4096, 65_536), (100, 65_537), (7, 300_000)] {
         let mut at = offset;

@@ -304,6 +304,9 @@ fn lease_timing(o: &OpenOptions) -> Result<Timing, wit::Error> {
 fn options(o: &OpenOptions) -> Result<(Options, LogId), wit::Error> {
     let mut opts = Options {
         origin: o.origin.clone(),
+        // The component runs the writer only inside calls: its idle time is the end of a
+        // caller's call, so zeros are written only before a batch, a chunk at a time.
+        zero_fill_when_idle: false,
         ..Options::default()
     };
     if let Some(b) = o.segment_bytes {

@@ -96,10 +96,16 @@ impl Trail {
             if self.start_zero_fill(false) {
                 return self.next_action();
             }
+            self.zeros_before_batch = false;
             return Some(self.build_batch());
         }
-        // Idle: fill ahead, unless a caller waits for a sync or the trail is closing.
-        if !self.closing && self.sync_waiters.is_empty() && self.start_zero_fill(true) {
+        // Idle: fill ahead, unless a caller waits for a sync, the trail is closing, or the
+        // host's idle time is a caller's (`zero_fill_when_idle`).
+        if self.opts.zero_fill_when_idle
+            && !self.closing
+            && self.sync_waiters.is_empty()
+            && self.start_zero_fill(true)
+        {
             return self.next_action();
         }
         let active = self.active.as_ref().expect("checked above");

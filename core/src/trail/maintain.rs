@@ -36,6 +36,11 @@ pub(crate) enum After {
     Nothing,
     /// A step whose failure does not matter (preallocation, closing a handle).
     Tolerant,
+    /// A segment's preallocation, whose failure fails nothing but leaves the file shorter
+    /// than asked: zeros, which must never extend a file, are then not written into it.
+    /// `new_segment`: the segment being created (it becomes active at `SegmentReady`);
+    /// otherwise the active segment, re-reserved after a cut.
+    Reservation { new_segment: bool },
     /// The footer is durable: the active segment is sealed.
     Sealed {
         seq: u64,
@@ -93,6 +98,7 @@ impl Trail {
         match (result, after) {
             (Ok(done), after) => self.step_succeeded(after, done),
             (Err(_), After::Tolerant) => {}
+            (Err(_), After::Reservation { new_segment }) => self.reservation_failed(new_segment),
             (Err(_), After::ZeroFilled { end }) => self.on_zero_fill(end, false),
             (Err(error), after) => self.step_failed(after, error),
         }
@@ -100,7 +106,7 @@ impl Trail {
 
     fn step_succeeded(&mut self, after: After, done: IoDone) {
         match after {
-            After::Nothing | After::Tolerant => {}
+            After::Nothing | After::Tolerant | After::Reservation { .. } => {}
             After::Sealed {
                 seq,
                 hash,
@@ -121,7 +127,11 @@ impl Trail {
                 self.segments.push((active.first_seq, active.name.clone()));
                 let created = active.name.clone();
                 let first_seq = active.first_seq;
-                self.active = Some(*active);
+                let mut active = *active;
+                if std::mem::take(&mut self.new_segment_unreserved) {
+                    active.reserved = false;
+                }
+                self.active = Some(active);
                 if let Some(Job::Rotate { sealed }) = &self.job {
                     let sealed = sealed.clone();
                     self.events.push_back(Event::Rotated {
@@ -307,7 +317,7 @@ impl Trail {
                     file: name.clone(),
                     len: self.opts.segment_bytes,
                 },
-                After::Tolerant,
+                After::Reservation { new_segment: false },
             ));
         }
         steps.push((
@@ -327,6 +337,7 @@ impl Trail {
             } else {
                 end
             };
+            a.reserved = preallocate;
         }
         steps
     }
@@ -378,6 +389,7 @@ impl Trail {
             first_seq: self.next_seq,
             anchor: self.head,
         };
+        self.new_segment_unreserved = false;
         steps.extend(self.creation_steps(header));
         // The agent index, after the new segment is ready: derived data whose failure does not
         // matter (a query scans a segment whose index is missing or damaged).
@@ -399,7 +411,7 @@ impl Trail {
                 let after = if i + 1 == n {
                     ready.take().expect("once")
                 } else if matches!(op, IoOp::Preallocate { .. }) {
-                    After::Tolerant
+                    After::Reservation { new_segment: true }
                 } else {
                     After::Nothing
                 };
@@ -416,6 +428,7 @@ impl Trail {
             first_seq: self.next_seq,
             anchor: self.head,
         };
+        self.new_segment_unreserved = false;
         let steps = self.creation_steps(header);
         self.run(Job::CreateSegment, steps);
     }

@@ -211,6 +211,10 @@ pub(crate) struct Active {
     /// `zero_fill` module); `written_end` or less when none are. A performance hint: nothing
     /// read or recovered depends on it.
     pub zeroed_end: u64,
+    /// Whether `file_len` is known to be the file's length: after an open (the length read)
+    /// and while the preallocation that asked for it has not failed. Zeros are written only
+    /// into a reserved file.
+    pub reserved: bool,
     pub records: u64,
     pub first_ts: Option<u64>,
     /// Timestamp of the record before the segment's first (its records cannot be earlier).
@@ -248,6 +252,7 @@ impl Active {
                 header_len
             },
             zeroed_end: header_len,
+            reserved: opts.preallocate,
             records: 0,
             first_ts: None,
             base_ts,
@@ -369,6 +374,10 @@ pub struct Trail {
     sync_waiters: VecDeque<(u64, u64)>,
     sync_deadline: Option<u64>,
     closing: bool,
+    /// The segment being created failed its preallocation (applied when it becomes active).
+    new_segment_unreserved: bool,
+    /// A chunk of zeros was written since the last batch was built (one per batch at most).
+    zeros_before_batch: bool,
     checkpoint_requested: bool,
     /// Seq of the last `head.checkpoint` written (or the head found at open).
     checkpointed_seq: u64,
@@ -439,6 +448,8 @@ impl Trail {
             sync_waiters: VecDeque::new(),
             sync_deadline: None,
             closing: false,
+            new_segment_unreserved: false,
+            zeros_before_batch: false,
             checkpoint_requested: false,
             checkpointed_seq: 0,
             last_checkpoint_at: now,

@@ -16,12 +16,15 @@
 //! fails no append: the writer stops filling that segment and goes on.
 //!
 //! When: before a batch once fewer than half of `zero_fill_ahead` bytes are filled ahead of
-//! the records (one chunk, an eighth, at a time), and up to the whole of it while the trail
-//! is idle; never past the segment's reserved length, never for a segment about to rotate,
-//! never before this writer's first batch. A writer cannot tell zeros written by an earlier
-//! one from reserved space, so after an open it fills from its last record again.
+//! the records (one chunk, an eighth, before each batch at most), and up to the whole of it while the trail
+//! is idle (unless [`Options::zero_fill_when_idle`] is off: a host whose idle time is the end
+//! of a caller's call); never past the segment's reserved length, never into a segment whose
+//! preallocation failed, never for a segment about to rotate, never before this writer's
+//! first batch. A writer cannot tell zeros written by an earlier one from reserved space, so
+//! after an open it fills from its last record again.
 //!
 //! [`Options::zero_fill_ahead`]: crate::Options::zero_fill_ahead
+//! [`Options::zero_fill_when_idle`]: crate::Options::zero_fill_when_idle
 
 use super::maintain::{After, Job};
 use super::Trail;
@@ -36,6 +39,9 @@ impl Trail {
         let Some((op, end)) = self.zero_fill_due(idle) else {
             return false;
         };
+        if !idle {
+            self.zeros_before_batch = true;
+        }
         self.run(Job::ZeroFill, vec![(op, After::ZeroFilled { end })]);
         true
     }
@@ -56,7 +62,11 @@ impl Trail {
             return None;
         }
         let a = self.active.as_ref()?;
-        // Only inside the reserved length: the file is never extended by zeros.
+        // Only inside the reserved length: the file is never extended by zeros, so not at all
+        // where the reservation failed (`file_len` is then only what was asked for).
+        if !a.reserved {
+            return None;
+        }
         let limit = a.file_len.min(self.opts.segment_bytes);
         let from = a.zeroed_end.max(a.written_end);
         if from >= limit {
@@ -64,10 +74,11 @@ impl Trail {
         }
         let chunk = (ahead / 8).max(1);
         let filled = from - a.written_end;
+        // Before a batch, one chunk at most: a caller waits for that batch.
         let due = if idle {
             filled + chunk <= ahead
         } else {
-            filled < ahead / 2
+            filled < ahead / 2 && !self.zeros_before_batch
         };
         if !due {
             return None;
@@ -79,6 +90,16 @@ impl Trail {
             len,
         };
         Some((op, from + len))
+    }
+
+    /// A preallocation failed (ENOSPC, or a host that cannot reserve): the segment it was for
+    /// is not filled.
+    pub(super) fn reservation_failed(&mut self, new_segment: bool) {
+        if new_segment {
+            self.new_segment_unreserved = true;
+        } else if let Some(a) = self.active.as_mut() {
+            a.reserved = false;
+        }
     }
 
     /// A zero write finished: `Ok` moves the filled end on; a failure stops filling this

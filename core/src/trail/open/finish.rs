@@ -134,6 +134,7 @@ impl Opener {
             },
             // Whatever follows the records may be reserved but unwritten: filled again.
             zeroed_end: summary.end_offset,
+            reserved: true,
             records: summary.records,
             first_ts: summary.first_ts,
             base_ts: prev_ts,
