@@ -189,11 +189,14 @@ impl Trail {
             let leaf = hash::leaf_v2(KIND_ENTRY, seq, ts, payload.hash());
             let hash = hash::chain(&self.head, &leaf);
             // One SHA-256 block for the leaf node, and on average one interior node; the
-            // tile lane keeps the node for the tiles.
+            // tile lane keeps the node for the tiles, and the roots of the full tiles the
+            // compact range completes on the way, so the lane does not hash them again.
             if self.opts.merkle_tree {
                 let node = crate::tree::leaf_node(&leaf);
-                self.tree.push_node(node);
                 self.tiles.push_node(seq, node);
+                let tiles = &mut self.tiles;
+                self.tree
+                    .push_node_with(node, |level, root| tiles.push_root(seq, level, root));
             }
             frame::encode_entry(&mut data, seq, ts, &hash, payload.payload());
             active.index.observe(seq, ts, batch.end);

@@ -120,6 +120,11 @@ pub(crate) struct Tiles {
     /// Level-0 nodes from group commit: `nodes[i]` is entry `nodes_start + i`.
     nodes: VecDeque<Hash>,
     nodes_start: u64,
+    /// The roots of full tiles that group commit's compact range computed anyway, as
+    /// (entry, level, hash): pushing level-0 entry `entry` completes the level `level - 1`
+    /// tile whose root is `hash` (one in 256 entries has one). In entry order; only for
+    /// entries in `nodes`, so the builder does not hash those tiles a second time.
+    roots: VecDeque<(u64, u8, Hash)>,
     builder: TileBuilder,
     /// The tree's edge at the open: the tiles' edge must equal it when the builder gets there.
     check: Option<CompactRange>,
@@ -144,6 +149,7 @@ impl Default for Tiles {
             phase: Phase::Closed,
             nodes: VecDeque::new(),
             nodes_start: 0,
+            roots: VecDeque::new(),
             builder: TileBuilder::new(),
             check: None,
             rebuilt_from_zero: false,
@@ -202,17 +208,37 @@ impl Tiles {
         let end = self.nodes_start + self.nodes.len() as u64;
         if entry < self.nodes_start || entry > end {
             self.nodes.clear();
+            self.roots.clear();
             self.nodes_start = entry;
         } else if entry < end {
             self.nodes.truncate((entry - self.nodes_start) as usize);
+            while self.roots.back().is_some_and(|r| r.0 >= entry) {
+                self.roots.pop_back();
+            }
         }
         if self.nodes.len() >= MAX_BUFFERED {
             // The lane is not driven, or far behind: the segments hold these records.
             let drop = MAX_BUFFERED / 2;
             self.nodes.drain(..drop);
             self.nodes_start += drop as u64;
+            self.drop_roots_below(self.nodes_start);
         }
         self.nodes.push_back(node);
+    }
+
+    /// A tile root group commit's compact range computed when it pushed record `seq`'s node
+    /// (given right after [`push_node`](Self::push_node) for that seq).
+    pub(crate) fn push_root(&mut self, seq: u64, level: u8, root: Hash) {
+        let entry = seq - 1;
+        if entry + 1 == self.nodes_start + self.nodes.len() as u64 {
+            self.roots.push_back((entry, level, root));
+        }
+    }
+
+    fn drop_roots_below(&mut self, entry: u64) {
+        while self.roots.front().is_some_and(|r| r.0 < entry) {
+            self.roots.pop_front();
+        }
     }
 
     /// Partial tiles (and the hint) are wanted at the next chance.
@@ -285,6 +311,7 @@ impl Tiles {
                 self.nodes.pop_front();
                 self.nodes_start += 1;
             }
+            self.drop_roots_below(self.nodes_start);
             if self.nodes_start == next && !self.nodes.is_empty() {
                 // Up to one put's worth of full tiles at a time, so files go out as they
                 // fill and the driver hashes a bounded amount per poll.
@@ -293,9 +320,29 @@ impl Tiles {
                     let Some(node) = self.nodes.pop_front() else {
                         break;
                     };
+                    let entry = self.nodes_start;
                     self.nodes_start += 1;
                     pushed += 1;
-                    if !self.push(node) {
+                    self.drop_roots_below(entry);
+                    let pushed_ok = if self.roots.front().is_some_and(|r| r.0 == entry) {
+                        // At most one root per tile level (8 levels).
+                        let mut roots = [(0u8, Hash::default()); 8];
+                        let mut n = 0;
+                        while n < roots.len() {
+                            match self.roots.front() {
+                                Some(&(e, level, root)) if e == entry => {
+                                    roots[n] = (level, root);
+                                    n += 1;
+                                    self.roots.pop_front();
+                                }
+                                _ => break,
+                            }
+                        }
+                        self.push_with(node, &roots[..n])
+                    } else {
+                        self.push(node)
+                    };
+                    if !pushed_ok {
                         return true;
                     }
                 }
@@ -346,7 +393,12 @@ impl Tiles {
     /// Pushes one level-0 node; queues the full tiles it completes. At the open's size, checks
     /// the tiles' edge against the trail's; false when they differ (a rebuild was started).
     fn push(&mut self, node: Hash) -> bool {
-        for (id, bytes) in self.builder.push_node(node) {
+        self.push_with(node, &[])
+    }
+
+    /// [`push`](Self::push) with the tile roots group commit computed for this node.
+    fn push_with(&mut self, node: Hash, roots: &[(u8, Hash)]) -> bool {
+        for (id, bytes) in self.builder.push_node_with(node, roots) {
             self.actions.push_back(Action::Write(id.path(), bytes));
         }
         self.check_edge()

@@ -62,6 +62,16 @@ impl TileBuilder {
     /// Appends one level-0 node; returns the tiles it completed, lowest level first, as
     /// (id, bytes) with `bytes.len() == 8192`.
     pub fn push_node(&mut self, node: Hash) -> Vec<(TileId, Vec<u8>)> {
+        self.push_node_with(node, &[])
+    }
+
+    /// [`push_node`](Self::push_node) with the roots of the tiles this node completes already
+    /// known: `roots` holds (level, hash) pairs as [`CompactRange::push_node_with`] hands them
+    /// for the same node of the same tree, and a full tile whose next-level entry is among
+    /// them is not hashed again (the others are).
+    ///
+    /// [`CompactRange::push_node_with`]: super::range::CompactRange::push_node_with
+    pub fn push_node_with(&mut self, node: Hash, roots: &[(u8, Hash)]) -> Vec<(TileId, Vec<u8>)> {
         let mut done = Vec::new();
         self.size += 1;
         let mut carry = node;
@@ -85,7 +95,11 @@ impl TileBuilder {
                 },
                 tile_bytes(&row),
             ));
-            carry = subtree_root(&row);
+            let level = t as u8 + 1;
+            carry = match roots.iter().find(|(l, _)| *l == level) {
+                Some((_, root)) => *root,
+                None => subtree_root(&row),
+            };
             t += 1;
             if t as u32 * TILE_HEIGHT >= 64 {
                 break;

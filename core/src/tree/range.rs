@@ -6,6 +6,7 @@
 //! the size. Appending a leaf merges equal-sized subtrees like a binary counter carrying.
 
 use super::hash::{interior, leaf_node, EMPTY_ROOT};
+use super::tile::TILE_HEIGHT;
 use crate::hash::Hash;
 
 /// Why a persisted or received tree state cannot be used.
@@ -65,12 +66,25 @@ impl CompactRange {
 
     /// Appends an already-hashed level-0 node.
     pub fn push_node(&mut self, node: Hash) {
+        self.push_node_with(node, |_, _| {});
+    }
+
+    /// [`push_node`](Self::push_node), handing `tile_root(level, hash)` each subtree this push
+    /// completes whose height is a multiple of [`TILE_HEIGHT`]: the hash of entry `level` ≥ 1
+    /// of the tlog-tiles layout (the root of the full level-`level - 1` tile just completed),
+    /// lowest first. A tile builder fed these need not hash its full tiles again.
+    pub fn push_node_with(&mut self, node: Hash, mut tile_root: impl FnMut(u8, Hash)) {
         let mut node = node;
         let mut size = self.size;
+        let mut height = 0u32;
         while size & 1 == 1 {
             let left = self.edge.pop().expect("one edge node per set bit");
             node = interior(&left, &node);
             size >>= 1;
+            height += 1;
+            if height % TILE_HEIGHT == 0 {
+                tile_root((height / TILE_HEIGHT) as u8, node);
+            }
         }
         self.edge.push(node);
         self.size += 1;
