@@ -234,6 +234,13 @@ fn bad_parameters_are_clear_errors() {
     ));
     verify_consistency(0, 8, &[], &EMPTY_ROOT, &root).unwrap();
     assert!(verify_consistency(0, 8, &[], &root, &root).is_err());
+    // Two empty trees: both roots must be the empty tree's (RFC 9162: equal sizes, equal
+    // roots; C2SP tlog-witness: a size-0 checkpoint has the empty root).
+    verify_consistency(0, 0, &[], &EMPTY_ROOT, &EMPTY_ROOT).unwrap();
+    assert!(matches!(
+        verify_consistency(0, 0, &[], &EMPTY_ROOT, &root),
+        Err(ProofError::NewRootMismatch { .. })
+    ));
     // A stored node the tree does not have is a read error, not a panic.
     assert!(matches!(
         inclusion_proof(3, 9, &tree),

@@ -80,6 +80,13 @@ pub fn verify_consistency(
                 expected: *old_root,
             });
         }
+        // Every tree extends the empty one, but an empty new tree has the empty root too.
+        if new == 0 && *new_root != EMPTY_ROOT {
+            return Err(ProofError::NewRootMismatch {
+                computed: EMPTY_ROOT,
+                expected: *new_root,
+            });
+        }
         return Ok(());
     }
     if old == new {
