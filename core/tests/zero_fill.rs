@@ -188,7 +188,10 @@ fn a_segment_whose_preallocation_failed_is_never_extended_by_zeros() {
         }
     }
     assert_eq!(acked, 1500);
-    assert!(refused >= 2, "the test needs rotations ({refused} preallocations)");
+    assert!(
+        refused >= 2,
+        "the test needs rotations ({refused} preallocations)"
+    );
     assert!(zeros_first > 0, "the reserved first segment was not filled");
     assert_eq!(zeros_later, 0, "an unreserved segment was filled");
 }

@@ -455,3 +455,46 @@ fn the_origin_set_at_creation_names_the_log_in_every_proof() {
     );
     assert!(err.contains("another log"), "{err}");
 }
+
+#[test]
+fn check_proof_says_when_nothing_authenticates_the_checkpoint() {
+    let (tmp, dir) = temp_trail();
+    append_events(&dir, 0, 10);
+    let file = tmp.path().join("bundle");
+    prove_to(&dir, 4, &[], &file);
+    // Alone, the bundle proves only that the record is in the tree it names: exit 0, a
+    // warning on stderr, and `authenticated: false` in JSON.
+    let out = evident(&["check-proof", s(&file)], None);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("not authenticated"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(check_json(&file)["authenticated"], false);
+    // Against a checkpoint the checker trusts: no warning.
+    let trusted = tmp.path().join("trusted");
+    std::fs::write(&trusted, checkpoint_note(&dir)).unwrap();
+    let out = evident(
+        &["check-proof", s(&file), "--checkpoint", s(&trusted)],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert!(
+        !stderr(&out).contains("not authenticated"),
+        "{}",
+        describe(&out)
+    );
+    let out = evident(
+        &[
+            "check-proof",
+            s(&file),
+            "--checkpoint",
+            s(&trusted),
+            "--json",
+        ],
+        None,
+    );
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["authenticated"], true);
+}

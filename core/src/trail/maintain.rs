@@ -40,7 +40,9 @@ pub(crate) enum After {
     /// than asked: zeros, which must never extend a file, are then not written into it.
     /// `new_segment`: the segment being created (it becomes active at `SegmentReady`);
     /// otherwise the active segment, re-reserved after a cut.
-    Reservation { new_segment: bool },
+    Reservation {
+        new_segment: bool,
+    },
     /// The footer is durable: the active segment is sealed.
     Sealed {
         seq: u64,

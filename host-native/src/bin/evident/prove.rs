@@ -315,11 +315,22 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
         );
         return Ok(Outcome::Corrupt);
     }
+    // Without a policy or a trusted checkpoint nothing ties the proof's checkpoint to the
+    // log: anyone can build a tree and a bundle that verifies against it (tlog-proof's step 2
+    // is the signature check). Still exit 0 (the proof itself holds), but say so.
+    let authenticated = a.policy.is_some() || a.checkpoint.is_some();
+    if !authenticated {
+        eprintln!(
+            "evident: {}: not authenticated: the proof verifies against the checkpoint it              carries, but no --policy (the log's key and witnesses) or --checkpoint (one you              trust) was given, so nothing shows that checkpoint is the log's",
+            a.file.display()
+        );
+    }
     match checked {
         Checked::Inclusion(r) => {
             let mut v = proven_json(&r);
             if a.json {
                 v["signatures"] = evident_native::signatures::report_json(&signatures);
+                v["authenticated"] = json!(authenticated);
                 print_json(&v);
                 return Ok(Outcome::Ok);
             }
@@ -357,6 +368,7 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
                     "new_size": c.new.size,
                     "new_root": c.new.root_base64(),
                     "signatures": evident_native::signatures::report_json(&signatures),
+                    "authenticated": authenticated,
                 }));
             } else {
                 println!(
