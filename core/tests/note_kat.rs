@@ -265,15 +265,15 @@ fn more_than_sixteen_signatures_are_refused() {
 }
 
 #[test]
-fn a_duplicate_known_signature_is_refused() {
+fn a_repeated_known_signature_is_dropped_and_counts_once() {
+    // As Go's sumdb/note `Open`: "Drop repeated signatures by a single verifier."
     let (log, _) = log_and_witness();
     let note = sign_note(checkpoint_text(), &log).unwrap();
     let line = note.signatures()[0].to_line();
     let dup = format!("{}\n{line}{line}", checkpoint_text());
-    assert!(matches!(
-        open(dup.as_bytes(), &[log.verifier().clone()]),
-        Err(NoteError::DuplicateSignature { .. })
-    ));
+    let opened = open(dup.as_bytes(), &[log.verifier().clone()]).unwrap();
+    assert_eq!(opened.verified.len(), 1);
+    assert!(opened.unknown.is_empty());
 }
 
 #[test]

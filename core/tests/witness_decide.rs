@@ -213,3 +213,64 @@ fn malformed_requests_get_400_with_a_reason() {
         assert!(!e.reason.is_empty());
     }
 }
+
+#[test]
+fn sixteen_signatures_a_repeated_log_signature_and_a_clock_at_the_epoch() {
+    use evident_core::note::{cosign, Note, MAX_SIGNATURES};
+    let t = tree(5, 0);
+    let text = String::from_utf8(checkpoint(&t, &log_key())).unwrap();
+    let body = text.split("\n\n").next().unwrap().to_string() + "\n";
+    // The log's signature and 15 other witnesses' cosignatures: 16 lines, as many as
+    // signed-note says a verifier must accept. The witness cosigns; its stored copy keeps the
+    // log's line and its own within the limit.
+    let mut note = sign_note(&body, &log_key()).unwrap();
+    for k in 0..(MAX_SIGNATURES as u8 - 1) {
+        let other = SigningKey::from_seed(
+            &format!("other.example/w{k}"),
+            KeyKind::CosignatureV1,
+            &[40 + k; 32],
+        )
+        .unwrap();
+        note.add_signature(cosign(&other, note.text(), 1_700_000_000).unwrap())
+            .unwrap();
+    }
+    assert_eq!(note.signatures().len(), MAX_SIGNATURES);
+    let req = AddCheckpoint {
+        old: 0,
+        proof: vec![],
+        checkpoint: note.to_bytes(),
+    }
+    .to_bytes();
+    let logs = [log_key().verifier().clone()];
+    let sub = check_request(&req, &logs).expect("16 signatures are accepted");
+    let c = sub
+        .decide(None, &witness_key(), 1_800_000_000)
+        .expect("a checkpoint with 16 signatures is cosigned");
+    // The answer is our line over the checkpoint's text.
+    let ours = format!("{body}\n{}", String::from_utf8(c.response).unwrap());
+    open(ours.as_bytes(), &[witness_key().verifier().clone()]).unwrap();
+    let stored = Note::parse(&c.state.note).unwrap();
+    assert!(stored.signatures().len() <= MAX_SIGNATURES);
+    let names: Vec<&str> = stored
+        .signatures()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert!(names.contains(&ORIGIN), "{names:?}");
+    assert!(names.contains(&witness_key().name()), "{names:?}");
+
+    // The log's signature line twice: dropped as a repeat (as Go's note.Open), not a 403.
+    let line = text.split("\n\n").nth(1).unwrap();
+    let twice = format!("{body}\n{line}{line}");
+    let req = AddCheckpoint {
+        old: 0,
+        proof: vec![],
+        checkpoint: twice.into_bytes(),
+    }
+    .to_bytes();
+    submit(&req, None).expect("a repeated log signature is cosigned");
+
+    // tlog-witness: a cosignature's timestamp must not be zero.
+    let sub = check_request(&request(&t, 0, &log_key()), &logs).unwrap();
+    assert_eq!(sub.decide(None, &witness_key(), 0).unwrap_err().status, 500);
+}

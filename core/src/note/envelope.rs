@@ -159,6 +159,20 @@ impl Note {
         Ok(())
     }
 
+    /// Removes the last signature lines not named `keep` until at most `room` remain (the
+    /// lines named `keep` stay, whatever their number). Returns how many were removed.
+    pub fn drop_signatures_for_room(&mut self, keep: &str, room: usize) -> usize {
+        let mut removed = 0;
+        while self.signatures.len() > room {
+            let Some(i) = self.signatures.iter().rposition(|s| s.name != keep) else {
+                break;
+            };
+            self.signatures.remove(i);
+            removed += 1;
+        }
+        removed
+    }
+
     /// The whole note: text, blank line, signature lines.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = self.text.clone().into_bytes();

@@ -53,14 +53,13 @@ pub fn verify_note(note: Note, known: &[VerifierKey]) -> Result<OpenedNote, Note
             unknown.push(line.clone());
             continue;
         };
+        // A repeated signature by one key is dropped, as Go's `note.Open` does: it cannot
+        // count twice, and refusing it would refuse a note the ecosystem accepts.
         if verified
             .iter()
             .any(|v| v.name == line.name && v.id == line.id)
         {
-            return Err(NoteError::DuplicateSignature {
-                name: line.name.clone(),
-                id: line.id,
-            });
+            continue;
         }
         let timestamp = verify_line(key, note.text(), line)?;
         verified.push(VerifiedSignature {

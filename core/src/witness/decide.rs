@@ -13,6 +13,7 @@ use super::body::CheckpointBody;
 use super::request::AddCheckpoint;
 use super::state::LogState;
 use crate::hash::Hash;
+use crate::note::envelope::MAX_SIGNATURES;
 use crate::note::{cosign, verify_note, KeyKind, Note, NoteError, SigningKey, VerifierKey};
 use crate::tree::{verify_consistency, EMPTY_ROOT};
 
@@ -127,6 +128,13 @@ impl Submission {
         key: &SigningKey,
         now: u64,
     ) -> Result<Cosigned, Refusal> {
+        // tlog-witness: the cosignature's timestamp must not be zero (a clock at the epoch).
+        if now == 0 {
+            return Err(Refusal::new(
+                500,
+                "the witness's clock reads the epoch: no cosignature is made with time 0",
+            ));
+        }
         let (known_size, known_root) = match stored {
             Some(s) => (s.size, s.root),
             None => (0, EMPTY_ROOT),
@@ -178,6 +186,17 @@ impl Submission {
         let line = cosign(key, self.note.text(), now)
             .map_err(|e| Refusal::new(400, format!("cannot cosign: {e}")))?;
         let mut cosigned = self.note.clone();
+        // The stored copy keeps at most MAX_SIGNATURES lines: a checkpoint that came with
+        // that many (signed-note: accept at least 16) gives up other witnesses'
+        // cosignatures, last first, to make room for ours; the log's stay. The answer is our
+        // line alone either way.
+        if !cosigned
+            .signatures()
+            .iter()
+            .any(|s| s.name == line.name && s.id == line.id)
+        {
+            cosigned.drop_signatures_for_room(&self.body.origin, MAX_SIGNATURES - 1);
+        }
         cosigned
             .add_signature(line.clone())
             .map_err(|e| Refusal::new(400, format!("cannot cosign: {e}")))?;
