@@ -184,4 +184,53 @@ fn quick_start_bundle_is_checked_against_a_policy() {
     assert!(o.status.success(), "{}", text(&o));
     let o = ev(&["check-proof", s(&unsigned), "--policy", s(&policy)], None);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+
+    // A consistency proof from the size-3 checkpoint to the next cosigned one carries that
+    // note's signatures, so the policy accepts it; one to the unsigned head would not.
+    let old = d.join("old.checkpoint");
+    let o = ev(&["checkpoint", s(&trail)], None);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(&old, &o.stdout).unwrap();
+    let o = ev(
+        &["append", "--raw", "--key", s(&log_key), s(&trail)],
+        Some("four\nfive\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ev(
+        &[
+            "publish",
+            s(&trail),
+            "--policy",
+            s(&policy),
+            "--key",
+            s(&log_key),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let extends = d.join("extends.proof");
+    let o = ev(
+        &[
+            "prove",
+            s(&trail),
+            "--consistency",
+            s(&old),
+            "-o",
+            s(&extends),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ev(
+        &["check-proof", s(&extends), "--policy", s(&policy), "--json"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["proof"], "consistency", "{j}");
+    assert_eq!(
+        (j["old_size"].as_u64(), j["new_size"].as_u64()),
+        (Some(3), Some(5))
+    );
+    assert_eq!(j["signatures"]["policy"]["ok"], true, "{j}");
 }

@@ -126,6 +126,19 @@ impl Prover {
         let c = evident_core::prove::prove_consistency(&mut src, &self.head, &old)?;
         text::consistency_text(&c)
     }
+
+    /// A consistency proof from the older checkpoint note `old` to the checkpoint note `new`
+    /// of this log, at or below the head (the signed `checkpoint.note`, say, so the proof can
+    /// carry its signatures). `new` is first proven consistent with the head, so a note that
+    /// is not this trail's tree is refused; the proof is checked before it is returned.
+    pub fn prove_consistency_to(&self, old: &str, new: &str) -> Result<String, ProveError> {
+        let old = text::parse_checkpoint_note(old)?;
+        let new = text::parse_checkpoint_note(new)?;
+        let mut src = DirSource::open(&self.dir)?;
+        evident_core::prove::prove_consistency(&mut src, &self.head, &new)?;
+        let c = evident_core::prove::prove_consistency(&mut src, &new, &old)?;
+        text::consistency_text(&c)
+    }
 }
 
 /// Proves that the trail in `dir` still holds the tree of a C2SP checkpoint note: the same

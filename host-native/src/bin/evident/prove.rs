@@ -137,16 +137,34 @@ pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
     };
     let text = if let Some(old) = &a.consistency {
         let old_text = read_text(old)?;
-        match prover.prove_consistency(&old_text) {
-            Ok(t) => t,
-            Err(e) => return fail(e.in_file(old)),
+        let old_size = match evident_core::prove::parse_checkpoint_note(&old_text) {
+            Ok(h) => h.size,
+            Err(e) => {
+                return fail(ProveError::Invalid {
+                    file: Some(old.clone()),
+                    line: e.line,
+                    reason: e.reason,
+                })
+            }
+        };
+        // To the signed checkpoint.note when it covers the older tree: the proof then carries
+        // its signatures (so `check-proof --policy` can check them); else to the head.
+        let signed = signed_note_covering(&a.dir, old_size.max(1), "proof");
+        let proven = match &signed {
+            Some((_, note)) => prover.prove_consistency_to(&old_text, note),
+            None => prover.prove_consistency(&old_text),
+        };
+        match (proven, signed) {
+            (Ok(t), Some((_, note))) => with_signatures(t, &note),
+            (Ok(t), None) => t,
+            (Err(e), _) => return fail(e.in_file(old)),
         }
     } else {
         let seq = a.seq.expect("clap requires --seq or --consistency");
         // The signed checkpoint.note, when it covers the record: the bundle is made against
         // its tree and carries its signatures (so `check-proof --policy` can check them).
         let signed = if a.size.is_none() {
-            signed_note_covering(&a.dir, seq)
+            signed_note_covering(&a.dir, seq, "bundle")
         } else {
             None
         };
@@ -168,15 +186,16 @@ pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
 
 /// The JSON form of a checked bundle: the record (the event when it is one) and the tree.
 /// The signed `checkpoint.note` of `dir` when it has signatures and covers `seq`: its size and
-/// text. A note that is absent, unsigned or older than the record is passed over (the bundle
-/// is then made against the trail's head, unsigned), saying so on stderr when it exists.
-fn signed_note_covering(dir: &Path, seq: u64) -> Option<(u64, String)> {
+/// text. A note that is absent, unsigned or older than the record is passed over (the `what`,
+/// bundle or proof, is then made against the trail's head, unsigned), saying so on stderr
+/// when it exists.
+fn signed_note_covering(dir: &Path, seq: u64, what: &str) -> Option<(u64, String)> {
     let path = dir.join(evident_native::publish::CHECKPOINT_NOTE);
     let text = std::fs::read_to_string(&path).ok()?;
     let (cp, note) = match evident_core::tree::TreeCheckpoint::parse_note(text.as_bytes()) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("evident: {}: {e}; the bundle is unsigned", path.display());
+            eprintln!("evident: {}: {e}; the {what} is unsigned", path.display());
             return None;
         }
     };
@@ -185,7 +204,7 @@ fn signed_note_covering(dir: &Path, seq: u64) -> Option<(u64, String)> {
     }
     if cp.size < seq {
         eprintln!(
-            "evident: {} covers {} records, not seq {seq} yet; the bundle is unsigned (publish again, or wait for the next signature)",
+            "evident: {} covers {} records, not seq {seq} yet; the {what} is unsigned (publish again, or wait for the next signature)",
             path.display(),
             cp.size
         );
@@ -194,20 +213,21 @@ fn signed_note_covering(dir: &Path, seq: u64) -> Option<(u64, String)> {
     Some((cp.size, text))
 }
 
-/// The bundle `text` (whose checkpoint is the unsigned body of `note`) with `note`'s
-/// signature lines, checked again; the unsigned bundle if they do not belong to it.
+/// The bundle or consistency proof `text` (whose last checkpoint is the unsigned body of
+/// `note`) with `note`'s signature lines, checked again; the unsigned text if they do not
+/// belong to it.
 fn with_signatures(text: String, note: &str) -> String {
     let body_end = note.find("\n\n").map(|i| i + 1).unwrap_or(note.len());
     let body = &note[..body_end];
     if !text.ends_with(body) {
-        eprintln!("evident: checkpoint.note is not of the tree proven; the bundle is unsigned");
+        eprintln!("evident: checkpoint.note is not of the tree proven; the proof is unsigned");
         return text;
     }
     let signed = format!("{text}{}", &note[body_end..]);
     match check_proof_text(&signed) {
         Ok(_) => signed,
         Err(e) => {
-            eprintln!("evident: checkpoint.note's signatures do not fit the bundle ({e}); the bundle is unsigned");
+            eprintln!("evident: checkpoint.note's signatures do not fit the proof ({e}); the proof is unsigned");
             text
         }
     }
