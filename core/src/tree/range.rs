@@ -82,7 +82,7 @@ impl CompactRange {
             node = interior(&left, &node);
             size >>= 1;
             height += 1;
-            if height % TILE_HEIGHT == 0 {
+            if height.is_multiple_of(TILE_HEIGHT) {
                 tile_root((height / TILE_HEIGHT) as u8, node);
             }
         }
