@@ -40,6 +40,27 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `append --raw --key` of `lines`, then `publish` to the policy's witnesses (both must work).
+fn append_and_publish(trail: &Path, log_key: &Path, policy: &Path, lines: &str) {
+    let o = ev(
+        &["append", "--raw", "--key", s(log_key), s(trail)],
+        Some(lines),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = ev(
+        &[
+            "publish",
+            s(trail),
+            "--policy",
+            s(policy),
+            "--key",
+            s(log_key),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
 #[test]
 fn quick_start_bundle_is_checked_against_a_policy() {
     let dir = tempfile::tempdir().unwrap();
@@ -69,23 +90,7 @@ fn quick_start_bundle_is_checked_against_a_policy() {
     )
     .unwrap();
     let trail = d.join("trail");
-    let o = ev(
-        &["append", "--raw", "--key", s(&log_key), s(&trail)],
-        Some("one\ntwo\nthree\n"),
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let o = ev(
-        &[
-            "publish",
-            s(&trail),
-            "--policy",
-            s(&policy),
-            "--key",
-            s(&log_key),
-        ],
-        None,
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    append_and_publish(&trail, &log_key, &policy, "one\ntwo\nthree\n");
     // A reopening writer with the key keeps the cosigned note of the same head.
     let o = ev(&["recover", "--key", s(&log_key), s(&trail)], None);
     assert!(o.status.success(), "{}", text(&o));
@@ -191,23 +196,7 @@ fn quick_start_bundle_is_checked_against_a_policy() {
     let o = ev(&["checkpoint", s(&trail)], None);
     assert!(o.status.success(), "{}", text(&o));
     std::fs::write(&old, &o.stdout).unwrap();
-    let o = ev(
-        &["append", "--raw", "--key", s(&log_key), s(&trail)],
-        Some("four\nfive\n"),
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let o = ev(
-        &[
-            "publish",
-            s(&trail),
-            "--policy",
-            s(&policy),
-            "--key",
-            s(&log_key),
-        ],
-        None,
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    append_and_publish(&trail, &log_key, &policy, "four\nfive\n");
     let extends = d.join("extends.proof");
     let o = ev(
         &[

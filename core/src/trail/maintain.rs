@@ -391,7 +391,6 @@ impl Trail {
             first_seq: self.next_seq,
             anchor: self.head,
         };
-        self.new_segment_unreserved = false;
         steps.extend(self.creation_steps(header));
         // The agent index, after the new segment is ready: derived data whose failure does not
         // matter (a query scans a segment whose index is missing or damaged).
@@ -401,7 +400,10 @@ impl Trail {
         self.run(Job::Rotate { sealed: name }, steps);
     }
 
-    fn creation_steps(&self, header: SegmentHeader) -> Vec<(IoOp, After)> {
+    /// The steps that create the segment of `header` and make it active (a new creation:
+    /// whatever an earlier, abandoned one found about its reservation is forgotten).
+    fn creation_steps(&mut self, header: SegmentHeader) -> Vec<(IoOp, After)> {
+        self.new_segment_unreserved = false;
         let name = naming::segment_name(header.first_seq);
         let ops = create_segment_steps(&self.opts, &name, &header);
         let n = ops.len();
@@ -430,7 +432,6 @@ impl Trail {
             first_seq: self.next_seq,
             anchor: self.head,
         };
-        self.new_segment_unreserved = false;
         let steps = self.creation_steps(header);
         self.run(Job::CreateSegment, steps);
     }

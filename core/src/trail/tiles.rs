@@ -324,25 +324,12 @@ impl Tiles {
                     self.nodes_start += 1;
                     pushed += 1;
                     self.drop_roots_below(entry);
-                    let pushed_ok = if self.roots.front().is_some_and(|r| r.0 == entry) {
-                        // At most one root per tile level (8 levels).
-                        let mut roots = [(0u8, Hash::default()); 8];
-                        let mut n = 0;
-                        while n < roots.len() {
-                            match self.roots.front() {
-                                Some(&(e, level, root)) if e == entry => {
-                                    roots[n] = (level, root);
-                                    n += 1;
-                                    self.roots.pop_front();
-                                }
-                                _ => break,
-                            }
-                        }
-                        self.push_with(node, &roots[..n])
-                    } else {
-                        self.push(node)
-                    };
-                    if !pushed_ok {
+                    // The roots this entry completes (one entry in 256 has any: the Vec is
+                    // empty, and allocates nothing, for the others).
+                    let n = self.roots.iter().take_while(|r| r.0 == entry).count();
+                    let roots: Vec<(u8, Hash)> =
+                        self.roots.drain(..n).map(|(_, l, h)| (l, h)).collect();
+                    if !self.push_with(node, &roots) {
                         return true;
                     }
                 }

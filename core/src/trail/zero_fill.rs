@@ -16,9 +16,9 @@
 //! fails no append: the writer stops filling that segment and goes on.
 //!
 //! When: before a batch once fewer than half of `zero_fill_ahead` bytes are filled ahead of
-//! the records (one chunk, an eighth, before each batch at most), and up to the whole of it while the trail
-//! is idle (unless [`Options::zero_fill_when_idle`] is off: a host whose idle time is the end
-//! of a caller's call); never past the segment's reserved length, never into a segment whose
+//! the records (one chunk, an eighth, before each batch at most), and up to the whole of it
+//! while the trail is idle (unless [`Options::zero_fill_when_idle`] is off: a host whose idle
+//! time is the end of a caller's call); never past the segment's reserved length, never into a segment whose
 //! preallocation failed, never for a segment about to rotate, never before this writer's
 //! first batch. A writer cannot tell zeros written by an earlier one from reserved space, so
 //! after an open it fills from its last record again.

@@ -30,7 +30,7 @@ pub use evident_core::prove::{Consistency, Inclusion, TreeHead};
 pub use head::default_origin;
 pub(crate) use head::origin_of;
 pub use source::DirSource;
-pub use text::{check_proof_text, Checked, ProvenConsistency, ProvenRecord};
+pub use text::{check_proof_text, parse_checkpoint_note, Checked, ProvenConsistency, ProvenRecord};
 
 use evident_core::Checkpoint;
 use std::path::{Path, PathBuf};

@@ -18,7 +18,8 @@ pub(super) fn consistency_text(c: &Consistency) -> Result<String, ProveError> {
     evident_core::prove::consistency_text(c).map_err(|e| ProveError::Inconsistent(e.to_string()))
 }
 
-pub(super) fn parse_checkpoint_note(text: &str) -> Result<TreeHead, ProveError> {
+/// Parses a checkpoint note (signatures, if any, not checked); an error names the line.
+pub fn parse_checkpoint_note(text: &str) -> Result<TreeHead, ProveError> {
     evident_core::prove::parse_checkpoint_note(text).map_err(text_error)
 }
 

@@ -137,15 +137,9 @@ pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
     };
     let text = if let Some(old) = &a.consistency {
         let old_text = read_text(old)?;
-        let old_size = match evident_core::prove::parse_checkpoint_note(&old_text) {
+        let old_size = match evident_native::prove::parse_checkpoint_note(&old_text) {
             Ok(h) => h.size,
-            Err(e) => {
-                return fail(ProveError::Invalid {
-                    file: Some(old.clone()),
-                    line: e.line,
-                    reason: e.reason,
-                })
-            }
+            Err(e) => return fail(e.in_file(old)),
         };
         // To the signed checkpoint.note when it covers the older tree: the proof then carries
         // its signatures (so `check-proof --policy` can check them); else to the head.
@@ -341,7 +335,9 @@ pub fn check_proof(a: CheckProofArgs) -> Result<Outcome, Error> {
     let authenticated = a.policy.is_some() || a.checkpoint.is_some();
     if !authenticated {
         eprintln!(
-            "evident: {}: not authenticated: the proof verifies against the checkpoint it              carries, but no --policy (the log's key and witnesses) or --checkpoint (one you              trust) was given, so nothing shows that checkpoint is the log's",
+            "evident: {}: not authenticated: the proof verifies against the checkpoint it \
+             carries, but no --policy (the log's key and witnesses) or --checkpoint (one you \
+             trust) was given, so nothing shows that checkpoint is the log's",
             a.file.display()
         );
     }
