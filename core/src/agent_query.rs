@@ -536,8 +536,15 @@ impl AgentQuery {
             let Some(r) = scanner.next_record() else {
                 return Err("an indexed record is not where the index says".into());
             };
+            // The full event decoding first: for an event it gives the agent field as
+            // `agent_of` would (see there), so only a payload that is no event pays for both.
+            let event = AuditEvent::from_json(r.payload).ok();
+            let agent = match &event {
+                Some(e) => Some(std::borrow::Cow::Borrowed(e.agent_id.as_str())),
+                None => agent_of(r.payload),
+            };
             if (r.seq, r.offset, r.frame_len, r.ts) != (hit.seq, hit.offset, hit.len, hit.ts)
-                || agent_of(r.payload).as_deref() != Some(self.agent.as_str())
+                || agent.as_deref() != Some(self.agent.as_str())
             {
                 return Err("an indexed record is not the agent's".into());
             }
@@ -547,9 +554,7 @@ impl AgentQuery {
             }
             // The agent field is the agent's (checked above): what remains of `spec_matches`
             // is the ranges, and that the payload is a whole event.
-            if in_ranges(&self.spec, r.seq, r.ts)
-                && AuditEvent::from_json(r.payload).is_ok_and(|e| e.agent_id == self.agent)
-            {
+            if in_ranges(&self.spec, r.seq, r.ts) && event.is_some() {
                 self.seg_pos.push(ResumeAt {
                     segment: self.segs[self.i].first,
                     offset: r.offset,

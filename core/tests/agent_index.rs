@@ -479,3 +479,47 @@ fn the_live_segment_is_read_through_its_index_and_a_stale_one_never_changes_an_a
     let all = query(&mut disk, QuerySpec::default()).unwrap();
     check_answers(&mut disk, &all.records, &specs);
 }
+
+/// The index files a record under `agent_of`, and an agent query takes the agent of an event
+/// from its full decoding: the two must agree on every payload that decodes as an event, or a
+/// query would miss (or reject) records the index filed. Key order, escapes, nesting,
+/// duplicates and surrounding whitespace, each decided one way or the other.
+#[test]
+fn agent_of_gives_every_events_own_agent() {
+    let payloads: Vec<Vec<u8>> = vec![
+        br#"{"gen_ai.agent.id":"a","correlation.id":"c","kind":"exec.started","pid":1}"#.to_vec(),
+        br#"{"kind":"exec.started","pid":1,"correlation.id":"c","gen_ai.agent.id":"a"}"#.to_vec(),
+        br#"{"gen_ai.agent.id":"a\"b\\\u00e9","correlation.id":"c","kind":"exec.started","pid":1}"#
+            .to_vec(),
+        br#"{"gen_ai.agent.id":"a","correlation.id":"c","kind":"custom","name":"n","data":{"gen_ai.agent.id":"b"}}"#
+            .to_vec(),
+        br#"{"data":{"gen_ai.agent.id":"b"},"kind":"custom","name":"n","correlation.id":"c","gen_ai.agent.id":"a"}"#
+            .to_vec(),
+        br#"{"gen_ai.agent.id":"a","gen_ai.agent.id":"b","correlation.id":"c","kind":"exec.started","pid":1}"#
+            .to_vec(),
+        br#"  {"gen_ai.agent.id" : "a" , "correlation.id":"c","kind":"exec.started","pid":1}  "#
+            .to_vec(),
+        br#"{"gen_ai.agent.id":"a","correlation.id":"c","kind":"exec.started","pid":1} x"#.to_vec(),
+        br#"{"gen_ai.agent.id":"a","correlation.id":"c","kind":"no.such.kind"}"#.to_vec(),
+        br#"{"gen_ai.agent.id":"a","note":1}"#.to_vec(),
+    ];
+    let mut events = 0;
+    for p in &payloads {
+        if let Ok(e) = AuditEvent::from_json(p) {
+            events += 1;
+            assert_eq!(
+                agent_index::agent_of(p).as_deref(),
+                Some(e.agent_id.as_str()),
+                "{}",
+                String::from_utf8_lossy(p)
+            );
+        }
+    }
+    // Not vacuous: most of them are events.
+    assert!(events >= 5, "{events} events");
+    // A JSON object with the field but no event is still filed (the query drops it).
+    assert_eq!(
+        agent_index::agent_of(br#"{"gen_ai.agent.id":"a","note":1}"#).as_deref(),
+        Some("a")
+    );
+}

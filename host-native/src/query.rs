@@ -8,6 +8,8 @@ use evident_core::AuditEvent;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod parts;
+
 /// Runs a query on the trail in `dir`: records by seq, time range, agent; the N most recent
 /// (`newest` with `limit`). See [`evident_core::query`] for the cost guarantees.
 ///
@@ -20,17 +22,20 @@ use std::path::Path;
 /// read-only directory keeps scanning), so the next query finds it.
 ///
 /// A scan reads its next chunk and hashes its records' leaves on a second core meanwhile (up
-/// to 8 threads in all), as verification does; [`query_with`] sets the number of threads.
+/// to 8 threads in all), as verification does; a forward agent query without a limit answers
+/// groups of segments on those threads at once. [`query_with`] sets the number of threads.
 pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
     query_with(dir, spec, crate::read_ahead::default_threads())
 }
 
 /// [`query`] with `threads` threads (1: every read and hash on the calling thread). The answer
-/// does not depend on `threads`.
+/// (records, head, resume point, segments read, or the error) does not depend on `threads`;
+/// the bytes read can: a forward agent query's part that lies after its time range's end reads
+/// its first segment's index and footer to learn that nothing there matches.
 pub fn query_with(dir: &Path, spec: QuerySpec, threads: usize) -> Result<QueryResult> {
     let mut attempt = 0;
     loop {
-        match query_once(dir, spec.clone(), threads) {
+        match query_split_or_once(dir, &spec, threads) {
             Ok((r, stale)) => {
                 rebuild_indexes(dir, &stale);
                 return Ok(r);
@@ -47,6 +52,24 @@ pub fn query_with(dir: &Path, spec: QuerySpec, threads: usize) -> Result<QueryRe
 }
 
 type Answer = (QueryResult, Vec<String>);
+
+/// A forward agent query without a limit on its parts' threads (see [`parts`]); any other
+/// query, or one whose range lies in one segment, on this thread (with its read-ahead).
+fn query_split_or_once(
+    dir: &Path,
+    spec: &QuerySpec,
+    threads: usize,
+) -> std::result::Result<Answer, evident_core::Error> {
+    if parts::applies(spec, threads) {
+        let p = parts::split(dir, spec, threads * parts::PARTS_PER_THREAD);
+        if !p.is_empty() {
+            if let Some(answer) = parts::run(dir, &p, threads) {
+                return answer;
+            }
+        }
+    }
+    query_once(dir, spec.clone(), threads)
+}
 
 fn query_once(
     dir: &Path,

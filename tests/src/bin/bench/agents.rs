@@ -130,6 +130,24 @@ pub fn section8(ctx: &mut Ctx) {
             .len()
     };
     let agent = format!("agent-{one_pct:04}");
+    // For `perf record`: EVIDENT_BENCH_AGENT_LOOP=S repeats the 1% agent query for S seconds
+    // first (announced on stderr), so that a delayed profile sees nothing else.
+    if let Some(secs) = std::env::var("EVIDENT_BENCH_AGENT_LOOP")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+    {
+        eprintln!("section 8: the 1% agent query alone for {secs} s");
+        let t = Instant::now();
+        let mut n = 0;
+        while t.elapsed().as_secs_f64() < secs {
+            q(QuerySpec {
+                agent: Some(agent.clone()),
+                ..QuerySpec::default()
+            });
+            n += 1;
+        }
+        eprintln!("section 8: {n} agent queries");
+    }
     let (t_agent, n_agent) = median_ms(runs, || {
         q(QuerySpec {
             agent: Some(agent.clone()),

@@ -10,6 +10,8 @@
 //!
 //! Environment: `EVIDENT_BENCH_TIMELINE=1` prints a durable run's records made durable per
 //! 200 ms (stalls show as zeros); `EVIDENT_BENCH_TILES=1` prints a batch run's tile status.
+//! `EVIDENT_BENCH_AGENT_LOOP=S` makes section 8 repeat its 1% agent query for S seconds
+//! after building its trail (use `perf record -D` to skip the build).
 
 use crate::costs::{self, Variant};
 use crate::peers::{self, Space, Work};
