@@ -36,6 +36,7 @@ use crate::io::{IoDone, IoOp, IoResult};
 use crate::naming;
 use crate::query::{in_ranges, Found, QueryResult, QuerySpec, ResumeAt, ScanQuery};
 use crate::scan::{ScanStart, SegmentScanner};
+use crate::segment_links::{Listed, SegmentLinks};
 use std::collections::BTreeMap;
 
 mod live;
@@ -88,6 +89,8 @@ pub struct AgentQuery {
     seg_found: Vec<Found>,
     seg_head: Option<(u64, Hash, u64)>,
     sub: Option<ScanQuery>,
+    /// Where the segments read meet their neighbours.
+    links: SegmentLinks,
     log_id: Option<LogId>,
     out: Vec<Found>,
     /// Where each record of `out` is, when known (for the result's resume point).
@@ -108,6 +111,7 @@ impl AgentQuery {
     /// A query for `spec.agent` (which must be set) reading at most `chunk` bytes at a time.
     pub fn new(spec: QuerySpec, chunk: u32) -> AgentQuery {
         AgentQuery {
+            links: SegmentLinks::for_range(spec.to_seq, spec.until),
             agent: spec.agent.clone().unwrap_or_default(),
             spec,
             chunk: chunk.max(4096),
@@ -350,6 +354,17 @@ impl AgentQuery {
         if self.tail {
             self.tail_found();
         }
+        // A scan that read the segment to its end knows where it ends (the scan itself checked
+        // that the next segment file starts right after): kept for the next one's anchor.
+        let next = self.segs.get(self.i + 1).map(|s| Listed {
+            name: &s.name,
+            first: s.first,
+        });
+        if let (Some(h), Some(n)) = (r.head, next) {
+            if h.seq.checked_add(1) == Some(n.first) {
+                self.links.end(self.i, (h.seq, 0), h.hash, Some(n))?;
+            }
+        }
         self.segments_read += r.segments_read;
         self.bytes_read += r.bytes_read;
         if let Some(h) = r.head {
@@ -397,6 +412,16 @@ impl AgentQuery {
                 if f.offset != h.footer_offset || !h.matches_footer(&f) {
                     return Err("index does not match the footer".into());
                 }
+                let next = self.segs.get(self.i + 1).map(|s| Listed {
+                    name: &s.name,
+                    first: s.first,
+                });
+                if let Err(e) = self
+                    .links
+                    .end(self.i, (f.last_seq, f.last_ts), f.last_hash, next)
+                {
+                    return Ok(Err(e));
+                }
                 Ok(self.with_footer(f))
             }
             Stage::AgentList => {
@@ -411,17 +436,24 @@ impl AgentQuery {
                 if self.hits.is_empty() && !self.live {
                     return Ok(self.next_segment());
                 }
-                self.stage = Stage::SegHeader;
-                Ok(Ok(()))
+                self.segments_read += 1;
+                Ok(self.next_window())
             }
             Stage::SegHeader => {
                 let h = SegmentHeader::decode(d).map_err(|e| e.to_string())?;
                 if h.first_seq != self.seg().first || self.log_id.is_some_and(|id| id != h.log_id) {
                     return Err("segment header disagrees".into());
                 }
+                let s = &self.segs[self.i];
+                let this = Listed {
+                    name: &s.name,
+                    first: s.first,
+                };
+                if let Err(e) = self.links.start(self.i, this, h.anchor) {
+                    return Ok(Err(e));
+                }
                 self.seg_header = Some(h);
-                self.segments_read += 1;
-                Ok(self.next_window())
+                Ok(self.with_header())
             }
             Stage::Window { start, upto, .. } => self.on_window(start, upto, d),
             _ => Ok(Ok(())),
@@ -439,23 +471,31 @@ impl AgentQuery {
         Ok(Ok(()))
     }
 
-    /// Goes on once the footer (or the live index's stand-in) is known.
+    /// Goes on once the footer (or the live index's stand-in) is known: to the segment header,
+    /// read for every segment in the range so that its anchor is checked against the segment
+    /// before (see [`SegmentLinks`]), and needed for the log id and the hits' chain hashes.
     fn with_footer(&mut self, f: Footer) -> Result<(), Error> {
         let before = self.spec.until.is_some_and(|u| u <= f.first_ts)
             || self.spec.to_seq.is_some_and(|t| t < f.first_seq);
-        let after = self.spec.since.is_some_and(|s| s > f.last_ts);
         self.footer = Some(f);
         if before {
             // Nothing here or later.
             return self.finish();
         }
+        self.stage = Stage::SegHeader;
+        Ok(())
+    }
+
+    /// Goes on once the segment header is known too.
+    fn with_header(&mut self) -> Result<(), Error> {
+        let f = self.footer.as_ref().expect("read before");
+        let after = self.spec.since.is_some_and(|s| s > f.last_ts);
         if after || self.row.is_none() {
             if self.live {
-                // None of the agent's records here: on to what the index does not cover
-                // (after the segment header, for the log id).
+                // None of the agent's records here: on to what the index does not cover.
                 self.hits.clear();
-                self.stage = Stage::SegHeader;
-                return Ok(());
+                self.segments_read += 1;
+                return self.next_window();
             }
             return self.next_segment();
         }

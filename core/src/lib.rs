@@ -45,6 +45,7 @@ pub mod prepared;
 pub mod prove;
 pub mod query;
 pub mod scan;
+pub mod segment_links;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod trail;

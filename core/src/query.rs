@@ -32,6 +32,7 @@ use crate::io::{IoDone, IoOp, IoResult};
 use crate::leaves::PrecomputedLeaf;
 use crate::naming;
 use crate::scan::{ScanStart, SegmentEnd, SegmentScanner};
+use crate::segment_links::{Listed, SegmentLinks};
 use std::collections::VecDeque;
 
 /// What to look for. Every field narrows the result; the default returns every record.
@@ -272,6 +273,8 @@ pub(crate) struct ScanQuery {
     consumed_to: u64,
     /// Smallest read near a limit; doubles when a read completes no record (a large frame).
     read_floor: u64,
+    /// Where the segments read meet their neighbours.
+    links: SegmentLinks,
     result: Option<Result<QueryResult, Error>>,
 }
 
@@ -282,6 +285,7 @@ impl ScanQuery {
             let after = r.after.seq.saturating_add(1);
             spec.from_seq = Some(spec.from_seq.map_or(after, |f| f.max(after)));
         }
+        let links = SegmentLinks::for_range(spec.to_seq, spec.until);
         ScanQuery {
             spec,
             chunk: chunk.max(4096),
@@ -308,6 +312,7 @@ impl ScanQuery {
             scanned: 0,
             consumed_to: 0,
             read_floor: MIN_READ,
+            links,
             result: None,
         }
     }
@@ -421,8 +426,18 @@ impl ScanQuery {
             (Stage::List, IoDone::Listed(entries)) => self.on_list(entries),
             (&Stage::Trailer { i }, IoDone::Read(d)) => self.on_trailer(i, &d),
             (&Stage::Footer { i, offset }, IoDone::Read(d)) => {
-                self.segs[i].footer = Some(Footer::decode(&d).ok().filter(|f| f.offset == offset));
-                self.next()
+                let f = Footer::decode(&d).ok().filter(|f| f.offset == offset);
+                let linked = match &f {
+                    Some(f) => self.links.end(
+                        i,
+                        (f.last_seq, f.last_ts),
+                        f.last_hash,
+                        listed(&self.segs, i + 1),
+                    ),
+                    None => Ok(()),
+                };
+                self.segs[i].footer = Some(f);
+                linked.and_then(|()| self.next())
             }
             (&Stage::Header { i }, IoDone::Read(d)) => self.on_header(i, &d),
             (&Stage::Scan { i, offset }, IoDone::Read(d)) => self.on_chunk(i, offset, &d),
@@ -625,6 +640,8 @@ impl ScanQuery {
                 ),
             });
         }
+        self.links
+            .start(i, listed(&self.segs, i).expect("segment i"), h.anchor)?;
         if self.resume_pending.is_some() {
             return self.resume_after_header(i, &h);
         }
@@ -800,6 +817,15 @@ impl ScanQuery {
                 what: d.kind.to_string(),
             });
         }
+        if summary.records > 0 {
+            let last = summary.next_seq - 1;
+            self.links.end(
+                i,
+                (last, summary.last_ts),
+                summary.last_hash,
+                listed(&self.segs, i + 1),
+            )?;
+        }
         self.after_segment(i)
     }
 
@@ -835,4 +861,12 @@ impl ScanQuery {
         self.cursor = Some(i + 1);
         self.next()
     }
+}
+
+/// Segment `i` of the listing, as [`SegmentLinks`] names it.
+fn listed(segs: &[Seg], i: usize) -> Option<Listed<'_>> {
+    segs.get(i).map(|s| Listed {
+        name: &s.name,
+        first: s.first,
+    })
 }

@@ -62,7 +62,7 @@ fn query_split_or_once(
 ) -> std::result::Result<Answer, evident_core::Error> {
     if parts::applies(spec, threads) {
         let p = parts::split(dir, spec, threads * parts::PARTS_PER_THREAD);
-        if !p.is_empty() {
+        if !p.specs.is_empty() {
             if let Some(answer) = parts::run(dir, &p, threads) {
                 return answer;
             }
