@@ -95,16 +95,60 @@ pub fn default_record(key_file: &Path) -> PathBuf {
     crate::signer::record::default_record(key_file)
 }
 
+/// Reads the trail's `checkpoint.note`: `None` when there is none. Opened relative to the
+/// directory, never through a symlink (one planted under that name is an error saying so; the
+/// caller names the file), and at most [`evident_core::note::MAX_NOTE_LEN`] bytes (a longer file is refused).
+pub fn read_checkpoint_note(dir: &Path) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = match crate::safe_fs::TrailDir::open(dir, false)
+        .and_then(|d| d.open_file(CHECKPOINT_NOTE, false))
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let max = evident_core::note::MAX_NOTE_LEN;
+    let mut buf = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut buf)?;
+    if buf.len() > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("longer than {max} bytes: not a checkpoint note"),
+        ));
+    }
+    Ok(Some(buf))
+}
+
 /// Writes `bytes` to `path` atomically: temp, fsync, rename, directory fsync.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let at = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
+    // Never through a symlink: whoever can write to the directory could plant `<name>.tmp`
+    // pointing anywhere, and opening it to write would write there. A stale temp file or link
+    // (a crash between create and rename, or a planted one) is removed, the link itself and
+    // never its target; anything else there is refused. The temp file is then created with
+    // O_EXCL, which a link planted meanwhile makes fail instead of being followed.
+    match std::fs::symlink_metadata(&tmp) {
+        Ok(m) if m.file_type().is_symlink() || m.file_type().is_file() => {
+            std::fs::remove_file(&tmp).map_err(at)?
+        }
+        Ok(_) => {
+            return Err(at(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} is not a regular file: refusing to replace it",
+                    tmp.display()
+                ),
+            )))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(at(e)),
+    }
     let mut f = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .open(&tmp)
         .map_err(at)?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(at)?;

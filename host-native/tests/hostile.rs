@@ -420,3 +420,56 @@ async fn a_symlink_planted_as_the_next_segment_during_writes_receives_nothing() 
         );
     }
 }
+
+/// `checkpoint.note` (written by a trail opened with a key, and by `publish`) is a trail file
+/// like the others: a planted `checkpoint.note.tmp` symlink is removed, never written through
+/// (it truncated and overwrote its target before), and a `checkpoint.note` symlink is refused
+/// by `verify` naming it, and never read by `checkpoint` or `prove`.
+#[test]
+fn checkpoint_note_and_its_temp_file_are_never_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, b"outside").unwrap();
+    let key = tmp.path().join("log.key");
+    let out = run(
+        &["keygen", "--origin", "hostile.example/log", "-o", s(&key)],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let dir = tmp.path().join("t");
+    append(&dir, 3, &["--key", s(&key)]);
+    let note = dir.join("checkpoint.note");
+    assert!(std::fs::read_to_string(&note).unwrap().contains("\n3\n"));
+
+    // A planted temp-file link: the next signed note replaces the note, not the victim.
+    symlink(&victim, dir.join("checkpoint.note.tmp")).unwrap();
+    append(&dir, 2, &["--key", s(&key)]);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"outside");
+    assert!(std::fs::symlink_metadata(dir.join("checkpoint.note.tmp")).is_err());
+    let signed = std::fs::read_to_string(&note).unwrap();
+    assert!(
+        signed.contains("\n5\n") && signed.contains("— hostile.example/log "),
+        "{signed}"
+    );
+    // At the head and signed: `checkpoint` prints the signed note.
+    let out = run(&["checkpoint", s(&dir)], None);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), signed);
+
+    // The note itself a link to a note-shaped file outside: refused, never read.
+    std::fs::write(&victim, signed.as_bytes()).unwrap();
+    std::fs::remove_file(&note).unwrap();
+    symlink(&victim, &note).unwrap();
+    let out = run(&["verify", s(&dir)], None);
+    assert_eq!(code(&out), 1, "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checkpoint.note"));
+    let out = run(&["checkpoint", s(&dir)], None);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !printed.contains('—'),
+        "the linked note was printed: {printed}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
+    assert_eq!(std::fs::read(&victim).unwrap(), signed.as_bytes());
+}

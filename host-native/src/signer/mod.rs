@@ -164,7 +164,9 @@ fn sign_blocking(
         record::write(&signer.record, head)?;
     }
     let note_path = dir.join(CHECKPOINT_NOTE);
-    let existing = std::fs::read(&note_path).ok();
+    // Unreadable (a planted symlink, say) is as good as absent: the note is written anew,
+    // replacing the entry itself.
+    let existing = crate::publish::read_checkpoint_note(dir).ok().flatten();
     match note_to_write(&signer.key, head, existing.as_deref())
         .map_err(|e| io::Error::other(e.to_string()))?
     {

@@ -12,9 +12,13 @@ use std::path::{Path, PathBuf};
 pub struct CheckpointArgs {
     /// The trail directory.
     dir: PathBuf,
-    /// Machine-readable output (one JSON object: origin, size, root, and the chain head).
+    /// Machine-readable output (one JSON object: origin, size, root, the unsigned note, the
+    /// signed note when there is one of the head, and the chain head).
     #[arg(long)]
     json: bool,
+    /// Print the unsigned checkpoint body even when `checkpoint.note` holds the head signed.
+    #[arg(long)]
+    unsigned: bool,
 }
 
 #[derive(clap::Args)]
@@ -114,6 +118,11 @@ pub fn checkpoint(a: CheckpointArgs) -> Result<Outcome, Error> {
         Err(e) => return fail(e),
     };
     let cp = prover.checkpoint();
+    let signed = if a.unsigned {
+        None
+    } else {
+        signed_note_of_head(&a.dir, cp)
+    };
     if a.json {
         let chain = prover.chain_head();
         print_json(&json!({
@@ -121,12 +130,60 @@ pub fn checkpoint(a: CheckpointArgs) -> Result<Outcome, Error> {
             "size": cp.size,
             "root": cp.root_base64(),
             "note": prover.checkpoint_note(),
+            "signed_note": signed,
             "chain": {"log_id": chain.log_id.to_hex(), "seq": chain.seq, "hash": chain.hash.to_hex()},
         }));
     } else {
-        write_out(None, &prover.checkpoint_note())?;
+        write_out(None, signed.as_deref().unwrap_or(&prover.checkpoint_note()))?;
     }
     Ok(Outcome::Ok)
+}
+
+/// `checkpoint.note` when it is a signed note of exactly the head `cp` (same origin, size and
+/// root as the trail's records give): what `evident checkpoint` prints for a signed trail.
+/// Otherwise `None`, saying on stderr why when there is a note (behind the head: the writer
+/// signs at most every `checkpoint_interval`, `evident publish` signs now). The signatures
+/// are not checked here (no key is given); whoever reads the note checks them.
+fn signed_note_of_head(dir: &Path, cp: &evident_core::tree::TreeCheckpoint) -> Option<String> {
+    let path = dir.join(evident_native::publish::CHECKPOINT_NOTE);
+    let say = |why: String| {
+        eprintln!(
+            "evident: {}: {why}; printing the head unsigned",
+            path.display()
+        )
+    };
+    let text = match evident_native::publish::read_checkpoint_note(dir) {
+        Ok(note) => String::from_utf8(note?).ok()?,
+        Err(e) => {
+            say(e.to_string());
+            return None;
+        }
+    };
+    let (note_cp, note) = match evident_core::tree::TreeCheckpoint::parse_note(text.as_bytes()) {
+        Ok(x) => x,
+        Err(e) => {
+            say(e.to_string());
+            return None;
+        }
+    };
+    if note.signatures().is_empty() {
+        return None;
+    }
+    if note_cp != *cp {
+        say(if note_cp.origin == cp.origin && note_cp.size < cp.size {
+            format!(
+                "signed at size {}, the head is at {} (signed within the checkpoint interval, or now by `evident publish`)",
+                note_cp.size, cp.size
+            )
+        } else {
+            format!(
+                "not a checkpoint of this trail's head ({} size {}, the head is {} size {})",
+                note_cp.origin, note_cp.size, cp.origin, cp.size
+            )
+        });
+        return None;
+    }
+    Some(text)
 }
 
 pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
@@ -185,7 +242,13 @@ pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
 /// when it exists.
 fn signed_note_covering(dir: &Path, seq: u64, what: &str) -> Option<(u64, String)> {
     let path = dir.join(evident_native::publish::CHECKPOINT_NOTE);
-    let text = std::fs::read_to_string(&path).ok()?;
+    let text = match evident_native::publish::read_checkpoint_note(dir) {
+        Ok(note) => String::from_utf8(note?).ok()?,
+        Err(e) => {
+            eprintln!("evident: {}: {e}; the {what} is unsigned", path.display());
+            return None;
+        }
+    };
     let (cp, note) = match evident_core::tree::TreeCheckpoint::parse_note(text.as_bytes()) {
         Ok(x) => x,
         Err(e) => {

@@ -161,7 +161,15 @@ pub async fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
         })
         .transpose()?;
     let note_path = a.dir.join(evident_native::publish::CHECKPOINT_NOTE);
-    let signed_note = std::fs::read_to_string(&note_path).ok();
+    let signed_note = match evident_native::publish::read_checkpoint_note(&a.dir) {
+        Ok(note) => note.map(|b| String::from_utf8_lossy(&b).into_owned()),
+        Err(error) => {
+            return Err(Error::Io {
+                path: note_path,
+                error,
+            })
+        }
+    };
     if policy.is_some() && signed_note.is_none() {
         notes.push((note_path.clone(), String::new())); // refused below, naming the file
     } else if let (Some(_), Some(text)) = (&policy, &signed_note) {
