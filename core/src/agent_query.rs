@@ -55,9 +55,29 @@ enum Stage {
     Footer,
     AgentList,
     SegHeader,
-    Window { start: u64, end: u64, upto: usize },
+    /// The header of a segment about to be scanned instead (its anchor and log id checked).
+    FallbackHeader,
+    Window {
+        start: u64,
+        end: u64,
+        upto: usize,
+    },
     Sub,
     Done,
+}
+
+/// What a forward agent query over part of a trail learnt about the segments at its range's
+/// edges: a host that cut a query into parts at segment starts checks each cut with them, as one
+/// query over the whole range checks every link it reads across ([`SegmentLinks`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Edges {
+    /// The anchor of the range's first segment, when its header was read.
+    pub first_anchor: Option<Hash>,
+    /// The last seq and chain value of the range's last segment, when it was read to its end.
+    pub last_end: Option<(u64, Hash)>,
+    /// The query stopped before its range's last segment because its time range ended there:
+    /// one query over a longer range would have stopped there too.
+    pub stopped_early: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +124,12 @@ pub struct AgentQuery {
     live: bool,
     /// The running sub-query scans the live segment after what its index covers.
     tail: bool,
+    /// The current segment's header was asked for before falling back to a scan (once).
+    header_asked: bool,
+    /// The query stopped before the end of its seq range: the range's time ended.
+    stopped_early: bool,
+    /// The segment the query began with (index into `segs`).
+    first_i: usize,
     result: Option<Result<QueryResult, Error>>,
 }
 
@@ -140,6 +166,9 @@ impl AgentQuery {
             stale: Vec::new(),
             live: false,
             tail: false,
+            header_asked: false,
+            stopped_early: false,
+            first_i: 0,
             result: None,
         }
     }
@@ -194,7 +223,9 @@ impl AgentQuery {
                 let r = self.row.as_ref()?;
                 Some(read(index_name(&s?.name), r.list_offset, r.list_len))
             }
-            Stage::SegHeader => Some(read(s?.name.clone(), 0, HEADER_LEN as u64)),
+            Stage::SegHeader | Stage::FallbackHeader => {
+                Some(read(s?.name.clone(), 0, HEADER_LEN as u64))
+            }
             Stage::Window { start, end, .. } => Some(read(s?.name.clone(), *start, end - start)),
             Stage::Sub => self.sub.as_mut()?.poll_io(),
             Stage::Done => None,
@@ -263,7 +294,21 @@ impl AgentQuery {
             None => self.segs.len(),
         }
         .min(self.segs.len());
+        self.first_i = self.i;
         self.start_segment()
+    }
+
+    /// Where this query's range meets the segments outside it, for a host that answers a
+    /// range in parts (see [`Edges`]): known once the result is.
+    pub fn edges(&self) -> Edges {
+        let last = self.hi.checked_sub(1);
+        Edges {
+            first_anchor: self.links.anchor_of(self.first_i),
+            last_end: last
+                .filter(|_| !self.stopped_early)
+                .and_then(|l| self.links.end_of(l)),
+            stopped_early: self.stopped_early,
+        }
     }
 
     fn remaining(&self) -> Option<usize> {
@@ -283,6 +328,7 @@ impl AgentQuery {
         self.seg_found.clear();
         self.seg_pos.clear();
         self.seg_head = None;
+        self.header_asked = false;
         let last = self.i + 1 == self.segs.len();
         let has_index = self.index_len.contains_key(&index_name(&self.seg().name));
         self.live = last;
@@ -300,6 +346,8 @@ impl AgentQuery {
     }
 
     /// Answers the current segment by scanning it, and notes its index as stale when sealed.
+    /// Its header is read first when it was not yet, so that its anchor is checked against the
+    /// segment before as for any other (the scan cannot: it reads this segment alone).
     fn fall_back(&mut self) -> Result<(), Error> {
         self.live = false;
         self.tail = false;
@@ -308,6 +356,11 @@ impl AgentQuery {
             if !self.stale.contains(&name) {
                 self.stale.push(name);
             }
+        }
+        if self.seg_header.is_none() && !self.header_asked {
+            self.header_asked = true;
+            self.stage = Stage::FallbackHeader;
+            return Ok(());
         }
         self.start_sub()
     }
@@ -456,8 +509,34 @@ impl AgentQuery {
                 Ok(self.with_header())
             }
             Stage::Window { start, upto, .. } => self.on_window(start, upto, d),
+            Stage::FallbackHeader => Ok(self.on_fallback_header(d)),
             _ => Ok(Ok(())),
         }
+    }
+
+    /// The header of a segment to be scanned: its anchor and log id are checked as the
+    /// scan of a whole trail checks them; a header that does not decode is the scan's to report.
+    fn on_fallback_header(&mut self, d: &[u8]) -> Result<(), Error> {
+        if let Ok(h) = SegmentHeader::decode(d) {
+            let s = &self.segs[self.i];
+            if let Some(id) = self.log_id.filter(|id| *id != h.log_id) {
+                return Err(Error::Corrupt {
+                    location: Location::file(&s.name).at(16).seq(s.first),
+                    what: format!(
+                        "segment belongs to log {} but the trail is log {id}",
+                        h.log_id
+                    ),
+                });
+            }
+            if h.first_seq == s.first {
+                let this = Listed {
+                    name: &s.name,
+                    first: s.first,
+                };
+                self.links.start(self.i, this, h.anchor)?;
+            }
+        }
+        self.start_sub()
     }
 
     fn on_table(&mut self, table: &[u8]) -> Result<Result<(), Error>, String> {
@@ -480,6 +559,7 @@ impl AgentQuery {
         self.footer = Some(f);
         if before {
             // Nothing here or later.
+            self.stopped_early = true;
             return self.finish();
         }
         self.stage = Stage::SegHeader;

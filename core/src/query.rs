@@ -223,6 +223,15 @@ impl QueryTask {
         }
     }
 
+    /// For a forward agent query: what it learnt about the segments at its range's edges (see
+    /// [`crate::agent_query::Edges`]); `None` for every other query.
+    pub fn agent_edges(&self) -> Option<crate::agent_query::Edges> {
+        match &self.0 {
+            Inner::Scan(_) => None,
+            Inner::Agent(q) => Some(q.edges()),
+        }
+    }
+
     /// Sealed segments whose agent index was missing, damaged or inconsistent with the
     /// segment, so this query scanned them: a host may rebuild their indexes
     /// ([`crate::agent_rebuild::RebuildTask`]).

@@ -86,6 +86,16 @@ impl SegmentLinks {
         }
     }
 
+    /// The anchor of segment `i`, when its header was read.
+    pub fn anchor_of(&self, i: usize) -> Option<Hash> {
+        self.anchors.get(&i).copied()
+    }
+
+    /// The last seq and chain value of segment `i`, when its end was read.
+    pub fn end_of(&self, i: usize) -> Option<(u64, Hash)> {
+        self.ends.get(&i).copied()
+    }
+
     /// Segment `i` (`this`) holds `anchor` in its header. Fails when the segment before it was
     /// read to its end and its last chain value is not `anchor`.
     pub fn start(&mut self, i: usize, this: Listed<'_>, anchor: Hash) -> Result<(), Error> {

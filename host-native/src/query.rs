@@ -29,9 +29,8 @@ pub fn query(dir: &Path, spec: QuerySpec) -> Result<QueryResult> {
 }
 
 /// [`query`] with `threads` threads (1: every read and hash on the calling thread). The answer
-/// (records, head, resume point, segments read, or the error) does not depend on `threads`;
-/// the bytes read can: a forward agent query's part that lies after its time range's end reads
-/// its first segment's index and footer to learn that nothing there matches.
+/// (records, head, resume point, segments and bytes read, or the error) does not depend on
+/// `threads`.
 pub fn query_with(dir: &Path, spec: QuerySpec, threads: usize) -> Result<QueryResult> {
     let mut attempt = 0;
     loop {
@@ -68,14 +67,19 @@ fn query_split_or_once(
             }
         }
     }
-    query_once(dir, spec.clone(), threads)
+    query_once(dir, spec.clone(), threads).0
 }
 
+/// Answers `spec` on this thread (reading ahead on `threads`), and for a forward agent query
+/// what it learnt about its range's edges (whether it answered or failed).
 fn query_once(
     dir: &Path,
     spec: QuerySpec,
     threads: usize,
-) -> std::result::Result<Answer, evident_core::Error> {
+) -> (
+    std::result::Result<Answer, evident_core::Error>,
+    Option<evident_core::agent_query::Edges>,
+) {
     let mut exec = FsExecutor::read_only(dir);
     let mut task = QueryTask::new(spec, 1 << 20);
     let mut reads = ReadAhead::for_query(dir, threads);
@@ -92,8 +96,9 @@ fn query_once(
         task.provide_leaves(leaves);
         task.handle_io(&op, r);
     }
-    let r = task.take_result().expect("the task ends with a result")?;
-    Ok((r, task.stale_indexes().to_vec()))
+    let edges = task.agent_edges();
+    let r = task.take_result().expect("the task ends with a result");
+    (r.map(|r| (r, task.stale_indexes().to_vec())), edges)
 }
 
 /// Rebuilds the agent indexes of the sealed segments named, from the segments (best effort:

@@ -164,4 +164,23 @@ fn a_segment_that_does_not_chain_to_the_one_before_fails_every_query_across_it()
         link.contains("segment anchor is not the previous segment's last hash"),
         "{link}"
     );
+    // The same segment without its index: scanned instead, and its anchor still checked,
+    // also when it is the last segment the query reads.
+    std::fs::remove_file(dir.join(evident_native::core::agent_index::index_name(&segs[9])))
+        .unwrap();
+    let ends_there = QuerySpec {
+        to_seq: Some(first(9) + 3),
+        ..agent("a1")
+    };
+    for spec in [agent("a1"), ends_there] {
+        for threads in [1, 2] {
+            let e = query_with(&dir, spec.clone(), threads)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&segs[9]) && e.contains("segment anchor is not"),
+                "{spec:?} on {threads} threads: {e}"
+            );
+        }
+    }
 }

@@ -8,13 +8,16 @@
 //! of the last record, the stale indexes of every part. Only queries without a limit are split
 //! (a limit would have later parts read records that are never returned), and a directory whose
 //! parts disagree on the log id is answered on one thread, so its error is the one a
-//! single-threaded query reports. Where two parts meet, neither part reads both sides, so the
-//! join checks that link itself (the last segment's footer before the cut against the first
-//! segment's header after it), as one thread checks every link it reads across.
+//! single-threaded query reports. Where two parts meet, neither part reads both sides: the join
+//! checks that link from what each side read (the end of the last segment before the cut, the
+//! anchor of the first after it), and a part whose time range ended stops the join there, as
+//! one query stops.
 
 use super::{query_once, Answer};
-use evident_core::footer::{Footer, TRAILER_LEN};
-use evident_core::header::{SegmentHeader, HEADER_LEN};
+use evident_core::agent_query::Edges;
+
+/// A part's answer, and what it learnt about its range's edges.
+type PartAnswer = (Result<Answer, evident_core::Error>, Option<Edges>);
 use evident_core::naming::{parse_segment_name, segment_name};
 use evident_core::query::{QueryResult, QuerySpec};
 use evident_core::segment_links::{Listed, SegmentLinks};
@@ -110,7 +113,7 @@ pub(super) fn run(
 ) -> Option<Result<Answer, evident_core::Error>> {
     let parts = &all.specs;
     let next = AtomicUsize::new(0);
-    let answers: Mutex<Vec<Option<Result<Answer, evident_core::Error>>>> =
+    let answers: Mutex<Vec<Option<PartAnswer>>> =
         Mutex::new((0..parts.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..threads.min(parts.len()) {
@@ -127,7 +130,7 @@ pub(super) fn run(
         }
     });
     let answers = answers.into_inner().unwrap_or_else(|p| p.into_inner());
-    join(dir, all, answers)
+    join(all, answers)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -136,20 +139,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Whether a part before `j` has failed.
-fn first_error_before(
-    answers: &Mutex<Vec<Option<Result<Answer, evident_core::Error>>>>,
-    j: usize,
-) -> bool {
-    lock(answers)[..j].iter().any(|a| matches!(a, Some(Err(_))))
+fn first_error_before(answers: &Mutex<Vec<Option<PartAnswer>>>, j: usize) -> bool {
+    lock(answers)[..j]
+        .iter()
+        .any(|a| matches!(a, Some((Err(_), _))))
 }
 
 /// The parts' answers joined in seq order (see the module documentation).
 fn join(
-    dir: &Path,
     parts: &Parts,
-    answers: Vec<Option<Result<Answer, evident_core::Error>>>,
+    answers: Vec<Option<PartAnswer>>,
 ) -> Option<Result<Answer, evident_core::Error>> {
-    let until = parts.specs.first().and_then(|s| s.until);
     let mut out = QueryResult {
         records: Vec::new(),
         head: None,
@@ -159,16 +159,19 @@ fn join(
     };
     let mut stale = Vec::new();
     let mut log_id = None;
+    let mut before: Option<Edges> = None;
     for (j, a) in answers.into_iter().enumerate() {
-        // Where this part meets the one before (each part read one side of it), checked in seq
-        // order: after the part before, before anything in this one.
-        if let Some(cut) = j.checked_sub(1).and_then(|c| parts.cuts.get(c)) {
-            if let Err(e) = check_cut(dir, cut, until) {
+        // A part is missing only after an earlier one failed (see `run`).
+        let (answer, edges) = a?;
+        let edges = edges.unwrap_or_default();
+        // Where this part meets the one before, checked in seq order: after everything in the
+        // part before, before anything in this one (its first segment's header is read first).
+        if let (Some(b), Some(cut)) = (before, j.checked_sub(1).and_then(|c| parts.cuts.get(c))) {
+            if let Err(e) = check_cut(cut, &b, &edges) {
                 return Some(Err(e));
             }
         }
-        // A part is missing only after an earlier one failed (see `run`).
-        let (r, part_stale) = match a? {
+        let (r, part_stale) = match answer {
             Ok(a) => a,
             Err(e) => return Some(Err(e)),
         };
@@ -188,59 +191,32 @@ fn join(
         }
         out.records.extend(r.records);
         stale.extend(part_stale);
+        if edges.stopped_early {
+            // Its time range ended in this part: one query would have stopped here too, so
+            // what later parts read is none of the answer.
+            break;
+        }
+        before = Some(edges);
     }
     Some(Ok((out, stale)))
 }
 
-/// Checks that the last segment before a cut ends where the first after it begins (seq and
-/// anchor), as one thread's query checks every pair of segments it reads both sides of (see
-/// [`SegmentLinks`]). A side that cannot be read is left to the parts: they report what they
-/// found damaged.
+/// Checks the link at a cut from what the parts on either side read of it: the end of the last
+/// segment before it and the anchor of the first after it, as one query over both checks it.
 fn check_cut(
-    dir: &Path,
-    (before, after, first): &(String, String, u64),
-    until: Option<u64>,
+    (_, after, first): &(String, String, u64),
+    before: &Edges,
+    this: &Edges,
 ) -> Result<(), evident_core::Error> {
-    let Ok(trail) = crate::safe_fs::TrailDir::open(dir, false) else {
-        return Ok(());
-    };
-    let (Some(f), Some(h)) = (read_footer(&trail, before), read_header(&trail, after)) else {
+    let (Some((last_seq, last_hash)), Some(anchor)) = (before.last_end, this.first_anchor) else {
         return Ok(());
     };
     let next = Listed {
         name: after,
         first: *first,
     };
-    let mut links = SegmentLinks::for_range(None, until);
-    links.end(0, (f.last_seq, f.last_ts), f.last_hash, Some(next))?;
-    if until.is_some_and(|u| u <= f.last_ts) {
-        // One thread would stop before reading the next segment's header.
-        return Ok(());
-    }
-    links.start(1, next, h.anchor)
-}
-
-fn read_at(file: &std::fs::File, offset: u64, len: u64) -> Option<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0; usize::try_from(len).ok()?];
-    file.read_exact_at(&mut buf, offset).ok()?;
-    Some(buf)
-}
-
-fn read_footer(trail: &crate::safe_fs::TrailDir, name: &str) -> Option<Footer> {
-    let file = trail.open_file(name, false).ok()?;
-    let len = file.metadata().ok()?.len();
-    let trailer = read_at(
-        &file,
-        len.checked_sub(TRAILER_LEN as u64)?,
-        TRAILER_LEN as u64,
-    )?;
-    let offset = Footer::trailer_offset(&trailer, len).ok()?;
-    let f = Footer::decode(&read_at(&file, offset, len - offset)?).ok()?;
-    (f.offset == offset).then_some(f)
-}
-
-fn read_header(trail: &crate::safe_fs::TrailDir, name: &str) -> Option<SegmentHeader> {
-    let file = trail.open_file(name, false).ok()?;
-    SegmentHeader::decode(&read_at(&file, 0, HEADER_LEN as u64)?).ok()
+    let mut links = SegmentLinks::default();
+    // The seq step was checked by the part before (it knows the next file's name).
+    links.end(0, (last_seq, 0), last_hash, None)?;
+    links.start(1, next, anchor)
 }

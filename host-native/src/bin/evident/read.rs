@@ -143,7 +143,7 @@ pub async fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
     }
     let mut pb: Option<ProgressBar> = None;
     let quiet = a.quiet || a.json;
-    let result = verify_dir(&a.dir, cps, |done, total| {
+    let mut result = verify_dir(&a.dir, cps, |done, total| {
         let bar = pb.get_or_insert_with(|| progress_bar(total, quiet));
         bar.set_position(done);
     });
@@ -161,16 +161,26 @@ pub async fn verify(a: VerifyArgs) -> Result<Outcome, Error> {
         })
         .transpose()?;
     let note_path = a.dir.join(evident_native::publish::CHECKPOINT_NOTE);
-    let signed_note = match evident_native::publish::read_checkpoint_note(&a.dir) {
-        Ok(note) => note.map(|b| String::from_utf8_lossy(&b).into_owned()),
+    // An unreadable note (a symlink planted under its name, say) never hides the chain's
+    // verdict: without a policy it is reported and passed over, with one it fails the policy
+    // once the chain is intact.
+    let (signed_note, note_error) = match evident_native::publish::read_checkpoint_note(&a.dir) {
+        Ok(note) => (note.map(|b| String::from_utf8_lossy(&b).into_owned()), None),
         Err(error) => {
-            return Err(Error::Io {
-                path: note_path,
-                error,
-            })
+            if policy.is_none() {
+                eprintln!(
+                    "evident: {}: {error}; its signatures are not reported",
+                    note_path.display()
+                );
+            }
+            (None, Some(error))
         }
     };
-    if policy.is_some() && signed_note.is_none() {
+    if let (Some(_), Some(error)) = (&policy, &note_error) {
+        let what = format!("the signed checkpoint cannot be read: {error}");
+        let location = evident_core::Location::file(note_path.display().to_string());
+        result = result.and(Err(evident_core::Error::Corrupt { location, what }));
+    } else if policy.is_some() && signed_note.is_none() {
         notes.push((note_path.clone(), String::new())); // refused below, naming the file
     } else if let (Some(_), Some(text)) = (&policy, &signed_note) {
         notes.push((note_path.clone(), text.clone()));
