@@ -409,11 +409,7 @@ impl AgentQuery {
         }
         // A scan that read the segment to its end knows where it ends (the scan itself checked
         // that the next segment file starts right after): kept for the next one's anchor.
-        let next = self.segs.get(self.i + 1).map(|s| Listed {
-            name: &s.name,
-            first: s.first,
-        });
-        if let (Some(h), Some(n)) = (r.head, next) {
+        if let (Some(h), Some(n)) = (r.head, listed(&self.segs, self.i + 1)) {
             if h.seq.checked_add(1) == Some(n.first) {
                 self.links.end(self.i, (h.seq, 0), h.hash, Some(n))?;
             }
@@ -465,10 +461,7 @@ impl AgentQuery {
                 if f.offset != h.footer_offset || !h.matches_footer(&f) {
                     return Err("index does not match the footer".into());
                 }
-                let next = self.segs.get(self.i + 1).map(|s| Listed {
-                    name: &s.name,
-                    first: s.first,
-                });
+                let next = listed(&self.segs, self.i + 1);
                 if let Err(e) = self
                     .links
                     .end(self.i, (f.last_seq, f.last_ts), f.last_hash, next)
@@ -497,11 +490,7 @@ impl AgentQuery {
                 if h.first_seq != self.seg().first || self.log_id.is_some_and(|id| id != h.log_id) {
                     return Err("segment header disagrees".into());
                 }
-                let s = &self.segs[self.i];
-                let this = Listed {
-                    name: &s.name,
-                    first: s.first,
-                };
+                let this = listed(&self.segs, self.i).expect("segment i");
                 if let Err(e) = self.links.start(self.i, this, h.anchor) {
                     return Ok(Err(e));
                 }
@@ -520,19 +509,11 @@ impl AgentQuery {
         if let Ok(h) = SegmentHeader::decode(d) {
             let s = &self.segs[self.i];
             if let Some(id) = self.log_id.filter(|id| *id != h.log_id) {
-                return Err(Error::Corrupt {
-                    location: Location::file(&s.name).at(16).seq(s.first),
-                    what: format!(
-                        "segment belongs to log {} but the trail is log {id}",
-                        h.log_id
-                    ),
-                });
+                let location = Location::file(&s.name).at(16).seq(s.first);
+                return Err(Error::other_log(location, h.log_id, id));
             }
             if h.first_seq == s.first {
-                let this = Listed {
-                    name: &s.name,
-                    first: s.first,
-                };
+                let this = listed(&self.segs, self.i).expect("segment i");
                 self.links.start(self.i, this, h.anchor)?;
             }
         }
@@ -749,4 +730,12 @@ impl AgentQuery {
         }));
         Ok(())
     }
+}
+
+/// Segment `i` of the listing, as [`SegmentLinks`] names it.
+fn listed(segs: &[Seg], i: usize) -> Option<Listed<'_>> {
+    segs.get(i).map(|s| Listed {
+        name: &s.name,
+        first: s.first,
+    })
 }

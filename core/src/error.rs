@@ -1,6 +1,7 @@
 //! Errors, each with the place it concerns.
 
 use crate::checkpoint::Checkpoint;
+use crate::hash::LogId;
 use crate::io::IoError;
 
 /// Where something is: a file of the trail, an offset in it, a seq.
@@ -159,6 +160,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// A segment of log `found` in a trail of log `trail` (its header's log id, offset 16 of
+    /// the segment, says another log): the one wording every reader of segments uses.
+    pub fn other_log(location: Location, found: LogId, trail: LogId) -> Error {
+        Error::Corrupt {
+            location,
+            what: format!("segment belongs to log {found} but the trail is log {trail}"),
+        }
+    }
+
     /// The location the error concerns, if any.
     pub fn location(&self) -> Option<&Location> {
         match self {

@@ -641,13 +641,8 @@ impl ScanQuery {
             });
         }
         if let Some(id) = self.log_id.filter(|id| *id != h.log_id) {
-            return Err(Error::Corrupt {
-                location: Location::file(&seg.name).at(0).seq(seg.first),
-                what: format!(
-                    "segment belongs to log {} but the trail is log {id}",
-                    h.log_id
-                ),
-            });
+            let location = Location::file(&seg.name).at(0).seq(seg.first);
+            return Err(Error::other_log(location, h.log_id, id));
         }
         self.links
             .start(i, listed(&self.segs, i).expect("segment i"), h.anchor)?;

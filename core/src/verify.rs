@@ -375,13 +375,7 @@ impl Verifier {
             }
             Some(id) => {
                 if h.log_id != id {
-                    return Err(Error::Corrupt {
-                        location: loc.at(16),
-                        what: format!(
-                            "segment belongs to log {} but the trail is log {id}",
-                            h.log_id
-                        ),
-                    });
+                    return Err(Error::other_log(loc.at(16), h.log_id, id));
                 }
                 if h.segno != self.next_segno {
                     return Err(Error::Corrupt {

@@ -247,15 +247,10 @@ impl Reader {
         }
         match self.log_id {
             Some(id) if id != h.log_id => {
-                return Err(corrupt(
-                    name,
-                    0,
-                    h.first_seq,
-                    format!(
-                        "segment belongs to log {} but the trail is log {id}",
-                        h.log_id
-                    ),
-                ))
+                let location = Location::file(name).at(0).seq(h.first_seq);
+                return Err(Error::Trail(evident_core::Error::other_log(
+                    location, h.log_id, id,
+                )));
             }
             _ => self.log_id = Some(h.log_id),
         }

@@ -15,15 +15,15 @@
 
 use super::{query_once, Answer};
 use evident_core::agent_query::Edges;
-
-/// A part's answer, and what it learnt about its range's edges.
-type PartAnswer = (Result<Answer, evident_core::Error>, Option<Edges>);
 use evident_core::naming::{parse_segment_name, segment_name};
 use evident_core::query::{QueryResult, QuerySpec};
 use evident_core::segment_links::{Listed, SegmentLinks};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+/// A part's answer, and what it learnt about its range's edges.
+type PartAnswer = (Result<Answer, evident_core::Error>, Option<Edges>);
 
 /// Parts per thread: enough that threads finish together when the agent's records are unevenly
 /// spread, few enough that each part's directory listing costs nothing next to its reads.
@@ -42,9 +42,8 @@ pub(super) fn applies(spec: &QuerySpec, threads: usize) -> bool {
 pub(super) struct Parts {
     /// The parts, in seq order.
     pub specs: Vec<QuerySpec>,
-    /// Between part `j` and `j + 1`: the last segment file of part `j` and the first of `j + 1`
-    /// (its first seq).
-    cuts: Vec<(String, String, u64)>,
+    /// Between part `j` and `j + 1`: the first segment file of part `j + 1` and its first seq.
+    cuts: Vec<(String, u64)>,
 }
 
 /// `spec`'s seq range cut at segment starts into at most `n` parts (each one or more whole
@@ -78,8 +77,7 @@ pub(super) fn split(dir: &Path, spec: &QuerySpec, n: usize) -> Parts {
     }
     // Cut before segment j * len / k: each cut is the first seq of a segment after the one
     // holding `from_seq` and at most `to_seq`, and the cuts increase.
-    let at: Vec<usize> = (1..k).map(|j| j * segs.len() / k).collect();
-    let cuts: Vec<u64> = at.iter().map(|&a| segs[a]).collect();
+    let cuts: Vec<u64> = (1..k).map(|j| segs[j * segs.len() / k]).collect();
     let specs = (0..k)
         .map(|j| QuerySpec {
             from_seq: if j == 0 {
@@ -97,10 +95,7 @@ pub(super) fn split(dir: &Path, spec: &QuerySpec, n: usize) -> Parts {
         .collect();
     Parts {
         specs,
-        cuts: at
-            .iter()
-            .map(|&a| (segment_name(segs[a - 1]), segment_name(segs[a]), segs[a]))
-            .collect(),
+        cuts: cuts.iter().map(|&c| (segment_name(c), c)).collect(),
     }
 }
 
@@ -204,7 +199,7 @@ fn join(
 /// Checks the link at a cut from what the parts on either side read of it: the end of the last
 /// segment before it and the anchor of the first after it, as one query over both checks it.
 fn check_cut(
-    (_, after, first): &(String, String, u64),
+    (after, first): &(String, u64),
     before: &Edges,
     this: &Edges,
 ) -> Result<(), evident_core::Error> {

@@ -145,32 +145,10 @@ pub fn checkpoint(a: CheckpointArgs) -> Result<Outcome, Error> {
 /// signs at most every `checkpoint_interval`, `evident publish` signs now). The signatures
 /// are not checked here (no key is given); whoever reads the note checks them.
 fn signed_note_of_head(dir: &Path, cp: &evident_core::tree::TreeCheckpoint) -> Option<String> {
-    let path = dir.join(evident_native::publish::CHECKPOINT_NOTE);
-    let say = |why: String| {
-        eprintln!(
-            "evident: {}: {why}; printing the head unsigned",
-            path.display()
-        )
-    };
-    let text = match evident_native::publish::read_checkpoint_note(dir) {
-        Ok(note) => String::from_utf8(note?).ok()?,
-        Err(e) => {
-            say(e.to_string());
-            return None;
-        }
-    };
-    let (note_cp, note) = match evident_core::tree::TreeCheckpoint::parse_note(text.as_bytes()) {
-        Ok(x) => x,
-        Err(e) => {
-            say(e.to_string());
-            return None;
-        }
-    };
-    if note.signatures().is_empty() {
-        return None;
-    }
+    let unsigned = "printing the head unsigned";
+    let (note_cp, text) = read_signed_note(dir, unsigned)?;
     if note_cp != *cp {
-        say(if note_cp.origin == cp.origin && note_cp.size < cp.size {
+        let why = if note_cp.origin == cp.origin && note_cp.size < cp.size {
             format!(
                 "signed at size {}, the head is at {} (signed within the checkpoint interval, or now by `evident publish`)",
                 note_cp.size, cp.size
@@ -180,10 +158,40 @@ fn signed_note_of_head(dir: &Path, cp: &evident_core::tree::TreeCheckpoint) -> O
                 "not a checkpoint of this trail's head ({} size {}, the head is {} size {})",
                 note_cp.origin, note_cp.size, cp.origin, cp.size
             )
-        });
+        };
+        say_note(dir, &why, unsigned);
         return None;
     }
     Some(text)
+}
+
+/// The trail's `checkpoint.note` and its tree, when there is one and it is signed; one that
+/// cannot be read or parsed is passed over, saying why on stderr followed by `then` (what the
+/// caller does instead).
+fn read_signed_note(
+    dir: &Path,
+    then: &str,
+) -> Option<(evident_core::tree::TreeCheckpoint, String)> {
+    let text = match evident_native::publish::read_checkpoint_note(dir) {
+        Ok(note) => String::from_utf8(note?).ok()?,
+        Err(e) => {
+            say_note(dir, &e.to_string(), then);
+            return None;
+        }
+    };
+    match evident_core::tree::TreeCheckpoint::parse_note(text.as_bytes()) {
+        Ok((cp, note)) => (!note.signatures().is_empty()).then_some((cp, text)),
+        Err(e) => {
+            say_note(dir, &e.to_string(), then);
+            None
+        }
+    }
+}
+
+/// `evident: <dir>/checkpoint.note: <why>; <then>` on stderr.
+fn say_note(dir: &Path, why: &str, then: &str) {
+    let path = dir.join(evident_native::publish::CHECKPOINT_NOTE);
+    eprintln!("evident: {}: {why}; {then}", path.display());
 }
 
 pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
@@ -241,28 +249,12 @@ pub fn prove(a: ProveArgs) -> Result<Outcome, Error> {
 /// bundle or proof, is then made against the trail's head, unsigned), saying so on stderr
 /// when it exists.
 fn signed_note_covering(dir: &Path, seq: u64, what: &str) -> Option<(u64, String)> {
-    let path = dir.join(evident_native::publish::CHECKPOINT_NOTE);
-    let text = match evident_native::publish::read_checkpoint_note(dir) {
-        Ok(note) => String::from_utf8(note?).ok()?,
-        Err(e) => {
-            eprintln!("evident: {}: {e}; the {what} is unsigned", path.display());
-            return None;
-        }
-    };
-    let (cp, note) = match evident_core::tree::TreeCheckpoint::parse_note(text.as_bytes()) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("evident: {}: {e}; the {what} is unsigned", path.display());
-            return None;
-        }
-    };
-    if note.signatures().is_empty() {
-        return None;
-    }
+    let unsigned = format!("the {what} is unsigned");
+    let (cp, text) = read_signed_note(dir, &unsigned)?;
     if cp.size < seq {
         eprintln!(
-            "evident: {} covers {} records, not seq {seq} yet; the {what} is unsigned (publish again, or wait for the next signature)",
-            path.display(),
+            "evident: {} covers {} records, not seq {seq} yet; {unsigned} (publish again, or wait for the next signature)",
+            dir.join(evident_native::publish::CHECKPOINT_NOTE).display(),
             cp.size
         );
         return None;
