@@ -5,63 +5,33 @@
 
 mod common;
 
-use common::{segments, temp_trail};
+use common::{build_batches, segments, temp_trail};
 use evident_native::core::query::QuerySpec;
 use evident_native::core::{AuditEvent, EventBody};
 use evident_native::query::query_with;
-use evident_native::{Durability, Options, Trail, TrailOptions};
 use std::hash::Hasher;
 use std::path::Path;
 
 /// Records of four agents (skewed), one rare agent, a few non-event payloads that name an
 /// agent (the index files them, the query drops them), in 16 KiB segments.
 fn trail(dir: &Path) -> Vec<u64> {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let trail = Trail::open(
-            dir,
-            TrailOptions {
-                core: Options {
-                    segment_bytes: 16 << 10,
-                    durability: Durability::Os,
-                    ..Options::default()
-                },
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let mut batch_ts = Vec::new();
-        for b in 0..30u64 {
-            let batch: Vec<Vec<u8>> = (0..100u64)
-                .map(|j| {
-                    let i = b * 100 + j;
-                    if i % 97 == 5 {
-                        return format!(r#"{{"gen_ai.agent.id":"agent-1","note":{i}}}"#)
-                            .into_bytes();
-                    }
-                    let agent = match i {
-                        _ if i % 701 == 300 => "rare".to_string(),
-                        _ => format!("agent-{}", ((i * 7 + i / 13) % 9).min(3)),
-                    };
-                    AuditEvent {
-                        agent_id: agent,
-                        correlation_id: format!("c{i}"),
-                        body: EventBody::Custom {
-                            name: "n".repeat((i % 50) as usize),
-                            data: serde_json::Value::Null,
-                        },
-                    }
-                    .to_json()
-                })
-                .collect();
-            let r = trail.append_batch(batch).await.unwrap();
-            batch_ts.push(r[0].ts);
-            // Distinct timestamps per batch, so time ranges cut between batches.
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    build_batches(dir, 16 << 10, 30, |i| {
+        if i % 97 == 5 {
+            return format!(r#"{{"gen_ai.agent.id":"agent-1","note":{i}}}"#).into_bytes();
         }
-        trail.close().await.unwrap();
-        batch_ts
+        let agent = match i {
+            _ if i % 701 == 300 => "rare".to_string(),
+            _ => format!("agent-{}", ((i * 7 + i / 13) % 9).min(3)),
+        };
+        AuditEvent {
+            agent_id: agent,
+            correlation_id: format!("c{i}"),
+            body: EventBody::Custom {
+                name: "n".repeat((i % 50) as usize),
+                data: serde_json::Value::Null,
+            },
+        }
+        .to_json()
     })
 }
 

@@ -6,52 +6,26 @@
 
 mod common;
 
-use common::{segments, temp_trail};
+use common::{build_batches, segments, temp_trail};
 use evident_native::core::header::SegmentHeader;
 use evident_native::core::naming::parse_segment_name;
 use evident_native::core::query::QuerySpec;
 use evident_native::core::{AuditEvent, EventBody};
 use evident_native::query::{has_any_records, query_with};
-use evident_native::{Durability, Options, Trail, TrailOptions};
 use std::path::Path;
 
 /// 2,000 events of agents a0..a3 in 16 KiB segments (about 22), a few ms apart per batch.
 fn trail(dir: &Path) -> Vec<u64> {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let t = Trail::open(
-            dir,
-            TrailOptions {
-                core: Options {
-                    segment_bytes: 16 << 10,
-                    durability: Durability::Os,
-                    ..Options::default()
-                },
-                ..Default::default()
+    build_batches(dir, 16 << 10, 20, |i| {
+        AuditEvent {
+            agent_id: format!("a{}", i % 4),
+            correlation_id: format!("c{i}"),
+            body: EventBody::Custom {
+                name: "step".into(),
+                data: serde_json::Value::Null,
             },
-        )
-        .await
-        .unwrap();
-        let mut ts = Vec::new();
-        for b in 0..20u64 {
-            let batch = (0..100u64)
-                .map(|j| {
-                    AuditEvent {
-                        agent_id: format!("a{}", (b * 100 + j) % 4),
-                        correlation_id: format!("c{}", b * 100 + j),
-                        body: EventBody::Custom {
-                            name: "step".into(),
-                            data: serde_json::Value::Null,
-                        },
-                    }
-                    .to_json()
-                })
-                .collect();
-            ts.push(t.append_batch(batch).await.unwrap()[0].ts);
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
-        t.close().await.unwrap();
-        ts
+        .to_json()
     })
 }
 

@@ -140,6 +140,32 @@ pub async fn build(dir: &Path, options: TrailOptions, payloads: &[Vec<u8>]) -> V
     receipts
 }
 
+/// Creates a trail of `batches` batches of 100 records (`payload(i)` for record index `i`) in
+/// segments of `segment_bytes`, appended with `append_batch` under `Durability::Os` a couple
+/// of milliseconds apart, so time ranges can cut between batches; closes it and returns each
+/// batch's first timestamp.
+pub fn build_batches(
+    dir: &Path,
+    segment_bytes: u64,
+    batches: u64,
+    payload: impl Fn(u64) -> Vec<u8>,
+) -> Vec<u64> {
+    let mut options = opts(segment_bytes);
+    options.core.durability = evident_native::Durability::Os;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let trail = Trail::open(dir, options).await.expect("open for build");
+        let mut first_ts = Vec::new();
+        for b in 0..batches {
+            let batch = (b * 100..(b + 1) * 100).map(&payload).collect();
+            first_ts.push(trail.append_batch(batch).await.expect("append")[0].ts);
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        trail.close().await.expect("close");
+        first_ts
+    })
+}
+
 /// Every record of the trail in `dir`, read with a [`Reader`] from the start.
 pub fn read_all(dir: &Path) -> Vec<Record> {
     let mut r = Reader::open(dir).expect("reader");
